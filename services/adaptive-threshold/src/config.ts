@@ -1,0 +1,39 @@
+import { commonSchema, ConfigError, DEFAULT_THRESHOLD_SETTINGS as D, envPrefix, loadConfig, redisUrlSetting } from '@vigil/shared';
+
+export const SERVICE = 'adaptive-threshold';
+const ENV = envPrefix(SERVICE);
+
+export const schema = {
+  ...commonSchema(SERVICE, 9104),
+  redisUrl: redisUrlSetting,
+  input: {
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for scores.', format: 'zmq-endpoint', default: 'tcp://0.0.0.0:5558', env: `${ENV}_INPUT` },
+    highWaterMark: { doc: 'Scores buffered at the input.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
+  },
+  output: {
+    endpoint: { doc: 'ZeroMQ endpoint of the alert-publisher input.', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5559', env: `${ENV}_OUTPUT` },
+    highWaterMark: { doc: 'Decisions queued for the alert-publisher; when full this stage waits (decisions are never dropped).', format: 'positive-int', default: 10_000, env: `${ENV}_OUTPUT_HWM` },
+  },
+  warmupSamples: { doc: 'Scored samples that set the initial score statistics.', format: 'positive-int', default: D.warmupSamples, env: `${ENV}_WARMUP` },
+  alpha: { doc: 'EWMA weight of each normal sample in the score statistics.', format: 'positive-number', default: D.alpha, env: `${ENV}_ALPHA` },
+  highSigmas: { doc: 'High mark: standard deviations of log(score) above the mean.', format: 'positive-number', default: D.highSigmas, env: `${ENV}_HIGH_SIGMAS` },
+  lowSigmas: { doc: 'Low mark: standard deviations of log(score) above the mean.', format: 'positive-number', default: D.lowSigmas, env: `${ENV}_LOW_SIGMAS` },
+  enterK: { doc: 'Anomalous when k of the last n samples are above the high mark: k.', format: 'positive-int', default: D.enterK, env: `${ENV}_ENTER_K` },
+  enterN: { doc: 'Anomalous when k of the last n samples are above the high mark: n.', format: 'positive-int', default: D.enterN, env: `${ENV}_ENTER_N` },
+  exitK: { doc: 'Normal again when k of the last n samples are below the low mark: k.', format: 'positive-int', default: D.exitK, env: `${ENV}_EXIT_K` },
+  exitN: { doc: 'Normal again when k of the last n samples are below the low mark: n.', format: 'positive-int', default: D.exitN, env: `${ENV}_EXIT_N` },
+  flushMs: { doc: 'How often changed threshold state is written to Redis.', format: 'positive-int', default: 1000, env: `${ENV}_FLUSH_MS` },
+  maxAssets: { doc: 'Most assets tracked (bounds memory and metric labels).', format: 'positive-int', default: 32, env: `${ENV}_MAX_ASSETS` },
+};
+
+export type ThresholdConfig = ReturnType<typeof loadThresholdConfig>;
+
+export function loadThresholdConfig(overrides: Record<string, unknown> = {}) {
+  const config = loadConfig(schema, overrides);
+  const problems: string[] = [];
+  if (config.enterK > config.enterN) problems.push('enterK must not exceed enterN');
+  if (config.exitK > config.exitN) problems.push('exitK must not exceed exitN');
+  if (config.lowSigmas >= config.highSigmas) problems.push('lowSigmas must be below highSigmas');
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

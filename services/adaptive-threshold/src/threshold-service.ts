@@ -1,0 +1,184 @@
+import {
+  AdaptiveThreshold,
+  connectRedis,
+  Counter,
+  createRedisClient,
+  createServiceMetrics,
+  encodeMessage,
+  Gauge,
+  initialThresholdState,
+  OpsServer,
+  PullPipe,
+  PushPipe,
+  RateLimitedLog,
+  runStageLoop,
+  SCHEMA_VERSION,
+  SeqTracker,
+  stopAll,
+  stopStageSockets,
+  type Logger,
+  type RunningService,
+  type ScoreMessage,
+  type ThresholdSettings,
+} from '@vigil/shared';
+import { SERVICE, type ThresholdConfig } from './config.js';
+import { ThresholdStore } from './threshold-store.js';
+
+export interface ThresholdService extends RunningService {
+  readonly opsPort: number;
+}
+
+const STATE_VALUE = { warmup: 0, normal: 1, anomalous: 2 } as const;
+
+export async function startThresholdService(config: ThresholdConfig, logger: Logger): Promise<ThresholdService> {
+  const settings: ThresholdSettings = {
+    warmupSamples: config.warmupSamples,
+    alpha: config.alpha,
+    highSigmas: config.highSigmas,
+    lowSigmas: config.lowSigmas,
+    enterK: config.enterK,
+    enterN: config.enterN,
+    exitK: config.exitK,
+    exitN: config.exitN,
+  };
+  const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
+  const rejectLog = new RateLimitedLog(logger);
+  const registers = [metrics.registry];
+  const scoreGauge = new Gauge({ name: 'vigil_anomaly_score', help: 'Latest anomaly score per asset.', labelNames: ['asset'] as const, registers });
+  const thresholdGauge = new Gauge({
+    name: 'vigil_anomaly_threshold',
+    help: 'Adaptive threshold per asset: high (enter anomalous) and low (leave) marks.',
+    labelNames: ['asset', 'mark'] as const,
+    registers,
+  });
+  const stateGauge = new Gauge({
+    name: 'vigil_asset_state',
+    help: 'State per asset: 0 warm-up, 1 normal, 2 anomalous.',
+    labelNames: ['asset'] as const,
+    registers,
+  });
+  const anomalies = new Counter({
+    name: 'vigil_anomalies_total',
+    help: 'Times an asset entered the anomalous state.',
+    labelNames: ['asset'] as const,
+    registers,
+  });
+  const contributionGauge = new Gauge({
+    name: 'vigil_sensor_contribution_ratio',
+    help: 'Share of the latest anomaly score per asset and sensor.',
+    labelNames: ['asset', 'sensor'] as const,
+    registers,
+  });
+
+  const redis = createRedisClient(config.redisUrl, logger, metrics);
+  await connectRedis(redis, logger);
+  const store = new ThresholdStore(redis, logger);
+  const thresholds = new Map<string, AdaptiveThreshold>();
+  const dirty = new Set<string>();
+
+  const thresholdFor = async (asset: string, ts: number): Promise<AdaptiveThreshold | undefined> => {
+    const existing = thresholds.get(asset);
+    if (existing) return existing;
+    if (thresholds.size >= config.maxAssets) return undefined;
+    const stored = await store.load(asset);
+    const threshold = new AdaptiveThreshold(settings, stored ?? initialThresholdState(ts));
+    thresholds.set(asset, threshold);
+    logger.info({ asset, state: threshold.state.state, restored: stored !== undefined }, 'new asset');
+    return threshold;
+  };
+
+  const flush = async () => {
+    for (const asset of [...dirty]) {
+      dirty.delete(asset);
+      const threshold = thresholds.get(asset);
+      if (!threshold) continue;
+      await store.save(asset, threshold.state).catch((error: unknown) => {
+        dirty.add(asset);
+        rejectLog.warn('threshold_save', { err: String(error) }, 'could not save threshold state; will retry');
+      });
+    }
+  };
+  const flushTimer = setInterval(() => void flush(), config.flushMs);
+
+  const output = new PushPipe({
+    endpoint: config.output.endpoint,
+    highWaterMark: config.output.highWaterMark,
+    // Decisions carry the alerts: never shed; if the publisher is slow, this stage waits.
+    whenFull: 'block',
+    lingerMs: 5_000,
+  });
+  const input = await PullPipe.bind({ endpoint: config.input.endpoint, highWaterMark: config.input.highWaterMark });
+
+  const handle = async (message: ScoreMessage): Promise<void> => {
+    const threshold = await thresholdFor(message.asset, message.ts);
+    if (!threshold) {
+      metrics.countMessage('rejected', 'too_many_assets');
+      return;
+    }
+    const decision = threshold.decide(message.score, message.ts, !message.warmup);
+    if (!message.warmup) dirty.add(message.asset);
+    if (decision.changed) {
+      logger.info({ asset: message.asset, seq: message.seq, state: decision.state, score: message.score, high: decision.high }, 'state changed');
+      if (decision.state === 'anomalous') anomalies.inc({ asset: message.asset });
+      // A state change is written at once, not at the next flush: it is what a restart must not lose.
+      void flush();
+    }
+    await output.send(
+      encodeMessage({
+        v: SCHEMA_VERSION,
+        kind: 'decision',
+        asset: message.asset,
+        seq: message.seq,
+        ts: message.ts,
+        ingestTs: message.ingestTs,
+        state: decision.state,
+        changed: decision.changed,
+        since: decision.since,
+        score: message.score,
+        threshold: { high: decision.high, low: decision.low },
+        contributions: message.contributions,
+        model: message.model,
+      }),
+    );
+    if (!message.warmup) {
+      scoreGauge.set({ asset: message.asset }, message.score);
+      for (const [sensor, share] of Object.entries(message.contributions)) contributionGauge.set({ asset: message.asset, sensor }, share);
+    }
+    thresholdGauge.set({ asset: message.asset, mark: 'high' }, decision.high);
+    thresholdGauge.set({ asset: message.asset, mark: 'low' }, decision.low);
+    stateGauge.set({ asset: message.asset }, STATE_VALUE[decision.state]);
+    metrics.countMessage('ok');
+    metrics.stageLatency.observe({ stage: SERVICE }, (Date.now() - message.ingestTs) / 1000);
+  };
+
+  const loop = runStageLoop({ input, kind: 'score', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
+  const ops = await OpsServer.start({
+    host: config.metricsHost,
+    port: config.metricsPort,
+    registry: metrics.registry,
+    healthChecks: [],
+  });
+  logger.info({ input: config.input.endpoint, output: config.output.endpoint, opsPort: ops.port }, 'thresholding');
+
+  return {
+    opsPort: ops.port,
+    stop: async () => {
+      const clean = await stopAll(
+        [
+          { name: 'ops-server', stop: () => ops.stop() },
+          { name: 'redis', stop: async () => void (await redis.quit().catch(() => redis.disconnect())) },
+          {
+            name: 'flush',
+            stop: async () => {
+              clearInterval(flushTimer);
+              await flush();
+            },
+          },
+          { name: 'pipes', stop: () => stopStageSockets(input, loop, output) },
+        ],
+        logger,
+      );
+      if (!clean) throw new Error('adaptive-threshold did not stop cleanly');
+    },
+  };
+}

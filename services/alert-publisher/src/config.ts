@@ -1,0 +1,46 @@
+import { commonSchema, envPrefix, loadConfig } from '@vigil/shared';
+
+export const SERVICE = 'alert-publisher';
+const ENV = envPrefix(SERVICE);
+
+export const schema = {
+  ...commonSchema(SERVICE, 9105),
+  input: {
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for decisions.', format: 'zmq-endpoint', default: 'tcp://0.0.0.0:5559', env: `${ENV}_INPUT` },
+    highWaterMark: { doc: 'Decisions buffered at the input.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
+  },
+  mqtt: {
+    url: { doc: 'MQTT broker URL (mqtt:// or mqtts://).', format: 'non-empty-string', default: 'mqtt://127.0.0.1:1883', env: 'VIGIL_MQTT_URL', sensitive: true },
+    username: { doc: 'Broker user name.', format: String, default: '', env: 'VIGIL_MQTT_USERNAME' },
+    password: { doc: 'Broker password.', format: String, default: '', env: 'VIGIL_MQTT_PASSWORD', sensitive: true },
+    caFile: { doc: 'CA certificate file for mqtts:// (empty: the system CAs).', format: String, default: '', env: 'VIGIL_MQTT_CA_FILE' },
+    certFile: { doc: 'Client certificate file for mutual TLS (optional).', format: String, default: '', env: 'VIGIL_MQTT_CERT_FILE' },
+    keyFile: { doc: 'Client key file for mutual TLS (optional).', format: String, default: '', env: 'VIGIL_MQTT_KEY_FILE' },
+    topicPrefix: { doc: 'Topics are <prefix>/<device>/...', format: 'non-empty-string', default: 'vigil', env: 'VIGIL_MQTT_TOPIC_PREFIX' },
+  },
+  outboxPath: {
+    doc: 'Append-only file holding alerts until the broker acknowledges them (put it on a volume).',
+    format: 'non-empty-string',
+    default: 'data/alert-outbox.jsonl',
+    env: `${ENV}_OUTBOX_PATH`,
+  },
+  cooldownS: {
+    doc: 'After an alert for an asset, further alerts for it within this many seconds are suppressed (counted).',
+    format: 'nat',
+    default: 300,
+    env: `${ENV}_COOLDOWN_S`,
+  },
+  criticalRatio: {
+    doc: 'An alert is critical when the score is this many times the high mark, else a warning.',
+    format: 'positive-number',
+    default: 3,
+    env: `${ENV}_CRITICAL_RATIO`,
+  },
+  retryMs: { doc: 'How often unacknowledged alerts are offered to the broker again.', format: 'positive-int', default: 5000, env: `${ENV}_RETRY_MS` },
+};
+
+export type PublisherConfig = ReturnType<typeof loadPublisherConfig>;
+
+export function loadPublisherConfig(overrides: Record<string, unknown> = {}) {
+  return loadConfig(schema, overrides);
+}

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { PublisherConfig } from './config.js';
+
+export interface Topics {
+  status: string;
+  alert(asset: string): string;
+  state(asset: string): string;
+}
+
+export function topicsFor(prefix: string, device: string): Topics {
+  return {
+    status: `${prefix}/${device}/status`,
+    alert: (asset) => `${prefix}/${device}/${asset}/alert`,
+    state: (asset) => `${prefix}/${device}/${asset}/state`,
+  };
+}
+
+/**
+ * Connects to the broker with a retained `offline` last will on the status topic, so subscribers
+ * learn the device is gone even when it dies without a word; TLS and credentials when configured.
+ */
+export function connectBroker(config: PublisherConfig, topics: Topics): MqttClient {
+  const { mqtt } = config;
+  const options: IClientOptions = {
+    clientId: `vigil-${config.deviceId}-alerts`,
+    // A persistent session: QoS 1 messages in flight survive a reconnect on the broker's side.
+    clean: false,
+    reconnectPeriod: 2_000,
+    connectTimeout: 10_000,
+    keepalive: 30,
+    will: { topic: topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+    ...(mqtt.username ? { username: mqtt.username, password: mqtt.password } : {}),
+    ...(mqtt.caFile ? { ca: readFileSync(mqtt.caFile) } : {}),
+    ...(mqtt.certFile ? { cert: readFileSync(mqtt.certFile) } : {}),
+    ...(mqtt.keyFile ? { key: readFileSync(mqtt.keyFile) } : {}),
+  };
+  return connect(mqtt.url, options);
+}

@@ -1,0 +1,128 @@
+/**
+ * A durable outbox for alerts: an append-only JSON-lines file on the data volume. An alert is
+ * written (and fsynced) before anything tries to publish it, and stays pending until the broker's
+ * PUBACK; a restart replays the file and publishes whatever was never acknowledged. MQTT.js keeps
+ * its own queue in memory only, which a power cut loses.
+ *
+ * Why a file and not SQLite or a Redis stream: alerts are rare (one per fault, with a cooldown),
+ * so an fsync per alert is cheap; it needs no native module and no other process to be up; and
+ * the file is compacted to the pending alerts at every start, so it stays small on an SD card.
+ */
+import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface Alert {
+  /** Idempotency key: the same alert published twice has the same id; subscribers drop repeats. */
+  id: string;
+  device: string;
+  asset: string;
+  seq: number;
+  ts: number;
+  time: string;
+  clockSynced: boolean;
+  severity: 'warning' | 'critical';
+  score: number;
+  threshold: number;
+  contributors: Array<{ sensor: string; share: number }>;
+  model: { name: string; version: string };
+}
+
+type OutboxRecord = { op: 'add'; alert: Alert } | { op: 'ack'; id: string };
+
+export class Outbox {
+  private readonly pendingAlerts = new Map<string, Alert>();
+  private appendsSinceCompaction = 0;
+  /** Set when the disk refused a write: alerts are then held in memory only, and said so. */
+  lastWriteError: string | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly compactAfter = 1_000,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.replay();
+    this.compact();
+  }
+
+  pending(): Alert[] {
+    return [...this.pendingAlerts.values()];
+  }
+
+  get size(): number {
+    return this.pendingAlerts.size;
+  }
+
+  /** Records an alert durably (fsync) before it is published. Returns false if the disk refused. */
+  add(alert: Alert): boolean {
+    this.pendingAlerts.set(alert.id, alert);
+    return this.append({ op: 'add', alert }, true);
+  }
+
+  /** The broker acknowledged it: it will not be published again. */
+  ack(id: string): void {
+    if (!this.pendingAlerts.delete(id)) return;
+    // No fsync: losing an ack in a power cut means one duplicate, which the id lets a reader drop.
+    this.append({ op: 'ack', id }, false);
+    if (this.appendsSinceCompaction >= this.compactAfter) this.compact();
+  }
+
+  private append(record: OutboxRecord, sync: boolean): boolean {
+    try {
+      const fd = openSync(this.path, 'a');
+      try {
+        writeSync(fd, `${JSON.stringify(record)}\n`);
+        if (sync) fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      this.appendsSinceCompaction += 1;
+      this.lastWriteError = undefined;
+      return true;
+    } catch (error) {
+      this.lastWriteError = error instanceof Error ? error.message : String(error);
+      return false;
+    }
+  }
+
+  private replay(): void {
+    if (!existsSync(this.path)) return;
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      let record: OutboxRecord;
+      try {
+        record = JSON.parse(line) as OutboxRecord;
+      } catch {
+        // A line torn by a power cut mid-write: everything before it is intact.
+        continue;
+      }
+      if (record.op === 'add' && typeof record.alert?.id === 'string') this.pendingAlerts.set(record.alert.id, record.alert);
+      else if (record.op === 'ack' && typeof record.id === 'string') this.pendingAlerts.delete(record.id);
+    }
+  }
+
+  /** Rewrites the file with only the pending alerts (write to a temporary file, then rename). */
+  private compact(): void {
+    const temporary = `${this.path}.tmp`;
+    try {
+      const text = this.pending()
+        .map((alert) => `${JSON.stringify({ op: 'add', alert })}\n`)
+        .join('');
+      const fd = openSync(temporary, 'w');
+      try {
+        writeSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temporary, this.path);
+      this.appendsSinceCompaction = 0;
+    } catch (error) {
+      this.lastWriteError = error instanceof Error ? error.message : String(error);
+      try {
+        appendFileSync(this.path, '');
+      } catch {
+        // Nothing more to do: the error is reported through lastWriteError.
+      }
+    }
+  }
+}

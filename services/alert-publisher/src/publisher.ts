@@ -1,0 +1,155 @@
+import {
+  Counter,
+  createServiceMetrics,
+  Gauge,
+  OpsServer,
+  PullPipe,
+  RateLimitedLog,
+  runStageLoop,
+  SeqTracker,
+  stopAll,
+  stopStageSockets,
+  type DecisionMessage,
+  type Logger,
+  type RunningService,
+} from '@vigil/shared';
+import { AlertPolicy } from './alert-policy.js';
+import { SERVICE, type PublisherConfig } from './config.js';
+import { connectBroker, topicsFor } from './mqtt-link.js';
+import { Outbox, type Alert } from './outbox.js';
+
+export interface AlertPublisher extends RunningService {
+  readonly opsPort: number;
+}
+
+export async function startAlertPublisher(config: PublisherConfig, logger: Logger): Promise<AlertPublisher> {
+  const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
+  const rejectLog = new RateLimitedLog(logger);
+  const registers = [metrics.registry];
+  const published = new Counter({
+    name: 'vigil_alerts_published_total',
+    help: 'Alerts the broker acknowledged (PUBACK), per asset.',
+    labelNames: ['asset'] as const,
+    registers,
+  });
+  const suppressed = new Counter({
+    name: 'vigil_alerts_suppressed_total',
+    help: 'Alerts not raised because the asset alerted within the cooldown.',
+    labelNames: ['asset'] as const,
+    registers,
+  });
+  const outboxErrors = new Counter({
+    name: 'vigil_outbox_write_errors_total',
+    help: 'Alerts the outbox could not write to disk (held in memory and published while the broker is up).',
+    registers,
+  });
+
+  const outbox = new Outbox(config.outboxPath);
+  new Gauge({
+    name: 'vigil_alerts_pending',
+    help: 'Alerts in the outbox waiting for the broker to acknowledge them.',
+    registers,
+    collect() {
+      this.set(outbox.size);
+    },
+  });
+  if (outbox.size > 0) logger.info({ pending: outbox.size }, 'outbox holds unacknowledged alerts from before; publishing them');
+
+  const topics = topicsFor(config.mqtt.topicPrefix, config.deviceId);
+  const policy = new AlertPolicy({ device: config.deviceId, cooldownMs: config.cooldownS * 1000, criticalRatio: config.criticalRatio });
+  const client = connectBroker(config, topics);
+  const inFlight = new Set<string>();
+  const latestState = new Map<string, string>();
+  let loggedDown = false;
+
+  const publishAlert = (alert: Alert): void => {
+    if (!client.connected || inFlight.has(alert.id)) return;
+    inFlight.add(alert.id);
+    client.publish(topics.alert(alert.asset), JSON.stringify(alert), { qos: 1 }, (error) => {
+      inFlight.delete(alert.id);
+      if (error) {
+        rejectLog.warn('publish_error', { err: error.message, id: alert.id }, 'alert not acknowledged; will retry');
+        return;
+      }
+      outbox.ack(alert.id);
+      published.inc({ asset: alert.asset });
+      logger.info({ id: alert.id, asset: alert.asset, severity: alert.severity }, 'alert published');
+    });
+  };
+  const publishPending = () => {
+    for (const alert of outbox.pending()) publishAlert(alert);
+  };
+  const publishState = (asset: string, payload: string) => {
+    if (client.connected) client.publish(topics.state(asset), payload, { qos: 1, retain: true });
+  };
+
+  client.on('connect', () => {
+    metrics.connectionUp.set({ peer: 'mqtt' }, 1);
+    if (loggedDown) logger.info('mqtt connection restored');
+    loggedDown = false;
+    client.publish(topics.status, 'online', { qos: 1, retain: true });
+    for (const [asset, payload] of latestState) publishState(asset, payload);
+    publishPending();
+  });
+  client.on('close', () => {
+    metrics.connectionUp.set({ peer: 'mqtt' }, 0);
+  });
+  client.on('error', (error) => {
+    if (!loggedDown) logger.warn({ err: error.message }, 'mqtt error; reconnecting');
+    loggedDown = true;
+  });
+  metrics.connectionUp.set({ peer: 'mqtt' }, 0);
+  const retryTimer = setInterval(publishPending, config.retryMs);
+
+  const handle = (decision: DecisionMessage): void => {
+    if (decision.changed || !latestState.has(decision.asset)) {
+      const payload = JSON.stringify({ state: decision.state, since: new Date(decision.since).toISOString(), seq: decision.seq, score: decision.score });
+      latestState.set(decision.asset, payload);
+      publishState(decision.asset, payload);
+    }
+    const verdict = policy.judge(decision);
+    if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
+    if (verdict.kind === 'alert') {
+      if (!outbox.add(verdict.alert)) {
+        outboxErrors.inc();
+        rejectLog.warn('outbox_write', { err: outbox.lastWriteError }, 'outbox cannot write to disk; alert held in memory');
+      }
+      publishAlert(verdict.alert);
+    }
+    metrics.countMessage('ok');
+    metrics.stageLatency.observe({ stage: SERVICE }, (Date.now() - decision.ingestTs) / 1000);
+  };
+
+  const input = await PullPipe.bind({ endpoint: config.input.endpoint, highWaterMark: config.input.highWaterMark });
+  const loop = runStageLoop({ input, kind: 'decision', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
+  const ops = await OpsServer.start({
+    host: config.metricsHost,
+    port: config.metricsPort,
+    registry: metrics.registry,
+    healthChecks: [{ name: 'outbox', healthy: () => outbox.lastWriteError === undefined }],
+  });
+  logger.info({ input: config.input.endpoint, topics: topics.alert('<asset>'), opsPort: ops.port }, 'publishing');
+
+  return {
+    opsPort: ops.port,
+    stop: async () => {
+      const clean = await stopAll(
+        [
+          { name: 'ops-server', stop: () => ops.stop() },
+          {
+            name: 'mqtt',
+            stop: async () => {
+              clearInterval(retryTimer);
+              // A clean stop says offline itself: the last will is only for deaths.
+              if (client.connected) await client.publishAsync(topics.status, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+              await client.endAsync();
+            },
+          },
+          { name: 'input', stop: () => stopStageSockets(input, loop, undefined) },
+        ],
+        logger,
+      );
+      if (!clean) throw new Error('alert-publisher did not stop cleanly');
+    },
+  };
+}

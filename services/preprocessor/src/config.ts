@@ -1,0 +1,76 @@
+import {
+  commonSchema,
+  DEFAULT_CLEANER_POLICIES,
+  DEFAULT_FEATURE_SPEC,
+  DEFAULT_FORWARD_FILL_LIMIT,
+  envPrefix,
+  loadConfig,
+  PUMP_PHYSICAL_LIMITS,
+  redisUrlSetting,
+} from '@vigil/shared';
+
+export const SERVICE = 'preprocessor';
+const ENV = envPrefix(SERVICE);
+const POLICY = ['impute', 'reject'];
+
+export const schema = {
+  ...commonSchema(SERVICE, 9102),
+  redisUrl: redisUrlSetting,
+  input: {
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for readings.', format: 'zmq-endpoint', default: 'tcp://0.0.0.0:5556', env: `${ENV}_INPUT` },
+    highWaterMark: { doc: 'Readings buffered at the input before the sender must wait.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
+  },
+  output: {
+    endpoint: { doc: 'ZeroMQ endpoint of the inference input.', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5557', env: `${ENV}_OUTPUT` },
+    highWaterMark: { doc: 'Feature messages queued for inference before this stage waits.', format: 'positive-int', default: 10_000, env: `${ENV}_OUTPUT_HWM` },
+  },
+  channels: {
+    doc: 'Sensor channels every reading must have, in feature order.',
+    format: 'string-list',
+    default: DEFAULT_FEATURE_SPEC.channels,
+    env: `${ENV}_CHANNELS`,
+  },
+  features: {
+    doc: 'Window features per channel: last, mean, std, slope, min, max.',
+    format: 'string-list',
+    default: DEFAULT_FEATURE_SPEC.features as string[],
+    env: `${ENV}_FEATURES`,
+  },
+  windowSize: { doc: 'Readings in the feature window.', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.windowSize, env: `${ENV}_WINDOW` },
+  scalerWarmup: {
+    doc: 'Readings the scaler learns mean and variance from before it is frozen (a fault later must not be learned as normal).',
+    format: 'positive-int',
+    default: DEFAULT_FEATURE_SPEC.scalerWarmup,
+    env: `${ENV}_SCALER_WARMUP`,
+  },
+  limits: {
+    doc: 'Physical limits channel:min:max, comma-separated; a value outside is out_of_range.',
+    format: 'string-list',
+    default: Object.entries(PUMP_PHYSICAL_LIMITS).map(([channel, { min, max }]) => `${channel}:${min}:${max}`),
+    env: `${ENV}_LIMITS`,
+  },
+  policy: {
+    missing: { doc: 'A channel missing from a reading: impute or reject.', format: POLICY, default: DEFAULT_CLEANER_POLICIES.missing, env: `${ENV}_POLICY_MISSING` },
+    nonFinite: { doc: 'NaN or Infinity: impute or reject.', format: POLICY, default: DEFAULT_CLEANER_POLICIES.non_finite, env: `${ENV}_POLICY_NON_FINITE` },
+    outOfRange: { doc: 'Outside the physical limits: impute or reject.', format: POLICY, default: DEFAULT_CLEANER_POLICIES.out_of_range, env: `${ENV}_POLICY_OUT_OF_RANGE` },
+  },
+  forwardFillLimit: {
+    doc: 'Most readings in a row a channel may be imputed by forward fill before readings are rejected.',
+    format: 'nat',
+    default: DEFAULT_FORWARD_FILL_LIMIT,
+    env: `${ENV}_FORWARD_FILL_LIMIT`,
+  },
+  scalerFlushMs: {
+    doc: 'How often changed scaler statistics are written to Redis (batched off the hot path).',
+    format: 'positive-int',
+    default: 1000,
+    env: `${ENV}_SCALER_FLUSH_MS`,
+  },
+  maxAssets: { doc: 'Most assets one preprocessor tracks (bounds memory and metric labels).', format: 'positive-int', default: 32, env: `${ENV}_MAX_ASSETS` },
+};
+
+export type PreprocessorConfig = ReturnType<typeof loadPreprocessorConfig>;
+
+export function loadPreprocessorConfig(overrides: Record<string, unknown> = {}) {
+  return loadConfig(schema, overrides);
+}

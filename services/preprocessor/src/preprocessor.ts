@@ -1,0 +1,165 @@
+import {
+  AssetFeaturePipeline,
+  connectRedis,
+  createRedisClient,
+  createServiceMetrics,
+  encodeMessage,
+  Gauge,
+  isWindowFeature,
+  OpsServer,
+  parseLimits,
+  PullPipe,
+  PushPipe,
+  RateLimitedLog,
+  runStageLoop,
+  SCHEMA_VERSION,
+  SeqTracker,
+  stopAll,
+  stopStageSockets,
+  type FeatureSettings,
+  type Logger,
+  type ReadingMessage,
+  type RunningService,
+} from '@vigil/shared';
+import { SERVICE, type PreprocessorConfig } from './config.js';
+import { ScalerStore } from './scaler-store.js';
+
+export interface Preprocessor extends RunningService {
+  readonly opsPort: number;
+}
+
+export function featureSettingsOf(config: PreprocessorConfig): FeatureSettings {
+  const features = config.features.filter(isWindowFeature);
+  if (features.length !== config.features.length || features.length === 0) {
+    throw new Error(`features must be from last, mean, std, slope, min, max; got ${config.features.join(',')}`);
+  }
+  return {
+    channels: config.channels,
+    features,
+    windowSize: config.windowSize,
+    scalerWarmup: config.scalerWarmup,
+    limits: parseLimits(config.limits),
+    policies: {
+      missing: config.policy.missing as 'impute' | 'reject',
+      non_finite: config.policy.nonFinite as 'impute' | 'reject',
+      out_of_range: config.policy.outOfRange as 'impute' | 'reject',
+    },
+    forwardFillLimit: config.forwardFillLimit,
+  };
+}
+
+export async function startPreprocessor(config: PreprocessorConfig, logger: Logger): Promise<Preprocessor> {
+  const settings = featureSettingsOf(config);
+  const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
+  const rejectLog = new RateLimitedLog(logger);
+  const scalerSamples = new Gauge({
+    name: 'vigil_scaler_samples',
+    help: 'Readings the scaler has learned from per asset; it freezes at the warm-up count.',
+    labelNames: ['asset'] as const,
+    registers: [metrics.registry],
+  });
+
+  const redis = createRedisClient(config.redisUrl, logger, metrics);
+  await connectRedis(redis, logger);
+  const store = new ScalerStore(redis, settings.channels, logger);
+  const pipelines = new Map<string, AssetFeaturePipeline>();
+
+  const pipelineFor = async (asset: string): Promise<AssetFeaturePipeline | undefined> => {
+    const existing = pipelines.get(asset);
+    if (existing) return existing;
+    if (pipelines.size >= config.maxAssets) return undefined;
+    const pipeline = new AssetFeaturePipeline(settings, await store.load(asset));
+    pipelines.set(asset, pipeline);
+    logger.info({ asset, scalerFrozen: pipeline.scalerFrozen }, 'new asset');
+    return pipeline;
+  };
+
+  const flushScalers = async () => {
+    for (const [asset, pipeline] of pipelines) {
+      const changes = pipeline.takeScalerChanges();
+      if (!changes) continue;
+      scalerSamples.set({ asset }, changes[0]?.count ?? 0);
+      await store.save(asset, changes).catch((error: unknown) => {
+        rejectLog.warn('scaler_save', { err: String(error) }, 'could not save scaler statistics; will retry');
+        pipeline.markScalerChanged();
+      });
+    }
+  };
+  const flushTimer = setInterval(() => void flushScalers(), config.scalerFlushMs);
+
+  const output = new PushPipe({
+    endpoint: config.output.endpoint,
+    highWaterMark: config.output.highWaterMark,
+    whenFull: 'block',
+    lingerMs: 2_000,
+  });
+  const input = await PullPipe.bind({ endpoint: config.input.endpoint, highWaterMark: config.input.highWaterMark });
+
+  const handle = async (reading: ReadingMessage): Promise<void> => {
+    const pipeline = await pipelineFor(reading.asset);
+    if (!pipeline) {
+      metrics.countMessage('rejected', 'too_many_assets');
+      return;
+    }
+    const result = pipeline.process(reading.channels);
+    if (!result.ok) {
+      metrics.countMessage('rejected', result.reason);
+      rejectLog.warn(result.reason, { asset: reading.asset, seq: reading.seq, channel: result.channel }, 'reading rejected');
+      return;
+    }
+    for (const { problem } of result.imputed) metrics.countMessage('imputed', problem);
+    await output.send(
+      encodeMessage({
+        v: SCHEMA_VERSION,
+        kind: 'features',
+        asset: reading.asset,
+        seq: reading.seq,
+        ts: reading.ts,
+        ingestTs: reading.ingestTs,
+        features: result.features,
+        warmup: result.warmup,
+        imputed: result.imputed.map(({ channel }) => channel),
+      }),
+    );
+    metrics.countMessage('ok');
+    metrics.stageLatency.observe({ stage: SERVICE }, (Date.now() - reading.ingestTs) / 1000);
+  };
+
+  const loop = runStageLoop({ input, kind: 'reading', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
+  let inputOpen = true;
+  const ops = await OpsServer.start({
+    host: config.metricsHost,
+    port: config.metricsPort,
+    registry: metrics.registry,
+    healthChecks: [{ name: 'input', healthy: () => inputOpen }],
+  });
+  logger.info({ input: config.input.endpoint, output: config.output.endpoint, opsPort: ops.port }, 'preprocessing');
+
+  return {
+    opsPort: ops.port,
+    stop: async () => {
+      const clean = await stopAll(
+        [
+          { name: 'ops-server', stop: () => ops.stop() },
+          { name: 'redis', stop: async () => void (await redis.quit().catch(() => redis.disconnect())) },
+          {
+            name: 'scaler-flush',
+            stop: async () => {
+              clearInterval(flushTimer);
+              await flushScalers();
+            },
+          },
+          {
+            name: 'pipes',
+            stop: async () => {
+              inputOpen = false;
+              await stopStageSockets(input, loop, output);
+            },
+          },
+        ],
+        logger,
+      );
+      if (!clean) throw new Error('preprocessor did not stop cleanly');
+    },
+  };
+}

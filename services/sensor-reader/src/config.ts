@@ -1,0 +1,132 @@
+import { commonSchema, envPrefix, loadConfig, redisUrlSetting } from '@vigil/shared';
+
+export const SERVICE = 'sensor-reader';
+const ENV = envPrefix(SERVICE);
+
+export const schema = {
+  ...commonSchema(SERVICE, 9101),
+  redisUrl: redisUrlSetting,
+  asset: {
+    doc: 'Asset id stamped on every reading (the machine this reader watches).',
+    format: 'non-empty-string',
+    default: 'pump-1',
+    env: `${ENV}_ASSET`,
+  },
+  source: {
+    doc: 'Where readings come from: simulator, csv, mqtt or modbus.',
+    format: ['simulator', 'csv', 'mqtt', 'modbus'],
+    default: 'simulator',
+    env: `${ENV}_SOURCE`,
+  },
+  rateHz: {
+    doc: 'Sample rate in Hz (simulator and modbus polling).',
+    format: 'positive-number',
+    default: 10,
+    env: `${ENV}_RATE_HZ`,
+  },
+  output: {
+    endpoint: {
+      doc: 'ZeroMQ endpoint of the preprocessor input.',
+      format: 'zmq-endpoint',
+      default: 'tcp://127.0.0.1:5556',
+      env: `${ENV}_OUTPUT`,
+    },
+    highWaterMark: {
+      doc: 'Readings queued for the preprocessor before new ones are shed (and counted).',
+      format: 'positive-int',
+      default: 10_000,
+      env: `${ENV}_OUTPUT_HWM`,
+    },
+  },
+  simulator: {
+    seed: { doc: 'Random seed of the simulated pump.', format: 'nat', default: 1, env: `${ENV}_SIM_SEED` },
+    speed: {
+      doc: 'Simulated time runs this many times faster than real time (demos and tests).',
+      format: 'positive-number',
+      default: 1,
+      env: `${ENV}_SIM_SPEED`,
+    },
+    faults: {
+      doc: 'Fault schedule, kind[:channel]@startSeconds+durationSeconds, comma-separated. Kinds: bearing-wear, cavitation, leak, sensor-stuck, sensor-spike.',
+      format: String,
+      default: 'cavitation@900+120,bearing-wear@1800+300',
+      env: `${ENV}_SIM_FAULTS`,
+    },
+    repeatS: {
+      doc: 'Repeat the fault schedule every this many simulated seconds (0: once).',
+      format: 'nat',
+      default: 2400,
+      env: `${ENV}_SIM_REPEAT_S`,
+    },
+    maxSamples: {
+      doc: 'Stop the simulator after this many samples (0: never).',
+      format: 'nat',
+      default: 0,
+      env: `${ENV}_SIM_MAX_SAMPLES`,
+    },
+  },
+  csv: {
+    path: { doc: 'CSV file to replay.', format: String, default: '', env: `${ENV}_CSV_PATH` },
+    speed: {
+      doc: 'Replay at N times the recorded pace; 0 replays as fast as the pipeline takes it.',
+      format: Number,
+      default: 1,
+      env: `${ENV}_CSV_SPEED`,
+    },
+    loop: { doc: 'Start over at the end of the file.', format: Boolean, default: false, env: `${ENV}_CSV_LOOP` },
+    restamp: {
+      doc: 'Stamp readings with the replay clock instead of the file time.',
+      format: Boolean,
+      default: false,
+      env: `${ENV}_CSV_RESTAMP`,
+    },
+    timeColumn: { doc: 'Name of the time column.', format: String, default: 'datetime', env: `${ENV}_CSV_TIME_COLUMN` },
+    delimiter: {
+      doc: 'Column separator; empty detects ; or , from the header.',
+      format: String,
+      default: '',
+      env: `${ENV}_CSV_DELIMITER`,
+    },
+    columns: {
+      doc: 'Column map source=channel, comma-separated; empty reads SKAB files with the pump channel names and other files by their header.',
+      format: 'string-list',
+      default: [] as string[],
+      env: `${ENV}_CSV_COLUMNS`,
+    },
+  },
+  mqtt: {
+    url: {
+      doc: 'Broker with the sensor topics to read.',
+      format: String,
+      default: 'mqtt://127.0.0.1:1883',
+      env: `${ENV}_MQTT_URL`,
+      sensitive: true,
+    },
+    username: { doc: 'Broker user name.', format: String, default: '', env: `${ENV}_MQTT_USERNAME` },
+    password: { doc: 'Broker password.', format: String, default: '', env: `${ENV}_MQTT_PASSWORD`, sensitive: true },
+    topics: {
+      doc: 'Topics to subscribe to, comma-separated (wildcards allowed).',
+      format: 'string-list',
+      default: ['sensors/#'],
+      env: `${ENV}_MQTT_TOPICS`,
+    },
+  },
+  modbus: {
+    host: { doc: 'Modbus TCP device address.', format: String, default: '127.0.0.1', env: `${ENV}_MODBUS_HOST` },
+    port: { doc: 'Modbus TCP port.', format: 'port', default: 502, env: `${ENV}_MODBUS_PORT` },
+    unitId: { doc: 'Modbus unit (slave) id.', format: 'nat', default: 1, env: `${ENV}_MODBUS_UNIT_ID` },
+    timeoutMs: { doc: 'Timeout of one poll.', format: 'positive-int', default: 1000, env: `${ENV}_MODBUS_TIMEOUT_MS` },
+    registers: {
+      doc: 'Register map as JSON: [{"channel":"pressure","table":"input","address":0,"type":"uint16","scale":0.01,"offset":0}].',
+      format: String,
+      default: '',
+      env: `${ENV}_MODBUS_REGISTERS`,
+    },
+  },
+};
+
+export type SensorReaderConfig = ReturnType<typeof loadSensorReaderConfig>;
+
+export function loadSensorReaderConfig(overrides: Record<string, unknown> = {}) {
+  return loadConfig(schema, overrides);
+}

