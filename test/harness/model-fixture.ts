@@ -1,0 +1,46 @@
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DEFAULT_CLEANER_POLICIES,
+  DEFAULT_FEATURE_SPEC,
+  DEFAULT_FORWARD_FILL_LIMIT,
+  PUMP_PHYSICAL_LIMITS,
+  type FeatureSettings,
+} from '@vigil/shared';
+import { buildBundle } from '../../services/inference/src/bundle-builder.js';
+import { DEFAULT_TRAIN_OPTIONS } from '../../services/inference/src/trainer.js';
+import { PumpSimulator } from '../../services/sensor-reader/src/pump-simulator.js';
+
+export const TEST_FEATURE_SETTINGS: FeatureSettings = {
+  ...DEFAULT_FEATURE_SPEC,
+  limits: PUMP_PHYSICAL_LIMITS,
+  policies: DEFAULT_CLEANER_POLICIES,
+  forwardFillLimit: DEFAULT_FORWARD_FILL_LIMIT,
+};
+
+/** Normal readings from the simulated pump (no faults). */
+export function simulatedNormalReadings(samples: number, seed: number, rateHz = 10): Array<Record<string, number>> {
+  const simulator = new PumpSimulator({ seed, rateHz });
+  return Array.from({ length: samples }, () => ({ ...simulator.next() }));
+}
+
+/**
+ * Trains a real bundle on simulated normal operation (twenty simulated minutes), by the same code
+ * path as `npm run train`. Training takes ~25 s, so one run of the suite trains each distinct
+ * bundle once and the test files share it from the temporary folder.
+ */
+export async function trainTestBundle(options: { samples?: number; epochs?: number; seed?: number } = {}): Promise<string> {
+  const samples = options.samples ?? 12_000;
+  const epochs = options.epochs ?? 15;
+  const seed = options.seed ?? 3;
+  const dir = join(tmpdir(), `vigil-test-bundle-${process.env.VIGIL_TEST_RUN ?? process.pid}-${samples}-${epochs}-${seed}`);
+  if (existsSync(join(dir, 'bundle.json'))) return dir;
+  await buildBundle(simulatedNormalReadings(samples, seed), dir, {
+    name: 'test-pump-ae',
+    version: 'test',
+    featureSettings: TEST_FEATURE_SETTINGS,
+    train: { ...DEFAULT_TRAIN_OPTIONS, epochs },
+  });
+  return dir;
+}

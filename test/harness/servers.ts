@@ -1,0 +1,54 @@
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitFor } from './ports.js';
+import { startProcess, type ManagedProcess } from './processes.js';
+
+export interface TestServer {
+  url: string;
+  port: number;
+  process: ManagedProcess;
+  stop(): Promise<void>;
+}
+
+function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A real redis-server from PATH on a free port, with no persistence unless a folder is given. */
+export async function startRedis(options: { dir?: string; port?: number } = {}): Promise<TestServer> {
+  const port = options.port ?? (await freePort());
+  const persistence = options.dir
+    ? ['--dir', options.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '']
+    : ['--save', '', '--appendonly', 'no'];
+  const process = startProcess('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence]);
+  await waitFor(`redis on ${port}`, () => portAccepts(port), 10_000);
+  return { url: `redis://127.0.0.1:${port}`, port, process, stop: async () => void (await process.stop()) };
+}
+
+/** A real mosquitto from PATH on a free port; `extraConfig` adds lines (TLS, passwords). */
+export async function startMosquitto(options: { port?: number; extraConfig?: string[] } = {}): Promise<TestServer> {
+  const port = options.port ?? (await freePort());
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
+  const configPath = join(dir, 'mosquitto.conf');
+  const extra = options.extraConfig ?? ['allow_anonymous true'];
+  writeFileSync(configPath, [`listener ${port} 127.0.0.1`, 'persistence false', ...extra, ''].join('\n'));
+  const process = startProcess('mosquitto', mosquittoBinary(), ['-c', configPath]);
+  await waitFor(`mosquitto on ${port}`, () => portAccepts(port), 10_000);
+  return { url: `mqtt://127.0.0.1:${port}`, port, process, stop: async () => void (await process.stop()) };
+}
+
+/** Debian installs mosquitto in /usr/sbin, which is not on every user's PATH. */
+function mosquittoBinary(): string {
+  const folders = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/usr/local/sbin']);
+  const found = folders.map((folder) => join(folder, 'mosquitto')).find((path) => existsSync(path));
+  return found ?? 'mosquitto';
+}
