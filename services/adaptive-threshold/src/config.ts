@@ -22,6 +22,12 @@ export const schema = {
   enterN: { doc: 'Anomalous when k of the last n samples are above the high mark: n.', format: 'positive-int', default: D.enterN, env: `${ENV}_ENTER_N` },
   exitK: { doc: 'Normal again when k of the last n samples are below the low mark: k.', format: 'positive-int', default: D.exitK, env: `${ENV}_EXIT_K` },
   exitN: { doc: 'Normal again when k of the last n samples are below the low mark: n.', format: 'positive-int', default: D.exitN, env: `${ENV}_EXIT_N` },
+  maxDrift: {
+    doc: 'How far (a factor) the marks may drift from where the warm-up put them; bounds how much slow change is accepted as normal.',
+    format: 'positive-number',
+    default: D.maxDrift,
+    env: `${ENV}_MAX_DRIFT`,
+  },
   flushMs: { doc: 'How often changed threshold state is written to Redis.', format: 'positive-int', default: 1000, env: `${ENV}_FLUSH_MS` },
   maxAssets: { doc: 'Most assets tracked (bounds memory and metric labels).', format: 'positive-int', default: 32, env: `${ENV}_MAX_ASSETS` },
 };
@@ -34,6 +40,7 @@ export function loadThresholdConfig(overrides: Record<string, unknown> = {}) {
   if (config.enterK > config.enterN) problems.push('enterK must not exceed enterN');
   if (config.exitK > config.exitN) problems.push('exitK must not exceed exitN');
   if (config.lowSigmas >= config.highSigmas) problems.push('lowSigmas must be below highSigmas');
+  if (config.maxDrift < 1) problems.push('maxDrift must be at least 1');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

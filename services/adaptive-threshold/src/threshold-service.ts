@@ -40,6 +40,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
     enterN: config.enterN,
     exitK: config.exitK,
     exitN: config.exitN,
+    maxDrift: config.maxDrift,
   };
   const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
   const rejectLog = new RateLimitedLog(logger);

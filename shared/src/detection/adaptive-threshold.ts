@@ -20,6 +20,12 @@ export interface ThresholdSettings {
   enterN: number;
   exitK: number;
   exitN: number;
+  /**
+   * How far (as a factor) the marks may move from where the warm-up put them. Drift of normal
+   * behaviour is slow and bounded; a fault that ramps up just under the marks is neither: without
+   * this bound, any estimator fed by such a ramp can be walked upwards without limit.
+   */
+  maxDrift: number;
 }
 
 /**
@@ -37,6 +43,7 @@ export const DEFAULT_THRESHOLD_SETTINGS: ThresholdSettings = {
   enterN: 20,
   exitK: 20,
   exitN: 20,
+  maxDrift: 3,
 };
 
 /** Scores are ≥ 0; this keeps log() finite for a perfect reconstruction. */
@@ -49,6 +56,9 @@ export interface ThresholdState {
   count: number;
   mean: number;
   variance: number;
+  /** log-score mean and variance at the end of the warm-up: the anchor for maxDrift. */
+  baseMean: number;
+  baseVariance: number;
   state: AssetState;
   since: number;
   /** Most recent last: 1 above the high mark, -1 below the low mark, 0 between. */
@@ -64,7 +74,7 @@ export interface ThresholdDecision {
 }
 
 export function initialThresholdState(ts: number): ThresholdState {
-  return { count: 0, mean: 0, variance: 0, state: 'warmup', since: ts, recent: [] };
+  return { count: 0, mean: 0, variance: 0, baseMean: 0, baseVariance: 0, state: 'warmup', since: ts, recent: [] };
 }
 
 export function isThresholdState(value: unknown): value is ThresholdState {
@@ -75,6 +85,8 @@ export function isThresholdState(value: unknown): value is ThresholdState {
     Number.isFinite(state.count) &&
     Number.isFinite(state.mean) &&
     Number.isFinite(state.variance) &&
+    Number.isFinite(state.baseMean) &&
+    Number.isFinite(state.baseVariance) &&
     (state.state === 'warmup' || state.state === 'normal' || state.state === 'anomalous') &&
     Number.isFinite(state.since) &&
     Array.isArray(state.recent) &&
@@ -88,12 +100,20 @@ export class AdaptiveThreshold {
     readonly state: ThresholdState,
   ) {}
 
-  /** Current marks in score units. */
+  /** Current marks in score units, held within maxDrift of where the warm-up put them. */
   marks(): { high: number; low: number } {
-    const std = Math.max(Math.sqrt(this.state.variance), MIN_LOG_STD);
+    const { highSigmas, lowSigmas, maxDrift } = this.settings;
+    const s = this.state;
+    const std = Math.max(Math.sqrt(s.variance), MIN_LOG_STD);
+    const baseStd = Math.max(Math.sqrt(s.baseVariance), MIN_LOG_STD);
+    const drift = Math.log(maxDrift);
+    const clampToBase = (logMark: number, sigmas: number) => {
+      const base = s.baseMean + sigmas * baseStd;
+      return Math.min(base + drift, Math.max(base - drift, logMark));
+    };
     return {
-      high: Math.exp(this.state.mean + this.settings.highSigmas * std) - SCORE_EPSILON,
-      low: Math.exp(this.state.mean + this.settings.lowSigmas * std) - SCORE_EPSILON,
+      high: Math.exp(clampToBase(s.mean + highSigmas * std, highSigmas)) - SCORE_EPSILON,
+      low: Math.exp(clampToBase(s.mean + lowSigmas * std, lowSigmas)) - SCORE_EPSILON,
     };
   }
 
@@ -110,7 +130,11 @@ export class AdaptiveThreshold {
       const delta = x - s.mean;
       s.mean += delta / s.count;
       s.variance += (delta * (x - s.mean) - s.variance) / s.count;
-      if (s.count >= this.settings.warmupSamples) this.enter('normal', ts);
+      if (s.count >= this.settings.warmupSamples) {
+        s.baseMean = s.mean;
+        s.baseVariance = s.variance;
+        this.enter('normal', ts);
+      }
       return this.decision(previous);
     }
 
