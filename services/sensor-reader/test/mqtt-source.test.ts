@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connectAsync } from 'mqtt';
+import { waitFor } from '../../../test/harness/ports.js';
+import { startMosquitto, type TestServer } from '../../../test/harness/servers.js';
+import { MqttSource, parseSensorPayload } from '../src/mqtt-source.js';
+import type { RawSample } from '../src/sample-source.js';
+
+describe('MQTT sensor payloads', () => {
+  it('reads the channels form and the flat form', () => {
+    assert.deepEqual(parseSensorPayload(Buffer.from('{"asset":"p2","ts":5,"channels":{"a":1,"b":null}}'), 'p1', 9), {
+      asset: 'p2',
+      ts: 5,
+      channels: { a: 1, b: Number.NaN },
+    });
+    assert.deepEqual(parseSensorPayload(Buffer.from('{"a":1,"b":2}'), 'p1', 9), { asset: 'p1', ts: 9, channels: { a: 1, b: 2 } });
+  });
+
+  it('says why a payload is refused', () => {
+    assert.equal(parseSensorPayload(Buffer.from('hello'), 'p', 0), 'payload is not JSON');
+    assert.equal(parseSensorPayload(Buffer.from('[1]'), 'p', 0), 'payload is not a JSON object');
+    assert.equal(parseSensorPayload(Buffer.from('{"a":"high"}'), 'p', 0), 'channel a is not a number');
+    assert.equal(parseSensorPayload(Buffer.from('{}'), 'p', 0), 'payload has no channels');
+    assert.equal(parseSensorPayload(Buffer.alloc(20_000, 32), 'p', 0), 'payload larger than 16 KiB');
+  });
+});
+
+describe('MQTT source against a real broker', () => {
+  let broker: TestServer;
+  before(async () => {
+    broker = await startMosquitto();
+  });
+  after(async () => {
+    await broker.stop();
+  });
+
+  it('emits valid payloads and counts malformed ones', async () => {
+    const source = new MqttSource({ url: broker.url, username: '', password: '', topics: ['plant/#'], asset: 'pump-9', clientId: 'vigil-test-source' });
+    const samples: RawSample[] = [];
+    const rejected: string[] = [];
+    await source.start((sample) => samples.push(sample), (reason) => rejected.push(reason));
+    const publisher = await connectAsync(broker.url);
+    // The subscription is made on connect: publish until it is in place.
+    await waitFor('the first sample', async () => {
+      await publisher.publishAsync('plant/pump-9', JSON.stringify({ pressure: 1.5, flow: 30 }), { qos: 1 });
+      return samples.length > 0 || undefined;
+    }, 5000, 200);
+    await publisher.publishAsync('plant/pump-9', 'not json', { qos: 1 });
+    await publisher.publishAsync('plant/pump-9', JSON.stringify({ channels: { pressure: 1.6 } }), { qos: 1 });
+    await waitFor('the rest', () => (rejected.length === 1 && samples.some((s) => s.channels.pressure === 1.6)) || undefined, 5000);
+    await publisher.endAsync();
+    await source.stop();
+    assert.equal(samples[0]?.asset, 'pump-9');
+    assert.deepEqual(rejected, ['mqtt_payload']);
+  });
+});

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { decodeMessage, PullPipe, type ReadingMessage } from '@vigil/shared';
+import { metricSum, scrape } from '../../../test/harness/metrics.js';
+import { freePort, waitFor } from '../../../test/harness/ports.js';
+import { startRedis, type TestServer } from '../../../test/harness/servers.js';
+import { loadSensorReaderConfig } from '../src/config.js';
+import { startSensorReader } from '../src/reader.js';
+
+const logger = pino({ level: 'silent' });
+
+describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
+  let redis: TestServer;
+  let input: PullPipe;
+  let endpoint: string;
+  const readings: ReadingMessage[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    endpoint = `tcp://127.0.0.1:${await freePort()}`;
+    input = await PullPipe.bind({ endpoint, highWaterMark: 10_000 });
+    void (async () => {
+      for await (const [frame] of input.messages()) readings.push(decodeMessage(frame as Buffer, 'reading'));
+    })();
+  });
+
+  after(async () => {
+    input.close();
+    await redis.stop();
+  });
+
+  it('replays a CSV file, stamping asset and a gap-free seq, and counts malformed rows', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-csv-'));
+    const path = join(dir, 'replay.csv');
+    const rows = Array.from({ length: 50 }, (_, i) => `2026-01-01 00:00:${String(i).padStart(2, '0')};${i};${2 * i}`);
+    rows.splice(10, 0, '2026-01-01 00:00:10;broken');
+    rows.splice(20, 0, 'not-a-time;1;2');
+    writeFileSync(path, `datetime;pressure;flow\n${rows.join('\n')}\n`);
+    const config = loadSensorReaderConfig({
+      redisUrl: redis.url,
+      metricsPort: await freePort(),
+      metricsHost: '127.0.0.1',
+      asset: 'line-3',
+      source: 'csv',
+      output: { endpoint },
+      csv: { path, speed: 0 },
+    });
+    const reader = await startSensorReader(config, logger);
+    await waitFor('50 readings', () => readings.length >= 50 || undefined, 5000);
+    const metrics = await scrape(reader.opsPort);
+    await reader.stop();
+    assert.deepEqual(readings.map((reading) => reading.seq), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.equal(readings[3]?.asset, 'line-3');
+    assert.equal(readings[3]?.ts, Date.UTC(2026, 0, 1, 0, 0, 3));
+    assert.deepEqual(readings[3]?.channels, { pressure: 3, flow: 6 });
+    assert.equal(metricSum(metrics, 'vigil_messages_total', { outcome: 'rejected', reason: 'csv_row' }), 1);
+    assert.equal(metricSum(metrics, 'vigil_messages_total', { outcome: 'rejected', reason: 'csv_time' }), 1);
+  });
+
+  it('keeps seq increasing across a restart (seq blocks reserved in Redis)', async () => {
+    readings.length = 0;
+    const settings = {
+      redisUrl: redis.url,
+      metricsHost: '127.0.0.1',
+      asset: 'sim-1',
+      output: { endpoint },
+      simulator: { speed: 100, maxSamples: 30, faults: '' },
+    };
+    const first = await startSensorReader(loadSensorReaderConfig({ ...settings, metricsPort: await freePort() }), logger);
+    await waitFor('first run', () => readings.length >= 30 || undefined, 5000);
+    await first.stop();
+    const lastBefore = readings.at(-1)?.seq ?? 0;
+    const second = await startSensorReader(loadSensorReaderConfig({ ...settings, metricsPort: await freePort() }), logger);
+    await waitFor('second run', () => readings.length >= 60 || undefined, 5000);
+    await second.stop();
+    const seqs = readings.map((reading) => reading.seq);
+    assert.ok(seqs.every((seq, i) => i === 0 || seq > (seqs[i - 1] as number)), 'seq strictly increasing');
+    assert.ok((readings[30]?.seq ?? 0) > lastBefore);
+  });
+
+  it('injects a fault on command and reports what it moves', async () => {
+    const port = await freePort();
+    const reader = await startSensorReader(
+      loadSensorReaderConfig({ redisUrl: redis.url, metricsPort: port, metricsHost: '127.0.0.1', output: { endpoint }, simulator: { faults: '' } }),
+      logger,
+    );
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/faults`, { method: 'POST', body: JSON.stringify({ kind: 'leak', durationS: 30 }) });
+      assert.equal(response.status, 201);
+      assert.deepEqual(((await response.json()) as { affects: string[] }).affects, ['pressure', 'flow', 'current']);
+      const listed = (await (await fetch(`http://127.0.0.1:${port}/faults`)).json()) as { scheduled: unknown[] };
+      assert.equal(listed.scheduled.length, 1);
+      const bad = await fetch(`http://127.0.0.1:${port}/faults`, { method: 'POST', body: '{"kind":"meltdown"}' });
+      assert.equal(bad.status, 400);
+    } finally {
+      await reader.stop();
+    }
+  });
+});
