@@ -17,8 +17,13 @@ export class MqttListener {
     });
   }
 
-  static async connect(url: string, topics: string[]): Promise<MqttListener> {
-    const client = await connectAsync(url, { reconnectPeriod: 500, clientId: `vigil-test-${process.pid}-${Math.random().toString(16).slice(2)}` });
+  /** With a `persistentId`, the broker keeps the subscription and queues QoS 1 messages while away. */
+  static async connect(url: string, topics: string[], persistentId?: string): Promise<MqttListener> {
+    const client = await connectAsync(url, {
+      reconnectPeriod: 300,
+      clientId: persistentId ?? `vigil-test-${process.pid}-${Math.random().toString(16).slice(2)}`,
+      clean: persistentId === undefined,
+    });
     const listener = new MqttListener(client);
     await client.subscribeAsync(topics, { qos: 1 });
     return listener;

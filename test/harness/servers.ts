@@ -34,16 +34,33 @@ export async function startRedis(options: { dir?: string; port?: number } = {}):
   return { url: `redis://127.0.0.1:${port}`, port, process, stop: async () => void (await process.stop()) };
 }
 
-/** A real mosquitto from PATH on a free port; `extraConfig` adds lines (TLS, passwords). */
-export async function startMosquitto(options: { port?: number; extraConfig?: string[] } = {}): Promise<TestServer> {
+export interface MosquittoOptions {
+  port?: number;
+  /** Extra configuration lines (TLS, passwords); default: anonymous access. */
+  extraConfig?: string[];
+  /** Keep sessions and queued QoS 1 messages across a restart of the broker. */
+  persistent?: boolean;
+}
+
+/** A real mosquitto from PATH on a free port. */
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<TestServer> {
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
   const configPath = join(dir, 'mosquitto.conf');
+  const persistence = options.persistent ? ['persistence true', `persistence_location ${dir}/`] : ['persistence false'];
   const extra = options.extraConfig ?? ['allow_anonymous true'];
-  writeFileSync(configPath, [`listener ${port} 127.0.0.1`, 'persistence false', ...extra, ''].join('\n'));
+  writeFileSync(configPath, [`listener ${port} 127.0.0.1`, ...persistence, ...extra, ''].join('\n'));
   const process = startProcess('mosquitto', mosquittoBinary(), ['-c', configPath]);
   await waitFor(`mosquitto on ${port}`, () => portAccepts(port), 10_000);
   return { url: `mqtt://127.0.0.1:${port}`, port, process, stop: async () => void (await process.stop()) };
+}
+
+/** Starts the same broker again (same port, same persistence folder) after it was stopped. */
+export async function restartMosquitto(stopped: TestServer): Promise<TestServer> {
+  const args = stopped.process.child.spawnargs.slice(1);
+  const process = startProcess('mosquitto', mosquittoBinary(), args);
+  await waitFor(`mosquitto on ${stopped.port}`, () => portAccepts(stopped.port), 10_000);
+  return { ...stopped, process, stop: async () => void (await process.stop()) };
 }
 
 /** Debian installs mosquitto in /usr/sbin, which is not on every user's PATH. */

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Push } from 'zeromq';
+import { decodeMessage, encodeMessage, PullPipe, SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared';
+import { metricSum, scrape } from '../../../test/harness/metrics.js';
+import { freePort, waitFor } from '../../../test/harness/ports.js';
+import { startRedis, type TestServer } from '../../../test/harness/servers.js';
+import { loadThresholdConfig } from '../src/config.js';
+import { startThresholdService, type ThresholdService } from '../src/threshold-service.js';
+
+const logger = pino({ level: 'silent' });
+
+describe('adaptive-threshold (in-process, real Redis and ZeroMQ)', () => {
+  let redis: TestServer;
+  let downstream: PullPipe;
+  let outputEndpoint: string;
+  const decisions: DecisionMessage[] = [];
+  let seq = 0;
+
+  before(async () => {
+    redis = await startRedis();
+    outputEndpoint = `tcp://127.0.0.1:${await freePort()}`;
+    downstream = await PullPipe.bind({ endpoint: outputEndpoint, highWaterMark: 10_000 });
+    void (async () => {
+      for await (const [frame] of downstream.messages()) decisions.push(decodeMessage(frame as Buffer, 'decision'));
+    })();
+  });
+
+  after(async () => {
+    downstream.close();
+    await redis.stop();
+  });
+
+  async function start(): Promise<{ service: ThresholdService; upstream: Push; opsPort: number }> {
+    const inputPort = await freePort();
+    const opsPort = await freePort();
+    const service = await startThresholdService(
+      loadThresholdConfig({
+        redisUrl: redis.url,
+        metricsPort: opsPort,
+        metricsHost: '127.0.0.1',
+        input: { endpoint: `tcp://127.0.0.1:${inputPort}` },
+        output: { endpoint: outputEndpoint },
+        warmupSamples: 50,
+        enterK: 3,
+        enterN: 5,
+        exitK: 5,
+        exitN: 5,
+        flushMs: 50,
+      }),
+      logger,
+    );
+    const upstream = new Push({ linger: 1000 });
+    upstream.connect(`tcp://127.0.0.1:${inputPort}`);
+    return { service, upstream, opsPort };
+  }
+
+  const score = (value: number, warmup = false) => {
+    seq += 1;
+    return encodeMessage({
+      v: SCHEMA_VERSION,
+      kind: 'score',
+      asset: 'pump-2',
+      seq,
+      ts: 1_800_000_000_000 + seq * 100,
+      ingestTs: Date.now(),
+      score: value,
+      contributions: { pressure: 0.7, flow: 0.3 },
+      warmup,
+      model: { name: 'm', version: '1' },
+    });
+  };
+  const normal = (i: number) => 0.01 * Math.exp(0.2 * Math.sin(i));
+
+  it('warms up, decides normal, enters anomalous on a sustained high score, and says so in metrics', async () => {
+    const { service, upstream, opsPort } = await start();
+    await upstream.send(score(0, true));
+    for (let i = 0; i < 100; i += 1) await upstream.send(score(normal(i)));
+    for (let i = 0; i < 5; i += 1) await upstream.send(score(10));
+    await waitFor('106 decisions', () => decisions.length >= 106 || undefined, 5000);
+    const metrics = await scrape(opsPort);
+    await service.stop();
+    upstream.close();
+    assert.equal(decisions[0]?.state, 'warmup');
+    assert.equal(decisions[60]?.state, 'normal');
+    const entered = decisions.filter((decision) => decision.changed && decision.state === 'anomalous');
+    assert.equal(entered.length, 1);
+    assert.equal(entered[0]?.seq, 104, 'the third high score of five');
+    assert.deepEqual(entered[0]?.contributions, { pressure: 0.7, flow: 0.3 });
+    assert.equal(metricSum(metrics, 'vigil_anomalies_total', { asset: 'pump-2' }), 1);
+    assert.equal(metricSum(metrics, 'vigil_asset_state', { asset: 'pump-2' }), 2);
+    assert.ok(metricSum(metrics, 'vigil_anomaly_threshold', { asset: 'pump-2', mark: 'high' }) > 0.01);
+  });
+
+  it('resumes after a restart with the learned marks and the anomalous state, not a cold start', async () => {
+    const before = decisions.at(-1) as DecisionMessage;
+    const { service, upstream } = await start();
+    await upstream.send(score(10));
+    await waitFor('a decision', () => decisions.length > 106 || undefined, 5000);
+    await service.stop();
+    upstream.close();
+    const after = decisions.at(-1) as DecisionMessage;
+    assert.equal(after.state, 'anomalous');
+    assert.equal(after.changed, false);
+    assert.equal(after.since, before.since);
+    assert.equal(after.threshold.high, before.threshold.high);
+  });
+});

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared';
+import { AlertPolicy, isClockPlausible } from '../src/alert-policy.js';
+import { Outbox, type Alert } from '../src/outbox.js';
+
+function alert(id: string): Alert {
+  return {
+    id,
+    device: 'd',
+    asset: 'a',
+    seq: 1,
+    ts: 0,
+    time: '',
+    clockSynced: true,
+    severity: 'warning',
+    score: 1,
+    threshold: 0.5,
+    contributors: [],
+    model: { name: 'm', version: '1' },
+  };
+}
+
+describe('Outbox', () => {
+  it('holds alerts until acknowledged, across a restart', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl');
+    const first = new Outbox(path);
+    first.add(alert('a'));
+    first.add(alert('b'));
+    first.ack('a');
+    const second = new Outbox(path);
+    assert.deepEqual(second.pending().map((pending) => pending.id), ['b']);
+  });
+
+  it('survives a line torn by a power cut, keeping everything before it', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl');
+    new Outbox(path).add(alert('kept'));
+    appendFileSync(path, '{"op":"add","alert":{"id":"to');
+    assert.deepEqual(new Outbox(path).pending().map((pending) => pending.id), ['kept']);
+  });
+
+  it('compacts to the pending alerts', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl');
+    const outbox = new Outbox(path, 10);
+    for (let i = 0; i < 30; i += 1) {
+      outbox.add(alert(String(i)));
+      if (i !== 29) outbox.ack(String(i));
+    }
+    assert.ok(readFileSync(path, 'utf8').split('\n').filter(Boolean).length < 20);
+    assert.deepEqual(new Outbox(path).pending().map((pending) => pending.id), ['29']);
+  });
+
+  it('reports a disk that refuses writes instead of throwing, and keeps the alert in memory', () => {
+    const folder = join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'volume');
+    const outbox = new Outbox(join(folder, 'outbox.jsonl'));
+    // The volume disappears under the service and a file takes its name: every write fails.
+    rmSync(folder, { recursive: true });
+    writeFileSync(folder, '');
+    assert.equal(outbox.add(alert('x')), false);
+    assert.match(outbox.lastWriteError ?? '', /ENOTDIR/);
+    assert.deepEqual(outbox.pending().map((pending) => pending.id), ['x']);
+  });
+});
+
+describe('AlertPolicy', () => {
+  const decision = (seq: number, ts: number, state: DecisionMessage['state'], changed: boolean, score = 2): DecisionMessage => ({
+    v: SCHEMA_VERSION,
+    kind: 'decision',
+    asset: 'pump-1',
+    seq,
+    ts,
+    ingestTs: ts,
+    state,
+    changed,
+    since: ts,
+    score,
+    threshold: { high: 1, low: 0.5 },
+    contributions: { pressure: 0.6, flow: 0.3, current: 0.1, voltage: 0 },
+    model: { name: 'm', version: '1' },
+  });
+
+  it('alerts on entering anomalous, not on every anomalous sample', () => {
+    const policy = new AlertPolicy({ device: 'dev', cooldownMs: 60_000, criticalRatio: 3 });
+    const verdict = policy.judge(decision(10, Date.UTC(2026, 0, 1), 'anomalous', true));
+    assert.equal(verdict.kind, 'alert');
+    if (verdict.kind !== 'alert') return;
+    assert.equal(verdict.alert.id, 'dev:pump-1:10');
+    assert.equal(verdict.alert.severity, 'warning');
+    assert.deepEqual(verdict.alert.contributors.map((c) => c.sensor), ['pressure', 'flow', 'current']);
+    assert.equal(policy.judge(decision(11, Date.UTC(2026, 0, 1) + 100, 'anomalous', false)).kind, 'none');
+  });
+
+  it('suppresses a re-entry within the cooldown, and alerts again after it', () => {
+    const policy = new AlertPolicy({ device: 'dev', cooldownMs: 60_000, criticalRatio: 3 });
+    const t0 = Date.UTC(2026, 0, 1);
+    policy.judge(decision(1, t0, 'anomalous', true));
+    assert.equal(policy.judge(decision(2, t0 + 1000, 'normal', true)).kind, 'none');
+    assert.equal(policy.judge(decision(3, t0 + 30_000, 'anomalous', true)).kind, 'suppressed');
+    const later = policy.judge(decision(4, t0 + 61_000, 'anomalous', true, 5));
+    assert.equal(later.kind, 'alert');
+    assert.equal(later.kind === 'alert' && later.alert.severity, 'critical');
+  });
+
+  it('marks alerts from a clock that was never set', () => {
+    assert.equal(isClockPlausible(Date.UTC(1970, 0, 1, 0, 5)), false);
+    assert.equal(isClockPlausible(Date.UTC(2026, 10, 27)), true);
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The alert-publisher as a process against a real mosquitto: what a subscriber sees, what the
+ * broker keeps retained, and what happens when the broker or the publisher goes away.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Push } from 'zeromq';
+import { encodeMessage, SCHEMA_VERSION, type AssetState } from '@vigil/shared';
+import { metricSum, scrape } from '../../../test/harness/metrics.js';
+import { MqttListener } from '../../../test/harness/mqtt-listener.js';
+import { startHealthy } from '../../../test/harness/pipeline.js';
+import { freePort, waitFor } from '../../../test/harness/ports.js';
+import type { ManagedProcess } from '../../../test/harness/processes.js';
+import { restartMosquitto, startMosquitto, type TestServer } from '../../../test/harness/servers.js';
+
+const DEVICE = 'edge-7';
+const T0 = Date.UTC(2026, 5, 1);
+
+describe('alert-publisher (process, real mosquitto)', { timeout: 120_000 }, () => {
+  let broker: TestServer;
+  let listener: MqttListener;
+  let publisher: ManagedProcess;
+  let upstream: Push;
+  let env: Record<string, string>;
+  let metricsPort: number;
+  let seq = 0;
+
+  const decision = (asset: string, state: AssetState, changed: boolean) => {
+    seq += 1;
+    return encodeMessage({
+      v: SCHEMA_VERSION,
+      kind: 'decision',
+      asset,
+      seq,
+      ts: T0 + seq * 100,
+      ingestTs: Date.now(),
+      state,
+      changed,
+      since: T0,
+      score: 5,
+      threshold: { high: 1, low: 0.5 },
+      contributions: { vibration1: 0.8, current: 0.2 },
+      model: { name: 'm', version: '1' },
+    });
+  };
+
+  before(async () => {
+    broker = await startMosquitto({ persistent: true });
+    listener = await MqttListener.connect(broker.url, [`vigil/${DEVICE}/#`], 'vigil-test-operator');
+    const inputPort = await freePort();
+    metricsPort = await freePort();
+    env = {
+      VIGIL_DEVICE_ID: DEVICE,
+      VIGIL_MQTT_URL: broker.url,
+      VIGIL_ALERT_PUBLISHER_INPUT: `tcp://127.0.0.1:${inputPort}`,
+      VIGIL_ALERT_PUBLISHER_METRICS_PORT: String(metricsPort),
+      VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+      VIGIL_ALERT_PUBLISHER_COOLDOWN_S: '60',
+      VIGIL_ALERT_PUBLISHER_RETRY_MS: '300',
+    };
+    publisher = await startHealthy('alert-publisher', env, metricsPort);
+    upstream = new Push({ linger: 2000 });
+    upstream.connect(env.VIGIL_ALERT_PUBLISHER_INPUT as string);
+  });
+
+  after(async () => {
+    upstream.close();
+    await publisher.stop();
+    await listener.close();
+    await broker.stop();
+  });
+
+  it('publishes one QoS 1 alert per anomaly, a retained state, and a retained online status', async () => {
+    await upstream.send(decision('pump-1', 'normal', true));
+    await upstream.send(decision('pump-1', 'anomalous', true));
+    for (let i = 0; i < 50; i += 1) await upstream.send(decision('pump-1', 'anomalous', false));
+    await waitFor('the alert', () => listener.on('/pump-1/alert').length > 0 || undefined, 10_000);
+    const alert = JSON.parse(listener.on('/pump-1/alert')[0]?.payload ?? '{}');
+    assert.equal(alert.id, `${DEVICE}:pump-1:2`);
+    assert.equal(alert.severity, 'critical');
+    assert.deepEqual(alert.contributors[0], { sensor: 'vibration1', share: 0.8 });
+    const late = await MqttListener.connect(broker.url, [`vigil/${DEVICE}/#`]);
+    await waitFor('retained messages', () => (late.on('/status').length > 0 && late.on('/pump-1/state').length > 0) || undefined, 5_000);
+    assert.equal(late.on('/status')[0]?.payload, 'online');
+    assert.equal(JSON.parse(late.on('/pump-1/state')[0]?.payload ?? '{}').state, 'anomalous');
+    await late.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(listener.on('/pump-1/alert').length, 1, 'fifty anomalous samples, one alert');
+  });
+
+  it('keeps alerts raised while the broker is down, and delivers them when it returns', async () => {
+    await broker.stop();
+    await waitFor('mqtt down', async () => metricSum(await scrape(metricsPort), 'vigil_connection_up', { peer: 'mqtt' }) === 0 || undefined);
+    for (const asset of ['pump-2', 'pump-3', 'pump-4']) {
+      await upstream.send(decision(asset, 'normal', true));
+      await upstream.send(decision(asset, 'anomalous', true));
+    }
+    await waitFor('three pending alerts', async () => metricSum(await scrape(metricsPort), 'vigil_alerts_pending') === 3 || undefined);
+    broker = await restartMosquitto(broker);
+    await waitFor('every alert delivered', () => ['pump-2', 'pump-3', 'pump-4'].every((asset) => listener.on(`/${asset}/alert`).length > 0) || undefined, 20_000);
+    await waitFor('outbox empty', async () => metricSum(await scrape(metricsPort), 'vigil_alerts_pending') === 0 || undefined);
+  });
+
+  it('delivers after a kill -9 what was in the outbox, and the broker says offline meanwhile', async () => {
+    await broker.stop();
+    await upstream.send(decision('pump-5', 'normal', true));
+    await upstream.send(decision('pump-5', 'anomalous', true));
+    await waitFor('pending alert', async () => metricSum(await scrape(metricsPort), 'vigil_alerts_pending') === 1 || undefined);
+    await publisher.kill9();
+    broker = await restartMosquitto(broker);
+    publisher = await startHealthy('alert-publisher', env, metricsPort);
+    await waitFor('the alert from before the kill', () => listener.on('/pump-5/alert').length > 0 || undefined, 20_000);
+    // A publisher killed while connected leaves its last will: retained offline.
+    const before = listener.messages.length;
+    await publisher.kill9();
+    await waitFor('last will', () => listener.messages.slice(before).some((m) => m.topic.endsWith('/status') && m.payload === 'offline') || undefined, 90_000);
+    publisher = await startHealthy('alert-publisher', env, metricsPort);
+    await waitFor('online again', () => listener.messages.slice(before).some((m) => m.topic.endsWith('/status') && m.payload === 'online') || undefined, 10_000);
+  });
+});
