@@ -1,0 +1,128 @@
+/**
+ * Garbage into every stage of a running pipeline (separate processes, real sockets): each bad
+ * frame is rejected and counted by reason, no service dies, and the valid traffic interleaved
+ * with the garbage still arrives whole and in order.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Push } from 'zeromq';
+import { metricSum, scrape } from './harness/metrics.js';
+import { trainTestBundle } from './harness/model-fixture.js';
+import { allocatePipelinePorts, pipelineEnv, PIPELINE_ORDER, startHealthy, type PipelinePorts } from './harness/pipeline.js';
+import { waitFor } from './harness/ports.js';
+import type { ManagedProcess } from './harness/processes.js';
+import { startMosquitto, startRedis, type TestServer } from './harness/servers.js';
+
+const TOTAL_SAMPLES = 2500;
+
+/** Frames no stage may accept, each with the reason it must be counted under. */
+function garbageFrames(stage: string): Array<{ frame: Buffer | Buffer[]; reason: string }> {
+  const kind = { preprocessor: 'reading', inference: 'features', 'adaptive-threshold': 'score', 'alert-publisher': 'decision' }[stage];
+  const envelope = { v: 1, kind, asset: 'fuzz', seq: 1, ts: 1, ingestTs: 1 };
+  const frames: Array<{ frame: Buffer | Buffer[]; reason: string }> = [];
+  for (let i = 0; i < 40; i += 1) {
+    // Random bytes that are not JSON (a leading 0xff byte is never valid UTF-8 JSON).
+    frames.push({ frame: Buffer.concat([Buffer.from([0xff]), randomBytes(1 + (i % 50))]), reason: 'not_json' });
+    frames.push({ frame: Buffer.from(JSON.stringify({ ...envelope, seq: i }).slice(0, 10 + i)), reason: 'not_json' });
+  }
+  frames.push({ frame: Buffer.alloc(70_000, 0x20), reason: 'oversized' });
+  frames.push({ frame: [Buffer.from('{}'), Buffer.from('{}')], reason: 'multipart' });
+  frames.push({ frame: Buffer.from('[]'), reason: 'not_object' });
+  frames.push({ frame: Buffer.from(JSON.stringify({ ...envelope, v: 2 })), reason: 'schema_version' });
+  frames.push({ frame: Buffer.from(JSON.stringify({ ...envelope, kind: 'other' })), reason: 'wrong_kind' });
+  frames.push({ frame: Buffer.from(JSON.stringify({ ...envelope, seq: -4 })), reason: 'bad_envelope' });
+  frames.push({ frame: Buffer.from(JSON.stringify({ ...envelope, asset: 'x'.repeat(100) })), reason: 'bad_envelope' });
+  frames.push({ frame: Buffer.from(JSON.stringify(envelope)), reason: 'bad_payload' });
+  return frames;
+}
+
+/** Readings with good form but bad values, for the preprocessor's validation. */
+function badReadings(): Array<{ frame: Buffer; reason: string }> {
+  const reading = (seq: number, channels: Record<string, unknown>) =>
+    Buffer.from(JSON.stringify({ v: 1, kind: 'reading', asset: 'fuzz-readings', seq, ts: 1, ingestTs: Date.now(), channels }));
+  const good = { vibration1: 0.03, vibration2: 0.03, current: 3, pressure: 1.5, motorTemperature: 60, fluidTemperature: 24, voltage: 225, flow: 32 };
+  return [
+    { frame: reading(1, { ...good, pressure: 'Infinity' }), reason: 'stale_imputation' },
+    { frame: reading(2, { ...good, flow: null }), reason: 'stale_imputation' },
+    { frame: reading(3, { ...good, pressure: 1e9 }), reason: 'out_of_range' },
+    { frame: reading(4, { ...good, rpm: 1500 }), reason: 'unknown_channel' },
+    { frame: reading(5, { ...good, current: 'high' }), reason: 'bad_payload' },
+    { frame: reading(4, good), reason: 'out_of_order' },
+  ];
+}
+
+describe('bad input into every stage of a running pipeline', { timeout: 240_000 }, () => {
+  let redis: TestServer;
+  let broker: TestServer;
+  let ports: PipelinePorts;
+  const services: ManagedProcess[] = [];
+
+  before(async () => {
+    const modelPath = await trainTestBundle();
+    [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
+    ports = await allocatePipelinePorts();
+    const env = pipelineEnv(ports, {
+      redisUrl: redis.url,
+      mqttUrl: broker.url,
+      deviceId: 'fuzzed',
+      modelPath,
+      outboxPath: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+    });
+    env['sensor-reader'] = {
+      ...env['sensor-reader'],
+      VIGIL_SENSOR_READER_SIM_SPEED: '25',
+      VIGIL_SENSOR_READER_SIM_FAULTS: '',
+      VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(TOTAL_SAMPLES),
+    };
+    for (const name of [...PIPELINE_ORDER].reverse()) services.push(await startHealthy(name, env[name], ports.metrics[name]));
+  });
+
+  after(async () => {
+    const exits = await Promise.all(services.map((service) => service.stop()));
+    await Promise.all([redis?.stop(), broker?.stop()]);
+    for (const [index, exit] of exits.entries()) assert.equal(exit.code, 0, `${services[index]?.name} exit code`);
+  });
+
+  it('rejects and counts each bad frame by reason while valid traffic flows through untouched', async () => {
+    const expected = new Map<string, Map<string, number>>();
+    const sockets: Push[] = [];
+    for (const stage of ['preprocessor', 'inference', 'adaptive-threshold', 'alert-publisher'] as const) {
+      const socket = new Push({ linger: 2000 });
+      socket.connect(`tcp://127.0.0.1:${ports.input[stage]}`);
+      sockets.push(socket);
+      const frames = [...garbageFrames(stage), ...(stage === 'preprocessor' ? badReadings() : [])];
+      const counts = new Map<string, number>();
+      for (const { frame, reason } of frames) {
+        await socket.send(frame);
+        counts.set(reason, (counts.get(reason) ?? 0) + 1);
+        // Interleave with the live traffic rather than sending one burst.
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      expected.set(stage, counts);
+    }
+    await waitFor(
+      'all valid samples at the publisher',
+      async () => metricSum(await scrape(ports.metrics['alert-publisher']), 'vigil_messages_total', { outcome: 'ok' }) >= TOTAL_SAMPLES || undefined,
+      90_000,
+      250,
+    );
+    for (const socket of sockets) socket.close();
+
+    for (const [stage, counts] of expected) {
+      const metrics = await scrape(ports.metrics[stage as keyof PipelinePorts['metrics']]);
+      for (const [reason, count] of counts) {
+        assert.equal(metricSum(metrics, 'vigil_messages_total', { outcome: 'rejected', reason }), count, `${stage} ${reason}`);
+      }
+    }
+    for (const name of PIPELINE_ORDER) {
+      const metrics = await scrape(ports.metrics[name]);
+      assert.equal(metricSum(metrics, 'vigil_messages_total', { outcome: 'ok' }), TOTAL_SAMPLES, `${name} passed every valid sample`);
+      assert.equal(metricSum(metrics, 'vigil_seq_lost_total'), 0, `${name} lost nothing`);
+    }
+    for (const service of services) assert.ok(service.running, `${service.name} is still running`);
+  });
+});
