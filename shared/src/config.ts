@@ -125,7 +125,7 @@ export function commonSchema(service: string, defaultMetricsPort: number) {
     shutdownTimeoutMs: {
       doc: 'How long a graceful stop may take before the process exits anyway.',
       format: 'positive-int',
-      default: 5000,
+      default: 10_000,
       env: 'VIGIL_SHUTDOWN_TIMEOUT_MS',
     },
   };

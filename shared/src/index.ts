@@ -12,3 +12,4 @@ export * from './model/index.js';
 export * from './csv-format.js';
 export * from './stage-loop.js';
 export * from './detection/adaptive-threshold.js';
+export * from './redis-state.js';

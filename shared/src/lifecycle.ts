@@ -3,7 +3,7 @@
  * boot a service in-process without signal handlers, and the process entry point is three lines.
  */
 import { isConfigError } from './config.js';
-import type { Logger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
 
 export interface RunningService {
   /** Stops every component in reverse order of start; resolves when all sockets are closed. */
@@ -40,7 +40,8 @@ export interface MainOptions {
 }
 
 /** Runs a service as a process: SIGINT/SIGTERM stop it gracefully; the exit code says how it went. */
-export async function runMain({ service, logger, shutdownTimeoutMs, start }: MainOptions): Promise<void> {
+export async function runMain(options: MainOptions): Promise<void> {
+  const { service, logger, start } = options;
   let running: RunningService | undefined;
   let stopping = false;
 
@@ -48,6 +49,7 @@ export async function runMain({ service, logger, shutdownTimeoutMs, start }: Mai
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, `${service} stopping`);
+    const { shutdownTimeoutMs } = options;
     const timer = setTimeout(() => {
       logger.error({ shutdownTimeoutMs }, 'graceful stop timed out; exiting');
       logger.flush();
@@ -92,4 +94,30 @@ export async function runMain({ service, logger, shutdownTimeoutMs, start }: Mai
     process.exitCode = 1;
     setTimeout(() => process.exit(1), 50).unref();
   }
+}
+
+/**
+ * The whole of a service's main.ts: a logger named for the service, its settings loaded and
+ * validated (every problem printed, exit 1), then start() under runMain.
+ */
+export async function runService<C extends { logLevel: string; shutdownTimeoutMs: number }>(
+  service: string,
+  loadServiceConfig: () => C,
+  start: (config: C, logger: Logger) => Promise<RunningService>,
+): Promise<void> {
+  const logger = createLogger(service);
+  let shutdownTimeoutMs = 10_000;
+  await runMain({
+    service,
+    logger,
+    get shutdownTimeoutMs() {
+      return shutdownTimeoutMs;
+    },
+    start: async () => {
+      const config = loadServiceConfig();
+      logger.level = config.logLevel;
+      shutdownTimeoutMs = config.shutdownTimeoutMs;
+      return start(config, logger);
+    },
+  });
 }

@@ -57,6 +57,8 @@ export interface PushPipeOptions {
 export class PushPipe {
   private readonly socket: Push;
   private sending: Promise<unknown> = Promise.resolve();
+  private peerReady = false;
+  private readonly peerWaiters = new Set<() => void>();
 
   constructor(private readonly options: PushPipeOptions) {
     this.socket = new Push({
@@ -67,7 +69,35 @@ export class PushPipe {
       immediate: true,
       sendTimeout: options.whenFull === 'drop-newest' ? 0 : -1,
     });
+    // The ZMTP handshake, not the TCP connect, is when `immediate` starts accepting messages.
+    this.socket.events.on('handshake', () => {
+      this.peerReady = true;
+      for (const wake of this.peerWaiters) wake();
+      this.peerWaiters.clear();
+    });
+    this.socket.events.on('disconnect', () => {
+      this.peerReady = false;
+    });
     this.socket.connect(options.endpoint);
+  }
+
+  /**
+   * Resolves true once the next stage is connected, or false after `timeoutMs`. A source waits
+   * for this before its first reading, so a start (or restart) sheds nothing while connecting.
+   */
+  waitForPeer(timeoutMs: number): Promise<boolean> {
+    if (this.peerReady) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.peerWaiters.delete(wake);
+        resolve(false);
+      }, timeoutMs);
+      this.peerWaiters.add(wake);
+    });
   }
 
   get endpoint(): string {

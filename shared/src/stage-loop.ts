@@ -6,7 +6,7 @@
 import type { RateLimitedLog } from './logger.js';
 import { decodeMessage, isMessageError, type MessageKind, type PipelineMessage } from './messages.js';
 import type { SeqTracker, ServiceMetrics } from './metrics.js';
-import type { PullPipe } from './pipe.js';
+import { PullPipe, PushPipe } from './pipe.js';
 
 export interface StageLoopOptions<K extends MessageKind> {
   input: PullPipe;
@@ -67,4 +67,23 @@ export async function stopStageSockets(
   clearTimeout(timer);
   output?.close();
   await loop;
+}
+
+export interface StagePipeSettings {
+  input: { endpoint: string; highWaterMark: number };
+  output: { endpoint: string; highWaterMark: number };
+}
+
+/**
+ * A middle stage's sockets: its input bound, its output connected with the `block` policy
+ * (nothing is shed inside the pipeline; a slow stage slows the ones before it).
+ */
+export async function openStagePipes(settings: StagePipeSettings, lingerMs = 2_000): Promise<{ input: PullPipe; output: PushPipe }> {
+  const output = new PushPipe({ ...settings.output, whenFull: 'block', lingerMs });
+  try {
+    return { input: await PullPipe.bind(settings.input), output };
+  } catch (error) {
+    output.close();
+    throw error;
+  }
 }

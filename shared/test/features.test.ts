@@ -157,11 +157,4 @@ describe('AssetFeaturePipeline', () => {
       readings.map((reading) => second.process(reading)).at(-1),
     );
   });
-
-  it('reports changed scaler state once per change, for batched writes', () => {
-    const pipeline = new AssetFeaturePipeline(settings);
-    pipeline.process({ pressure: 1, flow: 1 });
-    assert.ok(pipeline.takeScalerChanges());
-    assert.equal(pipeline.takeScalerChanges(), undefined);
-  });
 });

@@ -1,5 +1,6 @@
 import {
   AdaptiveThreshold,
+  BatchedStateWriter,
   connectRedis,
   Counter,
   createRedisClient,
@@ -7,10 +8,11 @@ import {
   encodeMessage,
   Gauge,
   initialThresholdState,
+  isThresholdState,
   OpsServer,
-  PullPipe,
-  PushPipe,
   RateLimitedLog,
+  RedisJsonState,
+  openStagePipes,
   runStageLoop,
   SCHEMA_VERSION,
   SeqTracker,
@@ -22,7 +24,6 @@ import {
   type ThresholdSettings,
 } from '@vigil/shared';
 import { SERVICE, type ThresholdConfig } from './config.js';
-import { ThresholdStore } from './threshold-store.js';
 
 export interface ThresholdService extends RunningService {
   readonly opsPort: number;
@@ -73,9 +74,9 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
 
   const redis = createRedisClient(config.redisUrl, logger, metrics);
   await connectRedis(redis, logger);
-  const store = new ThresholdStore(redis, logger);
+  const store = new RedisJsonState(redis, logger, 'vigil:threshold', isThresholdState);
   const thresholds = new Map<string, AdaptiveThreshold>();
-  const dirty = new Set<string>();
+  const writer = new BatchedStateWriter(store, (asset) => thresholds.get(asset)?.state, config.flushMs, rejectLog);
 
   const thresholdFor = async (asset: string, ts: number): Promise<AdaptiveThreshold | undefined> => {
     const existing = thresholds.get(asset);
@@ -88,27 +89,8 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
     return threshold;
   };
 
-  const flush = async () => {
-    for (const asset of [...dirty]) {
-      dirty.delete(asset);
-      const threshold = thresholds.get(asset);
-      if (!threshold) continue;
-      await store.save(asset, threshold.state).catch((error: unknown) => {
-        dirty.add(asset);
-        rejectLog.warn('threshold_save', { err: String(error) }, 'could not save threshold state; will retry');
-      });
-    }
-  };
-  const flushTimer = setInterval(() => void flush(), config.flushMs);
-
-  const output = new PushPipe({
-    endpoint: config.output.endpoint,
-    highWaterMark: config.output.highWaterMark,
-    // Decisions carry the alerts: never shed; if the publisher is slow, this stage waits.
-    whenFull: 'block',
-    lingerMs: 5_000,
-  });
-  const input = await PullPipe.bind({ endpoint: config.input.endpoint, highWaterMark: config.input.highWaterMark });
+  // Decisions carry the alerts: never shed; a slow publisher makes this stage wait.
+  const { input, output } = await openStagePipes(config, 5_000);
 
   const handle = async (message: ScoreMessage): Promise<void> => {
     const threshold = await thresholdFor(message.asset, message.ts);
@@ -117,12 +99,12 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
       return;
     }
     const decision = threshold.decide(message.score, message.ts, !message.warmup);
-    if (!message.warmup) dirty.add(message.asset);
+    if (!message.warmup) writer.markDirty(message.asset);
     if (decision.changed) {
       logger.info({ asset: message.asset, seq: message.seq, state: decision.state, score: message.score, high: decision.high }, 'state changed');
       if (decision.state === 'anomalous') anomalies.inc({ asset: message.asset });
       // A state change is written at once, not at the next flush: it is what a restart must not lose.
-      void flush();
+      writer.flushSoon();
     }
     await output.send(
       encodeMessage({
@@ -168,13 +150,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
         [
           { name: 'ops-server', stop: () => ops.stop() },
           { name: 'redis', stop: async () => void (await redis.quit().catch(() => redis.disconnect())) },
-          {
-            name: 'flush',
-            stop: async () => {
-              clearInterval(flushTimer);
-              await flush();
-            },
-          },
+          { name: 'state-writer', stop: () => writer.stop() },
           { name: 'pipes', stop: () => stopStageSockets(input, loop, output) },
         ],
         logger,

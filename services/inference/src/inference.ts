@@ -7,10 +7,9 @@ import {
   LATENCY_BUCKETS_SECONDS,
   loadBundle,
   OpsServer,
-  PullPipe,
-  PushPipe,
   RateLimitedLog,
   ReconstructionScorer,
+  openStagePipes,
   runStageLoop,
   SCHEMA_VERSION,
   SeqTracker,
@@ -70,13 +69,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
   const model = { name: manifest.name, version: manifest.version };
   const zeroContributions = Object.fromEntries(manifest.featureSpec.channels.map((channel) => [channel, 0]));
 
-  const output = new PushPipe({
-    endpoint: config.output.endpoint,
-    highWaterMark: config.output.highWaterMark,
-    whenFull: 'block',
-    lingerMs: 2_000,
-  });
-  const input = await PullPipe.bind({ endpoint: config.input.endpoint, highWaterMark: config.input.highWaterMark });
+  const { input, output } = await openStagePipes(config);
 
   const handle = async (message: FeaturesMessage): Promise<void> => {
     if (message.features.length !== bundle.network.inputSize) {

@@ -1,16 +1,18 @@
 import {
   AssetFeaturePipeline,
+  BatchedStateWriter,
   connectRedis,
   createRedisClient,
   createServiceMetrics,
   encodeMessage,
   Gauge,
+  isRunningStatsState,
   isWindowFeature,
   OpsServer,
   parseLimits,
-  PullPipe,
-  PushPipe,
   RateLimitedLog,
+  RedisJsonState,
+  openStagePipes,
   runStageLoop,
   SCHEMA_VERSION,
   SeqTracker,
@@ -20,9 +22,14 @@ import {
   type Logger,
   type ReadingMessage,
   type RunningService,
+  type RunningStatsState,
 } from '@vigil/shared';
 import { SERVICE, type PreprocessorConfig } from './config.js';
-import { ScalerStore } from './scaler-store.js';
+
+interface StoredScaler {
+  channels: string[];
+  stats: RunningStatsState[];
+}
 
 export interface Preprocessor extends RunningService {
   readonly opsPort: number;
@@ -61,39 +68,43 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
 
   const redis = createRedisClient(config.redisUrl, logger, metrics);
   await connectRedis(redis, logger);
-  const store = new ScalerStore(redis, settings.channels, logger);
+  // Statistics are stored with the channel list: statistics of other channels are not applied.
+  const isStoredScaler = (value: unknown): value is StoredScaler => {
+    const stored = value as StoredScaler | null;
+    return (
+      typeof stored === 'object' &&
+      stored !== null &&
+      JSON.stringify(stored.channels) === JSON.stringify(settings.channels) &&
+      Array.isArray(stored.stats) &&
+      stored.stats.every(isRunningStatsState)
+    );
+  };
+  const store = new RedisJsonState(redis, logger, 'vigil:scaler', isStoredScaler);
   const pipelines = new Map<string, AssetFeaturePipeline>();
+  const writer = new BatchedStateWriter(
+    store,
+    (asset) => {
+      const pipeline = pipelines.get(asset);
+      if (!pipeline) return undefined;
+      const stats = pipeline.scalerState();
+      scalerSamples.set({ asset }, stats[0]?.count ?? 0);
+      return { channels: settings.channels, stats };
+    },
+    config.scalerFlushMs,
+    rejectLog,
+  );
 
   const pipelineFor = async (asset: string): Promise<AssetFeaturePipeline | undefined> => {
     const existing = pipelines.get(asset);
     if (existing) return existing;
     if (pipelines.size >= config.maxAssets) return undefined;
-    const pipeline = new AssetFeaturePipeline(settings, await store.load(asset));
+    const pipeline = new AssetFeaturePipeline(settings, (await store.load(asset))?.stats);
     pipelines.set(asset, pipeline);
     logger.info({ asset, scalerFrozen: pipeline.scalerFrozen }, 'new asset');
     return pipeline;
   };
 
-  const flushScalers = async () => {
-    for (const [asset, pipeline] of pipelines) {
-      const changes = pipeline.takeScalerChanges();
-      if (!changes) continue;
-      scalerSamples.set({ asset }, changes[0]?.count ?? 0);
-      await store.save(asset, changes).catch((error: unknown) => {
-        rejectLog.warn('scaler_save', { err: String(error) }, 'could not save scaler statistics; will retry');
-        pipeline.markScalerChanged();
-      });
-    }
-  };
-  const flushTimer = setInterval(() => void flushScalers(), config.scalerFlushMs);
-
-  const output = new PushPipe({
-    endpoint: config.output.endpoint,
-    highWaterMark: config.output.highWaterMark,
-    whenFull: 'block',
-    lingerMs: 2_000,
-  });
-  const input = await PullPipe.bind({ endpoint: config.input.endpoint, highWaterMark: config.input.highWaterMark });
+  const { input, output } = await openStagePipes(config);
 
   const handle = async (reading: ReadingMessage): Promise<void> => {
     const pipeline = await pipelineFor(reading.asset);
@@ -101,6 +112,8 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
       metrics.countMessage('rejected', 'too_many_assets');
       return;
     }
+    // While the scaler learns, its statistics change with every reading: persist them (batched).
+    if (!pipeline.scalerFrozen) writer.markDirty(reading.asset);
     const result = pipeline.process(reading.channels);
     if (!result.ok) {
       metrics.countMessage('rejected', result.reason);
@@ -142,13 +155,7 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
         [
           { name: 'ops-server', stop: () => ops.stop() },
           { name: 'redis', stop: async () => void (await redis.quit().catch(() => redis.disconnect())) },
-          {
-            name: 'scaler-flush',
-            stop: async () => {
-              clearInterval(flushTimer);
-              await flushScalers();
-            },
-          },
+          { name: 'scaler-writer', stop: () => writer.stop() },
           {
             name: 'pipes',
             stop: async () => {

@@ -4,20 +4,12 @@
  * motor heats with a thermal lag; the fluid temperature drifts slowly; the mains voltage sags a
  * little with current. Faults bend those relations the way the real ones do.
  */
+import { PUMP_CHANNEL_NAMES, type PumpChannel } from '@vigil/shared';
 import { channelsAffectedBy, SENSOR_FAULT_DEFAULT_CHANNEL, type Fault } from './faults.js';
 import { SeededRandom } from './random.js';
 
-export const PUMP_CHANNELS = [
-  'vibration1',
-  'vibration2',
-  'current',
-  'pressure',
-  'motorTemperature',
-  'fluidTemperature',
-  'voltage',
-  'flow',
-] as const;
-export type PumpChannel = (typeof PUMP_CHANNELS)[number];
+export const PUMP_CHANNELS = PUMP_CHANNEL_NAMES;
+export type { PumpChannel };
 export type PumpReading = Record<PumpChannel, number>;
 
 // Short enough that a few minutes of warm-up see the whole range of normal operation.

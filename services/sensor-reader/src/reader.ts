@@ -88,6 +88,9 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
     });
   };
 
+  if (!(await output.waitForPeer(5_000))) {
+    logger.warn({ output: config.output.endpoint }, 'preprocessor not connected yet; readings are shed (and counted) until it is');
+  }
   await source.start(emit, (reason, detail) => {
     metrics.countMessage('rejected', reason);
     rejectLog.warn(reason, { reason, detail }, 'source input rejected');

@@ -50,9 +50,13 @@ describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
       csv: { path, speed: 0 },
     });
     const reader = await startSensorReader(config, logger);
-    await waitFor('50 readings', () => readings.length >= 50 || undefined, 5000);
-    const metrics = await scrape(reader.opsPort);
-    await reader.stop();
+    let metrics;
+    try {
+      await waitFor('50 readings', () => readings.length >= 50 || undefined, 5000);
+      metrics = await scrape(reader.opsPort);
+    } finally {
+      await reader.stop();
+    }
     assert.deepEqual(readings.map((reading) => reading.seq), Array.from({ length: 50 }, (_, i) => i + 1));
     assert.equal(readings[3]?.asset, 'line-3');
     assert.equal(readings[3]?.ts, Date.UTC(2026, 0, 1, 0, 0, 3));
@@ -71,12 +75,10 @@ describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
       simulator: { speed: 100, maxSamples: 30, faults: '' },
     };
     const first = await startSensorReader(loadSensorReaderConfig({ ...settings, metricsPort: await freePort() }), logger);
-    await waitFor('first run', () => readings.length >= 30 || undefined, 5000);
-    await first.stop();
+    await waitFor('first run', () => readings.length >= 30 || undefined, 5000).finally(() => first.stop());
     const lastBefore = readings.at(-1)?.seq ?? 0;
     const second = await startSensorReader(loadSensorReaderConfig({ ...settings, metricsPort: await freePort() }), logger);
-    await waitFor('second run', () => readings.length >= 60 || undefined, 5000);
-    await second.stop();
+    await waitFor('second run', () => readings.length >= 60 || undefined, 5000).finally(() => second.stop());
     const seqs = readings.map((reading) => reading.seq);
     assert.ok(seqs.every((seq, i) => i === 0 || seq > (seqs[i - 1] as number)), 'seq strictly increasing');
     assert.ok((readings[30]?.seq ?? 0) > lastBefore);

@@ -37,8 +37,6 @@ export class AssetFeaturePipeline {
   private readonly scalers: RunningStats[];
   private readonly standardised: Float64Array;
   private readonly featureBuffer: number[];
-  /** True when scaler statistics changed since the last `takeScalerChanges()`. */
-  private scalersChanged = false;
 
   constructor(
     private readonly settings: FeatureSettings,
@@ -69,7 +67,6 @@ export class AssetFeaturePipeline {
       if (learning) scaler.push(value);
       this.standardised[index] = (value - scaler.mean) / stdFloor(scaler);
     }
-    if (learning) this.scalersChanged = true;
     this.window.push(this.standardised);
     this.window.features(this.settings.features, this.featureBuffer);
     return {
@@ -82,18 +79,6 @@ export class AssetFeaturePipeline {
 
   scalerState(): RunningStatsState[] {
     return this.scalers.map((scaler) => scaler.toJSON());
-  }
-
-  /** Marks the scaler state as not yet persisted (a save failed; the next flush retries). */
-  markScalerChanged(): void {
-    this.scalersChanged = true;
-  }
-
-  /** Returns the scaler state if it changed since the last call (for batched persistence). */
-  takeScalerChanges(): RunningStatsState[] | undefined {
-    if (!this.scalersChanged) return undefined;
-    this.scalersChanged = false;
-    return this.scalerState();
   }
 }
 

@@ -15,7 +15,8 @@ export const PUMP_CHANNEL_NAMES = [
   'fluidTemperature',
   'voltage',
   'flow',
-];
+] as const;
+export type PumpChannel = (typeof PUMP_CHANNEL_NAMES)[number];
 
 /** Physical limits a working sensor cannot exceed; beyond them a value is a sensor fault. */
 export const PUMP_PHYSICAL_LIMITS: Record<string, PhysicalLimits> = {
@@ -30,7 +31,7 @@ export const PUMP_PHYSICAL_LIMITS: Record<string, PhysicalLimits> = {
 };
 
 export const DEFAULT_FEATURE_SPEC: FeatureSpec = {
-  channels: PUMP_CHANNEL_NAMES,
+  channels: [...PUMP_CHANNEL_NAMES],
   features: ['mean', 'std', 'slope'],
   windowSize: 10,
   scalerWarmup: 1200,
