@@ -64,6 +64,11 @@ export function createServiceMetrics(stage: string, sysfsRoot: string, logger: L
     registers: [registry],
   });
 
+  // Exported at 0 from the start, so a healthy stage shows "0 lost", not "no data".
+  seqGaps.inc({ stage }, 0);
+  seqLost.inc({ stage }, 0);
+  messages.inc({ stage, outcome: 'ok', reason: 'none' }, 0);
+
   registerSysfsGauges(registry, sysfsRoot, logger);
 
   return {

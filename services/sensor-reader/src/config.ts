@@ -24,6 +24,18 @@ export const schema = {
     default: 10,
     env: `${ENV}_RATE_HZ`,
   },
+  thermal: {
+    softLimitC: {
+      doc: 'CPU temperature above which the sample rate is lowered step by step (a Pi 4 throttles at 80 °C, a 3B+ soft-limits at 60 °C).',
+      format: 'positive-number',
+      default: 75,
+      env: `${ENV}_THERMAL_SOFT_LIMIT_C`,
+    },
+    hysteresisC: { doc: 'The rate is restored once the CPU is this far below the soft limit.', format: 'positive-number', default: 5, env: `${ENV}_THERMAL_HYSTERESIS_C` },
+    stepFactor: { doc: 'Each step multiplies the rate by this (down) or divides by it (up).', format: 'positive-number', default: 0.5, env: `${ENV}_THERMAL_STEP` },
+    minRateHz: { doc: 'Lowest rate the governor goes to.', format: 'positive-number', default: 1, env: `${ENV}_THERMAL_MIN_RATE_HZ` },
+    checkMs: { doc: 'How often the CPU temperature is checked.', format: 'positive-int', default: 10_000, env: `${ENV}_THERMAL_CHECK_MS` },
+  },
   output: {
     endpoint: {
       doc: 'ZeroMQ endpoint of the preprocessor input.',

@@ -27,17 +27,22 @@ export class ModbusSource implements SampleSource {
   private readonly plans: ReadPlan[];
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
+  private rateHz: number;
 
   constructor(private readonly options: ModbusSourceOptions) {
     this.plans = planReads(options.registers);
+    this.rateHz = options.rateHz;
   }
 
   async start(emit: EmitSample, reject: RejectInput): Promise<void> {
     this.running = this.run(emit, reject);
   }
 
+  setRate(rateHz: number): void {
+    this.rateHz = rateHz;
+  }
+
   private async run(emit: EmitSample, reject: RejectInput): Promise<void> {
-    const intervalMs = 1000 / this.options.rateHz;
     let deadline = Date.now();
     while (!this.abort.signal.aborted) {
       try {
@@ -47,7 +52,7 @@ export class ModbusSource implements SampleSource {
         reject('modbus_read', error instanceof Error ? error.message : String(error));
         this.closeQuietly();
       }
-      deadline = Math.max(deadline + intervalMs, Date.now());
+      deadline = Math.max(deadline + 1000 / this.rateHz, Date.now());
       await sleepUntil(deadline, this.abort.signal);
     }
   }

@@ -27,8 +27,10 @@ export interface PumpSimulatorOptions {
 
 export class PumpSimulator {
   private readonly random: SeededRandom;
-  private readonly dtS: number;
-  private sample = 0;
+  private dtS: number;
+  /** Time is counted in samples since the last rate change: summing dt would drift (0.1 + 0.1 …). */
+  private samplesAtRate = 0;
+  private rateChangedAtS = 0;
   private loadNoise = 0;
   private motorTemperature = 0;
   private readonly faults: Fault[] = [];
@@ -42,7 +44,14 @@ export class PumpSimulator {
 
   /** Simulated seconds since start. */
   get timeS(): number {
-    return this.sample * this.dtS;
+    return this.rateChangedAtS + this.samplesAtRate * this.dtS;
+  }
+
+  /** Changes the sample rate from the next sample on; simulated time stays continuous. */
+  setRate(rateHz: number): void {
+    this.rateChangedAtS = this.timeS;
+    this.samplesAtRate = 0;
+    this.dtS = 1 / rateHz;
   }
 
   addFault(fault: Fault): void {
@@ -64,7 +73,7 @@ export class PumpSimulator {
 
   next(): PumpReading {
     const t = this.timeS;
-    this.sample += 1;
+    this.samplesAtRate += 1;
     const gaussian = () => this.random.gaussian();
 
     // Ornstein-Uhlenbeck noise around a slow cycle: load changes smoothly, never steps.

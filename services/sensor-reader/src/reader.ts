@@ -8,6 +8,7 @@ import {
   OpsServer,
   PushPipe,
   RateLimitedLog,
+  readCpuTemperatureCelsius,
   SCHEMA_VERSION,
   stopAll,
   type Logger,
@@ -20,6 +21,7 @@ import type { RawSample, SampleSource } from './sample-source.js';
 import { SeqAllocator } from './seq-allocator.js';
 import { SimulatorSource } from './simulator-source.js';
 import { createSource } from './sources.js';
+import { ThermalGovernor } from './thermal-governor.js';
 
 export interface SensorReader extends RunningService {
   readonly opsPort: number;
@@ -32,11 +34,23 @@ const MAX_PENDING_PER_ASSET = 1_000;
 export async function startSensorReader(config: SensorReaderConfig, logger: Logger): Promise<SensorReader> {
   const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
   const rejectLog = new RateLimitedLog(logger);
+  const registers = [metrics.registry];
+  const rateGauge = new Gauge({ name: 'vigil_sample_rate_hz', help: 'Current sample rate of the sensor-reader.', registers });
+  const targetRateGauge = new Gauge({ name: 'vigil_sample_rate_target_hz', help: 'Configured sample rate.', registers });
+  const limitedGauge = new Gauge({
+    name: 'vigil_sample_rate_limited',
+    help: 'Whether the sample rate is below the configured one, by reason (1 yes, 0 no).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   new Gauge({
-    name: 'vigil_sample_rate_hz',
-    help: 'Configured sample rate of the sensor-reader.',
-    registers: [metrics.registry],
-  }).set(config.rateHz);
+    name: 'vigil_thermal_soft_limit_celsius',
+    help: 'CPU temperature above which the sensor-reader lowers its sample rate.',
+    registers,
+  }).set(config.thermal.softLimitC);
+  rateGauge.set(config.rateHz);
+  targetRateGauge.set(config.rateHz);
+  limitedGauge.set({ reason: 'thermal' }, 0);
 
   const source = createSource(config);
   const redis = createRedisClient(config.redisUrl, logger, metrics);
@@ -96,6 +110,19 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
     rejectLog.warn(reason, { reason, detail }, 'source input rejected');
   });
 
+  const governor = new ThermalGovernor(
+    config.thermal,
+    config.rateHz,
+    () => readCpuTemperatureCelsius(config.sysfsRoot),
+    ({ rateHz, reason }, temperatureC) => {
+      source.setRate?.(rateHz);
+      rateGauge.set(rateHz);
+      limitedGauge.set({ reason: 'thermal' }, reason === 'thermal' ? 1 : 0);
+      logger.warn({ rateHz, temperatureC, softLimitC: config.thermal.softLimitC }, 'sample rate changed by the thermal governor');
+    },
+  );
+  if (source.setRate && readCpuTemperatureCelsius(config.sysfsRoot) !== undefined) governor.start(config.thermal.checkMs);
+
   const ops = await OpsServer.start({
     host: config.metricsHost,
     port: config.metricsPort,
@@ -115,6 +142,7 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
           { name: 'redis', stop: () => void redis.disconnect() },
           { name: 'output', stop: () => output.close() },
           { name: 'source', stop: () => source.stop() },
+          { name: 'thermal-governor', stop: () => governor.stop() },
         ],
         logger,
       );

@@ -22,6 +22,8 @@ export interface SampleSource {
   readonly name: string;
   start(emit: EmitSample, reject: RejectInput): Promise<void>;
   stop(): Promise<void>;
+  /** Sources that pace themselves (simulator, Modbus polling) can be slowed by the thermal governor. */
+  setRate?(rateHz: number): void;
 }
 
 /** Sleeps until a wall-clock deadline, so a paced loop keeps its rate instead of accumulating drift. */

@@ -22,11 +22,13 @@ export class SimulatorSource implements SampleSource {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private nextRepeatS: number;
+  private rateHz: number;
 
   constructor(private readonly options: SimulatorSourceOptions) {
     this.simulator = new PumpSimulator({ seed: options.seed, rateHz: options.rateHz });
     for (const fault of options.schedule) this.simulator.addFault(fault);
     this.nextRepeatS = options.repeatS;
+    this.rateHz = options.rateHz;
   }
 
   async start(emit: EmitSample): Promise<void> {
@@ -40,21 +42,28 @@ export class SimulatorSource implements SampleSource {
     return scheduled;
   }
 
+  /** A new sample rate, from the next sample on (the simulated physics follow: dt = 1/rate). */
+  setRate(rateHz: number): void {
+    this.rateHz = rateHz;
+    this.simulator.setRate(rateHz);
+  }
+
   private async run(emit: EmitSample): Promise<void> {
-    const { rateHz, speed, asset, maxSamples } = this.options;
-    const intervalMs = 1000 / (rateHz * speed);
-    const startedAt = Date.now();
+    const { speed, asset, maxSamples } = this.options;
+    let nextDue = Date.now();
     // At high speeds a timer per sample would be the bottleneck: emit the samples that are due
     // in batches, then sleep until the next one is due.
     for (let count = 0; !this.abort.signal.aborted && (maxSamples === 0 || count < maxSamples); ) {
-      const due = Math.floor((Date.now() - startedAt) / intervalMs) + 1;
-      while (count < due && (maxSamples === 0 || count < maxSamples)) {
+      while (nextDue <= Date.now() && (maxSamples === 0 || count < maxSamples)) {
         this.repeatScheduleIfDue();
         const reading = this.simulator.next();
         emit({ asset, ts: Date.now(), channels: reading });
         count += 1;
+        nextDue += 1000 / (this.rateHz * speed);
       }
-      await sleepUntil(startedAt + count * intervalMs, this.abort.signal);
+      // After a stall (a paused process, a starved CPU) catch up at most one second, not a flood.
+      nextDue = Math.max(nextDue, Date.now() - 1000);
+      await sleepUntil(nextDue, this.abort.signal);
     }
   }
 

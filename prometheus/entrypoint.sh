@@ -1,0 +1,30 @@
+#!/bin/sh
+# Starts Prometheus with retention sized for an SD card, adding remote_write when
+# VIGIL_REMOTE_WRITE_URL is set (a central store for a fleet).
+#
+# Retention: ~2,500 series scraped every 5 s is ~500 samples/s, ~1.5 bytes each after
+# compression: ~65 MB a day. Seven days (~450 MB) is enough to look back over a week's shifts,
+# and the 512 MB size cap bounds the disk whatever the series count does.
+set -eu
+config=/etc/prometheus/prometheus.yml
+if [ -n "${VIGIL_REMOTE_WRITE_URL:-}" ]; then
+  config=/prometheus/prometheus-remote-write.yml
+  cp /etc/prometheus/prometheus.yml "$config"
+  {
+    echo "remote_write:"
+    echo "  - url: ${VIGIL_REMOTE_WRITE_URL}"
+    if [ -n "${VIGIL_REMOTE_WRITE_USERNAME:-}" ]; then
+      echo "    basic_auth:"
+      echo "      username: ${VIGIL_REMOTE_WRITE_USERNAME}"
+      echo "      password: ${VIGIL_REMOTE_WRITE_PASSWORD:-}"
+    fi
+  } >> "$config"
+fi
+exec /bin/prometheus \
+  --config.file="$config" \
+  --storage.tsdb.path=/prometheus \
+  --storage.tsdb.retention.time="${VIGIL_PROMETHEUS_RETENTION_TIME:-7d}" \
+  --storage.tsdb.retention.size="${VIGIL_PROMETHEUS_RETENTION_SIZE:-512MB}" \
+  --storage.tsdb.wal-compression \
+  --web.listen-address="${VIGIL_PROMETHEUS_LISTEN:-0.0.0.0:9090}" \
+  "$@"

@@ -1,0 +1,184 @@
+/**
+ * The Grafana dashboard and the Prometheus configuration, proven against a real Prometheus (the
+ * Debian package; Grafana itself cannot be installed here): every PromQL expression the dashboard
+ * shows must return data from a running pipeline, and every target must be up.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { trainTestBundle } from './harness/model-fixture.js';
+import { allocatePipelinePorts, pipelineEnv, PIPELINE_ORDER, startHealthy, type PipelinePorts } from './harness/pipeline.js';
+import { freePort, waitFor } from './harness/ports.js';
+import { ROOT, startProcess, type ManagedProcess } from './harness/processes.js';
+import { metricSum, scrape } from './harness/metrics.js';
+import { startMosquitto, startRedis, type TestServer } from './harness/servers.js';
+
+interface Panel {
+  type: string;
+  title: string;
+  description?: string;
+  datasource?: { type: string; uid: string };
+  targets?: Array<{ expr: string; datasource?: { uid: string } }>;
+  fieldConfig?: { defaults?: { unit?: string; mappings?: unknown[] } };
+}
+
+const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+const dashboard = JSON.parse(read('grafana/dashboards/vigil-overview.json')) as { uid: string; panels: Panel[] };
+const panels = dashboard.panels.filter((panel) => panel.type !== 'row');
+const expressions = panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr })));
+
+describe('Grafana provisioning (files)', () => {
+  it('every panel and query uses the provisioned datasource', () => {
+    const datasourceUid = /uid:\s*(\S+)/.exec(read('grafana/provisioning/datasources/prometheus.yml'))?.[1];
+    assert.equal(datasourceUid, 'vigil-prometheus');
+    assert.ok(panels.length >= 10);
+    for (const panel of panels) {
+      assert.equal(panel.datasource?.uid, datasourceUid, `panel "${panel.title}"`);
+      assert.ok((panel.targets ?? []).length > 0, `panel "${panel.title}" has queries`);
+      for (const target of panel.targets ?? []) assert.equal(target.datasource?.uid, datasourceUid, `a query of "${panel.title}"`);
+    }
+  });
+
+  it('every panel says what it means and has a unit or value mapping', () => {
+    for (const panel of panels) {
+      assert.ok((panel.description ?? '').length > 40, `panel "${panel.title}" explains itself`);
+      const defaults = panel.fieldConfig?.defaults ?? {};
+      assert.ok(defaults.unit !== undefined || (defaults.mappings ?? []).length > 0, `panel "${panel.title}" has a unit`);
+    }
+  });
+
+  it('the home dashboard is the provisioned one, viewable anonymously as Viewer only', () => {
+    const dockerfile = read('grafana/Dockerfile');
+    const home = /GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH=(\S+)/.exec(dockerfile)?.[1] ?? '';
+    assert.ok(home.startsWith('/etc/grafana/dashboards/'));
+    const homeFile = JSON.parse(read(join('grafana/dashboards', home.split('/').pop() ?? ''))) as { uid: string };
+    assert.equal(homeFile.uid, dashboard.uid);
+    assert.match(read('grafana/provisioning/dashboards/vigil.yml'), /path: \/etc\/grafana\/dashboards/);
+    assert.match(dockerfile, /COPY dashboards \/etc\/grafana\/dashboards/);
+    assert.match(dockerfile, /GF_AUTH_ANONYMOUS_ORG_ROLE=Viewer/);
+    assert.doesNotMatch(dockerfile, /GF_SECURITY_ADMIN_PASSWORD=/, 'no admin password baked into the image');
+    assert.match(read('grafana/entrypoint.sh'), /GF_SECURITY_ADMIN_PASSWORD/);
+  });
+
+  it('pins the Grafana and Prometheus image tags', () => {
+    assert.match(read('grafana/Dockerfile'), /^FROM grafana\/grafana-oss:\d+\.\d+\.\d+$/m);
+    assert.match(read('prometheus/Dockerfile'), /^FROM prom\/prometheus:v\d+\.\d+\.\d+$/m);
+  });
+});
+
+describe('dashboard queries against a real Prometheus scraping a running pipeline', { timeout: 240_000 }, () => {
+  let redis: TestServer;
+  let broker: TestServer;
+  let prometheus: ManagedProcess;
+  let prometheusUrl: string;
+  let ports: PipelinePorts;
+  const services: ManagedProcess[] = [];
+
+  before(async () => {
+    const modelPath = await trainTestBundle();
+    [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
+    ports = await allocatePipelinePorts();
+    // A Pi's sysfs, written by the test: CPU temperature and the firmware's throttle flags.
+    const sysfs = mkdtempSync(join(tmpdir(), 'vigil-sysfs-'));
+    mkdirSync(join(sysfs, 'class/thermal/thermal_zone0'), { recursive: true });
+    mkdirSync(join(sysfs, 'devices/platform/soc/soc:firmware'), { recursive: true });
+    writeFileSync(join(sysfs, 'class/thermal/thermal_zone0/temp'), '58312\n');
+    writeFileSync(join(sysfs, 'devices/platform/soc/soc:firmware/get_throttled'), '0x0\n');
+    const env = pipelineEnv(ports, {
+      redisUrl: redis.url,
+      mqttUrl: broker.url,
+      deviceId: 'observed',
+      modelPath,
+      outboxPath: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+    });
+    for (const name of PIPELINE_ORDER) env[name] = { ...env[name], VIGIL_SYSFS_ROOT: sysfs };
+    env['sensor-reader'] = {
+      ...env['sensor-reader'],
+      VIGIL_SENSOR_READER_SIM_SPEED: '50',
+      VIGIL_SENSOR_READER_SIM_SEED: '99',
+      VIGIL_SENSOR_READER_SIM_FAULTS: 'bearing-wear@400+60',
+      VIGIL_SENSOR_READER_SIM_REPEAT_S: '0',
+      VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: '5000',
+    };
+    for (const name of [...PIPELINE_ORDER].reverse()) services.push(await startHealthy(name, env[name], ports.metrics[name]));
+
+    // The project's own scrape configuration, with only the targets pointed at the test's ports.
+    const promPort = await freePort();
+    let config = read('prometheus/prometheus.yml');
+    for (const name of PIPELINE_ORDER) config = config.replace(new RegExp(`${name}:\\d+`), `127.0.0.1:${ports.metrics[name]}`);
+    config = config.replace('localhost:9090', `127.0.0.1:${promPort}`);
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-prometheus-'));
+    writeFileSync(join(dir, 'prometheus.yml'), config);
+    prometheus = startProcess('prometheus', 'prometheus', [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      '--storage.tsdb.retention.time=7d',
+      '--storage.tsdb.retention.size=512MB',
+      '--storage.tsdb.wal-compression',
+      `--web.listen-address=127.0.0.1:${promPort}`,
+    ]);
+    prometheusUrl = `http://127.0.0.1:${promPort}`;
+    await waitFor('prometheus ready', async () => (await fetch(`${prometheusUrl}/-/ready`)).ok || undefined, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${prometheus.text()}`);
+    });
+    await waitFor(
+      'the alert to be published',
+      async () => metricSum(await scrape(ports.metrics['alert-publisher']), 'vigil_alerts_published_total') >= 1 || undefined,
+      60_000,
+      250,
+    );
+  });
+
+  after(async () => {
+    await prometheus?.stop();
+    await Promise.all(services.map((service) => service.stop()));
+    await Promise.all([redis?.stop(), broker?.stop()]);
+  });
+
+  async function query(expr: string): Promise<unknown[]> {
+    const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = (await response.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+    if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+    return body.data?.result ?? [];
+  }
+
+  it('scrapes every service: all targets up', async () => {
+    const targets = await waitFor(
+      'every target up',
+      async () => {
+        const response = (await (await fetch(`${prometheusUrl}/api/v1/targets`)).json()) as {
+          data: { activeTargets: Array<{ health: string; scrapeUrl: string }> };
+        };
+        const active = response.data.activeTargets;
+        return active.length === PIPELINE_ORDER.length + 1 && active.every((target) => target.health === 'up') ? active : undefined;
+      },
+      30_000,
+      500,
+    );
+    assert.equal(targets.length, 6);
+  });
+
+  it('answers every PromQL expression of the dashboard with data', async () => {
+    assert.ok(expressions.length >= 25, `${expressions.length} expressions`);
+    // rate() over [1m] needs two scrapes 5 s apart in the window: wait for them, then ask each.
+    const empty = await waitFor(
+      'data for every expression',
+      async () => {
+        const missing: string[] = [];
+        for (const { panel, expr } of expressions) if ((await query(expr)).length === 0) missing.push(`${panel}: ${expr}`);
+        return missing.length === 0 ? [] : undefined;
+      },
+      60_000,
+      2_000,
+    ).catch(async () => {
+      const missing: string[] = [];
+      for (const { panel, expr } of expressions) if ((await query(expr)).length === 0) missing.push(`${panel}: ${expr}`);
+      return missing;
+    });
+    assert.deepEqual(empty, [], 'expressions without data');
+    const temperature = (await query('max(vigil_cpu_temperature_celsius)')) as Array<{ value: [number, string] }>;
+    assert.equal(Number(temperature[0]?.value[1]), 58.312);
+  });
+});
