@@ -42,12 +42,28 @@ export function featuresOfReadings(
   return { features, rejected, pipeline };
 }
 
+export interface TrainedBundle {
+  manifest: BundleManifest;
+  modelJson: unknown;
+  weights: Uint8Array;
+  network: DenseNetwork;
+  scorer: ReconstructionScorer;
+}
+
+/** Trains a bundle on readings of normal operation (warm-up readings are skipped) and writes it. */
 export async function buildBundle(
   readings: Array<Record<string, number>>,
   outDir: string,
   options: BuildBundleOptions,
 ): Promise<BundleManifest> {
   const { features } = featuresOfReadings(readings, options.featureSettings);
+  const trained = await trainBundle(features, options);
+  await writeBundle(outDir, trained.manifest, trained.modelJson, { [WEIGHTS_FILE]: trained.weights });
+  return trained.manifest;
+}
+
+/** Trains on feature vectors, in memory: the bundle, its network and a scorer ready to use. */
+export async function trainBundle(features: number[][], options: BuildBundleOptions): Promise<TrainedBundle> {
   if (features.length < options.train.batchSize) {
     throw new Error(
       `only ${features.length} samples left after the scaler warm-up (${options.featureSettings.scalerWarmup}) ` +
@@ -83,8 +99,7 @@ export async function buildBundle(
       scores: summarise(scores),
     },
   };
-  await writeBundle(outDir, manifest, trained.modelJson, { [WEIGHTS_FILE]: trained.weights });
-  return manifest;
+  return { manifest, modelJson: trained.modelJson, weights: trained.weights, network, scorer };
 }
 
 export function summarise(values: number[]): ScoreSummary {

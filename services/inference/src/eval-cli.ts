@@ -1,0 +1,61 @@
+/**
+ * npm run eval -- --skab <folder> [--out bench/results] [--files 34]
+ * Replays SKAB through the services' preprocessing, model and threshold code, following the
+ * leaderboard protocol, and prints F1 / FAR / MAR / NAB beside the published rows.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EVAL_MODELS } from './eval/eval-models.js';
+import { loadSkab } from './eval/skab-dataset.js';
+import { evaluateSkab, type EvalResult } from './eval/skab-evaluation.js';
+
+const { values: args } = parseArgs({
+  options: {
+    skab: { type: 'string' },
+    out: { type: 'string', default: 'bench/results' },
+    files: { type: 'string' },
+    models: { type: 'string' },
+  },
+});
+if (!args.skab) {
+  process.stderr.write('usage: npm run eval -- --skab <SKAB data folder> [--out bench/results] [--models dense-ae]\n');
+  process.exit(2);
+}
+
+/** Published SKAB leaderboard rows (outlier detection), for comparison. */
+const LEADERBOARD = [
+  { model: 'Conv-AE (leaderboard)', f1: 0.78, far: 13.55, mar: 28.02 },
+  { model: 'MSET (leaderboard)', f1: 0.78, far: 39.73, mar: 14.13 },
+  { model: 'Vanilla AE (leaderboard)', f1: 0.39, far: 2.59, mar: 75.15 },
+  { model: 'Isolation forest (leaderboard)', f1: 0.29, far: 2.56, mar: 82.89 },
+];
+
+let files = loadSkab(args.skab);
+if (args.files) files = files.slice(0, Number(args.files));
+const wanted = args.models?.split(',');
+const results: EvalResult[] = [];
+for (const config of EVAL_MODELS.filter((model) => !wanted || wanted.includes(model.name))) {
+  process.stderr.write(`evaluating ${config.name} on ${files.length} files...\n`);
+  results.push(await evaluateSkab(files, config));
+}
+
+const rows = [
+  ...results.map((result) => ({ model: result.model, f1: result.f1, far: result.far, mar: result.mar, nab: result.nab })),
+  ...LEADERBOARD.map((row) => ({ ...row, nab: Number.NaN })),
+];
+const format = (value: number, digits: number) => (Number.isNaN(value) ? '-' : value.toFixed(digits));
+const lines = [
+  '| model | F1 | FAR % | MAR % | NAB (standard) |',
+  '| --- | --- | --- | --- | --- |',
+  ...rows.map((row) => `| ${row.model} | ${format(row.f1, 2)} | ${format(row.far, 2)} | ${format(row.mar, 2)} | ${format(row.nab, 1)} |`),
+];
+const table = lines.join('\n');
+process.stdout.write(`\nSKAB, ${files.length} files, learn on the first 400 rows of each, score the rest (causal):\n\n${table}\n\n`);
+for (const result of results) {
+  const { tp, fp, fn, tn } = result.confusion;
+  process.stdout.write(`${result.model}: TP ${tp} FP ${fp} FN ${fn} TN ${tn}, ${result.seconds.toFixed(0)} s\n`);
+}
+mkdirSync(args.out ?? 'bench/results', { recursive: true });
+writeFileSync(join(args.out ?? 'bench/results', 'skab-eval.json'), `${JSON.stringify({ date: new Date().toISOString(), files: files.length, results, leaderboard: LEADERBOARD }, null, 2)}\n`);
+writeFileSync(join(args.out ?? 'bench/results', 'skab-eval.md'), `# SKAB evaluation (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);

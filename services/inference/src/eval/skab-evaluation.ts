@@ -1,0 +1,114 @@
+/**
+ * The SKAB leaderboard protocol, run through the services' own code: per file, learn on the first
+ * 400 rows (scaler, model, threshold), then stream the rest causally, one row at a time, through
+ * the feature pipeline, the model and the adaptive threshold; a row is predicted anomalous when
+ * the asset's state is anomalous after it. Confusion counts are summed over the 34 files.
+ */
+import {
+  AdaptiveThreshold,
+  AssetFeaturePipeline,
+  DEFAULT_CLEANER_POLICIES,
+  DEFAULT_FORWARD_FILL_LIMIT,
+  initialThresholdState,
+  PUMP_CHANNEL_NAMES,
+  PUMP_PHYSICAL_LIMITS,
+  type FeatureSettings,
+  type ThresholdSettings,
+  type WindowFeature,
+} from '@vigil/shared';
+import { trainBundle } from '../bundle-builder.js';
+import type { TrainOptions } from '../trainer.js';
+import { addConfusion, confusionOf, emptyConfusion, nabCounts, nabScore, rateScores, type Confusion, type NabCounts } from './detection-metrics.js';
+import type { SkabFile } from './skab-dataset.js';
+
+export const SKAB_TRAIN_ROWS = 400;
+
+export interface EvalModelConfig {
+  name: string;
+  windowSize: number;
+  features: WindowFeature[];
+  train: TrainOptions;
+  threshold: Omit<ThresholdSettings, 'warmupSamples'>;
+  /** Share of the training rows held out from the model to warm the threshold up on unseen data. */
+  holdoutFraction: number;
+}
+
+export interface FileResult {
+  name: string;
+  confusion: Confusion;
+  nab: NabCounts;
+}
+
+export interface EvalResult {
+  model: string;
+  f1: number;
+  far: number;
+  mar: number;
+  nab: number;
+  confusion: Confusion;
+  files: FileResult[];
+  seconds: number;
+}
+
+export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Promise<FileResult> {
+  const featureSettings: FeatureSettings = {
+    channels: [...PUMP_CHANNEL_NAMES],
+    features: config.features,
+    windowSize: config.windowSize,
+    scalerWarmup: SKAB_TRAIN_ROWS,
+    limits: PUMP_PHYSICAL_LIMITS,
+    policies: DEFAULT_CLEANER_POLICIES,
+    forwardFillLimit: DEFAULT_FORWARD_FILL_LIMIT,
+  };
+  const trainRows = file.readings.slice(0, SKAB_TRAIN_ROWS);
+  // Learn the scaler on the training rows first, so the model trains on features standardised
+  // exactly as the rows after them will be (a scaler still learning would shift under it).
+  const scalerPass = new AssetFeaturePipeline(featureSettings);
+  for (const reading of trainRows) scalerPass.process(reading);
+  const pipeline = new AssetFeaturePipeline(featureSettings, scalerPass.scalerState());
+  const trainingFeatures: number[][] = [];
+  trainRows.forEach((reading, row) => {
+    const result = pipeline.process(reading);
+    if (result.ok && row >= config.windowSize - 1) trainingFeatures.push(result.features);
+  });
+  const holdout = Math.max(20, Math.round(trainingFeatures.length * config.holdoutFraction));
+  const fitted = trainingFeatures.slice(0, trainingFeatures.length - holdout);
+  const { scorer } = await trainBundle(fitted, {
+    name: config.name,
+    version: 'eval',
+    featureSettings,
+    train: { ...config.train, batchSize: Math.min(config.train.batchSize, fitted.length) },
+  });
+
+  const threshold = new AdaptiveThreshold({ ...config.threshold, warmupSamples: holdout }, initialThresholdState(0));
+  for (const features of trainingFeatures.slice(-holdout)) threshold.decide(scorer.score(features).score, 0, true);
+
+  const predictions: boolean[] = [];
+  const detections: number[] = [];
+  let anomalous = threshold.state.state === 'anomalous';
+  file.readings.slice(SKAB_TRAIN_ROWS).forEach((reading, index) => {
+    const result = pipeline.process(reading);
+    if (result.ok) {
+      const decision = threshold.decide(scorer.score(result.features).score, index, true);
+      anomalous = decision.state === 'anomalous';
+      if (decision.changed) detections.push(index);
+    }
+    // A rejected reading keeps the last decision: the asset's state does not change without data.
+    predictions.push(anomalous);
+  });
+  const labels = file.anomaly.slice(SKAB_TRAIN_ROWS);
+  const changepoints = file.changepoint.slice(SKAB_TRAIN_ROWS).flatMap((isPoint, index) => (isPoint ? [index] : []));
+  return { name: file.name, confusion: confusionOf(labels, predictions), nab: nabCounts(labels.length, changepoints, detections) };
+}
+
+export async function evaluateSkab(files: SkabFile[], config: EvalModelConfig): Promise<EvalResult> {
+  const started = Date.now();
+  const results: FileResult[] = [];
+  for (const file of files) results.push(await evaluateFile(file, config));
+  const confusion = results.reduce((total, result) => addConfusion(total, result.confusion), emptyConfusion());
+  const nab = results.reduce(
+    (total, result) => ({ score: total.score + result.nab.score, perfect: total.perfect + result.nab.perfect, none: total.none + result.nab.none }),
+    { score: 0, perfect: 0, none: 0 },
+  );
+  return { model: config.name, ...rateScores(confusion), nab: nabScore(nab), confusion, files: results, seconds: (Date.now() - started) / 1000 };
+}
