@@ -63,6 +63,8 @@ export interface ThresholdState {
   since: number;
   /** Most recent last: 1 above the high mark, -1 below the low mark, 0 between. */
   recent: number[];
+  /** log-scores seen during the warm-up (emptied when it ends). */
+  warmupScores: number[];
 }
 
 export interface ThresholdDecision {
@@ -74,7 +76,7 @@ export interface ThresholdDecision {
 }
 
 export function initialThresholdState(ts: number): ThresholdState {
-  return { count: 0, mean: 0, variance: 0, baseMean: 0, baseVariance: 0, state: 'warmup', since: ts, recent: [] };
+  return { count: 0, mean: 0, variance: 0, baseMean: 0, baseVariance: 0, state: 'warmup', since: ts, recent: [], warmupScores: [] };
 }
 
 export function isThresholdState(value: unknown): value is ThresholdState {
@@ -90,7 +92,9 @@ export function isThresholdState(value: unknown): value is ThresholdState {
     (state.state === 'warmup' || state.state === 'normal' || state.state === 'anomalous') &&
     Number.isFinite(state.since) &&
     Array.isArray(state.recent) &&
-    state.recent.every((flag) => flag === 1 || flag === 0 || flag === -1)
+    state.recent.every((flag) => flag === 1 || flag === 0 || flag === -1) &&
+    Array.isArray(state.warmupScores) &&
+    state.warmupScores.every((value) => Number.isFinite(value))
   );
 }
 
@@ -125,14 +129,15 @@ export class AdaptiveThreshold {
     const x = Math.log(score + SCORE_EPSILON);
 
     if (s.state === 'warmup') {
-      // Welford over the warm-up: the initial statistics are the plain mean and variance.
+      s.warmupScores.push(x);
       s.count += 1;
-      const delta = x - s.mean;
-      s.mean += delta / s.count;
-      s.variance += (delta * (x - s.mean) - s.variance) / s.count;
       if (s.count >= this.settings.warmupSamples) {
-        s.baseMean = s.mean;
-        s.baseVariance = s.variance;
+        // Median and MAD rather than mean and variance: a few odd samples in the warm-up (a
+        // valve moved, a pump started) must not widen the band for good.
+        const { median, sigma } = robustSpread(s.warmupScores);
+        s.mean = s.baseMean = median;
+        s.variance = s.baseVariance = sigma * sigma;
+        s.warmupScores = [];
         this.enter('normal', ts);
       }
       return this.decision(previous);
@@ -177,6 +182,21 @@ export class AdaptiveThreshold {
     const { high, low } = this.marks();
     return { state: this.state.state, changed: this.state.state !== previous, since: this.state.since, high, low };
   }
+}
+
+/** Median and the MAD scaled to a normal distribution's standard deviation (x 1.4826). */
+export function robustSpread(values: readonly number[]): { median: number; sigma: number } {
+  const median = quantileOf(values, 0.5);
+  return { median, sigma: 1.4826 * quantileOf(values.map((value) => Math.abs(value - median)), 0.5) };
+}
+
+function quantileOf(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return 0;
+  const position = q * (sorted.length - 1);
+  const below = Math.floor(position);
+  const above = Math.min(sorted.length - 1, below + 1);
+  return (sorted[below] as number) + ((sorted[above] as number) - (sorted[below] as number)) * (position - below);
 }
 
 function countLast(recent: number[], n: number, flag: number): number {

@@ -37,6 +37,9 @@ export interface FileResult {
   name: string;
   confusion: Confusion;
   nab: NabCounts;
+  /** False alarms before the fault began and after it ended: they have different causes. */
+  falseAlarmsBefore: number;
+  falseAlarmsAfter: number;
 }
 
 export interface EvalResult {
@@ -98,7 +101,15 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
   });
   const labels = file.anomaly.slice(SKAB_TRAIN_ROWS);
   const changepoints = file.changepoint.slice(SKAB_TRAIN_ROWS).flatMap((isPoint, index) => (isPoint ? [index] : []));
-  return { name: file.name, confusion: confusionOf(labels, predictions), nab: nabCounts(labels.length, changepoints, detections) };
+  const faultStart = labels.indexOf(true) < 0 ? labels.length : labels.indexOf(true);
+  const falseAlarms = (from: number, to: number) => predictions.slice(from, to).filter((predicted, i) => predicted && !labels[from + i]).length;
+  return {
+    name: file.name,
+    confusion: confusionOf(labels, predictions),
+    nab: nabCounts(labels.length, changepoints, detections),
+    falseAlarmsBefore: falseAlarms(0, faultStart),
+    falseAlarmsAfter: falseAlarms(faultStart, labels.length),
+  };
 }
 
 export async function evaluateSkab(files: SkabFile[], config: EvalModelConfig): Promise<EvalResult> {
