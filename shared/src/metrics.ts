@@ -42,7 +42,8 @@ export function createServiceMetrics(stage: string, sysfsRoot: string, logger: L
     name: 'vigil_stage_latency_seconds',
     help: 'Time from the sensor-reader stamping a reading to this stage finishing it.',
     labelNames: ['stage'] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    // Fine below 10 ms, where a healthy pipeline lives, so p50 and p99 can be read off it.
+    buckets: [0.0001, 0.0002, 0.0003, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
   const seqGaps = new Counter({

@@ -49,6 +49,12 @@ export const schema = {
       default: 10_000,
       env: `${ENV}_OUTPUT_HWM`,
     },
+    whenFull: {
+      doc: 'When the queue is full: drop-newest (shed and count; a live sensor cannot wait) or block (the source waits: file replay, benchmarks).',
+      format: ['drop-newest', 'block'],
+      default: 'drop-newest',
+      env: `${ENV}_OUTPUT_WHEN_FULL`,
+    },
   },
   simulator: {
     seed: { doc: 'Random seed of the simulated pump.', format: 'nat', default: 1, env: `${ENV}_SIM_SEED` },

@@ -60,11 +60,12 @@ export class CsvSource implements SampleSource {
         if (this.options.speed > 0) await sleepUntil(replayStart + offsetMs / this.options.speed, this.abort.signal);
         // Flat out, still yield now and then so sends, metrics and signals get their turn.
         else if (++rows % 64 === 0) await new Promise((resolve) => setImmediate(resolve));
-        emit({
+        const accepted = emit({
           asset: this.options.asset,
           ts: this.options.restamp ? replayStart + offsetMs : row.ts,
           channels: row.channels,
         });
+        if (accepted) await accepted;
       }
     } finally {
       lines.close();

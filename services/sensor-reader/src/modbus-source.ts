@@ -47,7 +47,7 @@ export class ModbusSource implements SampleSource {
     while (!this.abort.signal.aborted) {
       try {
         await this.ensureConnected();
-        emit({ asset: this.options.asset, ts: Date.now(), channels: await this.poll() });
+        await emit({ asset: this.options.asset, ts: Date.now(), channels: await this.poll() });
       } catch (error) {
         reject('modbus_read', error instanceof Error ? error.message : String(error));
         this.closeQuietly();

@@ -59,13 +59,13 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
   const output = new PushPipe({
     endpoint: config.output.endpoint,
     highWaterMark: config.output.highWaterMark,
-    // A reading that cannot be queued is shed at the source, counted, and visible as a seq gap
-    // downstream: a stalled pipeline must not grow this process without bound.
-    whenFull: 'drop-newest',
+    // By default a reading that cannot be queued is shed at the source, counted, and visible as a
+    // seq gap downstream: a stalled pipeline must not grow this process without bound.
+    whenFull: config.output.whenFull as 'drop-newest' | 'block',
     lingerMs: 2_000,
   });
 
-  const send = (sample: RawSample): void => {
+  const send = (sample: RawSample): Promise<void> => {
     const message: ReadingMessage = {
       v: SCHEMA_VERSION,
       kind: 'reading',
@@ -77,7 +77,7 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
         Object.entries(sample.channels).map(([channel, value]) => [channel, numberToReadingValue(value)]),
       ),
     };
-    output.send(encodeMessage(message)).then(
+    return output.send(encodeMessage(message)).then(
       (queued) => metrics.countMessage(queued ? 'ok' : 'dropped', queued ? 'none' : 'output_full'),
       (error: unknown) => {
         metrics.countMessage('dropped', 'send_error');
@@ -87,20 +87,29 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
   };
 
   const pending = new Map<string, RawSample[]>();
-  const emit = (sample: RawSample): void => {
-    if (seq.isPrepared(sample.asset)) return send(sample);
+  const blocking = config.output.whenFull === 'block';
+  const emit = (sample: RawSample): Promise<void> | undefined => {
+    if (seq.isPrepared(sample.asset)) {
+      const sent = send(sample);
+      // Only a blocking output makes the source wait; otherwise sends complete in the background.
+      return blocking ? sent : undefined;
+    }
     const waiting = pending.get(sample.asset);
     if (waiting) {
       if (waiting.length < MAX_PENDING_PER_ASSET) waiting.push(sample);
       else metrics.countMessage('dropped', 'seq_not_ready');
-      return;
+      return undefined;
     }
     pending.set(sample.asset, [sample]);
-    void seq.prepare(sample.asset).then(() => {
-      for (const queued of pending.get(sample.asset) ?? []) send(queued);
+    const prepared = seq.prepare(sample.asset).then(() => {
+      for (const queued of pending.get(sample.asset) ?? []) void send(queued);
       pending.delete(sample.asset);
     });
+    return blocking ? prepared : undefined;
   };
+
+  // The configured asset's seq block is reserved before the first reading, so no reading waits.
+  await seq.prepare(config.asset);
 
   if (!(await output.waitForPeer(5_000))) {
     logger.warn({ output: config.output.endpoint }, 'preprocessor not connected yet; readings are shed (and counted) until it is');

@@ -7,7 +7,11 @@ export interface RawSample {
   channels: Record<string, number>;
 }
 
-export type EmitSample = (sample: RawSample) => void;
+/**
+ * Hands a sample on. Returns a promise when the output applies backpressure (the `block` policy):
+ * a source that can wait (a file, a simulator, a poll) awaits it; an event-driven one cannot.
+ */
+export type EmitSample = (sample: RawSample) => void | Promise<unknown>;
 
 /** Counts input a source had to refuse (a malformed CSV row, an MQTT payload that is not JSON). */
 export type RejectInput = (reason: SourceRejectReason, detail: string) => void;

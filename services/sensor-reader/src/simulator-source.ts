@@ -57,7 +57,8 @@ export class SimulatorSource implements SampleSource {
       while (nextDue <= Date.now() && (maxSamples === 0 || count < maxSamples)) {
         this.repeatScheduleIfDue();
         const reading = this.simulator.next();
-        emit({ asset, ts: Date.now(), channels: reading });
+        const accepted = emit({ asset, ts: Date.now(), channels: reading });
+        if (accepted) await accepted;
         count += 1;
         nextDue += 1000 / (this.rateHz * speed);
       }

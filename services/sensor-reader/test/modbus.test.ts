@@ -87,7 +87,7 @@ describe('modbus source against a real Modbus TCP server', () => {
     });
     const samples: RawSample[] = [];
     const rejected: string[] = [];
-    await source.start((sample) => samples.push(sample), (reason) => rejected.push(reason));
+    await source.start((sample) => void samples.push(sample), (reason) => void rejected.push(reason));
     await waitFor('polls', () => samples.length >= 5 || undefined, 5000);
     pressureRaw = 250;
     await waitFor('a changed register', () => samples.some((sample) => sample.channels.pressure === 2.5) || undefined, 5000);

@@ -38,7 +38,7 @@ describe('MQTT source against a real broker', () => {
     const source = new MqttSource({ url: broker.url, username: '', password: '', topics: ['plant/#'], asset: 'pump-9', clientId: 'vigil-test-source' });
     const samples: RawSample[] = [];
     const rejected: string[] = [];
-    await source.start((sample) => samples.push(sample), (reason) => rejected.push(reason));
+    await source.start((sample) => void samples.push(sample), (reason) => void rejected.push(reason));
     const publisher = await connectAsync(broker.url);
     // The subscription is made on connect: publish until it is in place.
     await waitFor('the first sample', async () => {

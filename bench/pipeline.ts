@@ -1,0 +1,208 @@
+/**
+ * Benchmarks of the whole pipeline: five services as separate processes, a real Redis, a real
+ * mosquitto and real ZeroMQ sockets, started on free ports and stopped after.
+ *   npm run bench:pipeline [-- --samples 200000 --seconds 30]   throughput (0 loss), then latency at 100 Hz
+ *   npm run bench:memory [-- --seconds 60]                       steady-state RSS after traffic
+ *   npm run bench:startup [-- --runs 5]                          process start to /healthz OK
+ */
+import { readFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { healthz, metricSum, scrape, type MetricSample } from '../test/harness/metrics.js';
+import { trainTestBundle } from '../test/harness/model-fixture.js';
+import { allocatePipelinePorts, pipelineEnv, PIPELINE_ORDER, startHealthy, type PipelinePorts } from '../test/harness/pipeline.js';
+import { waitFor } from '../test/harness/ports.js';
+import { startService, ROOT, type ManagedProcess, type ServiceName } from '../test/harness/processes.js';
+import { startMosquitto, startRedis, type TestServer } from '../test/harness/servers.js';
+import { machineDescription, median, table } from './stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    mode: { type: 'string', default: 'pipeline' },
+    samples: { type: 'string', default: '200000' },
+    seconds: { type: 'string' },
+    runs: { type: 'string', default: '5' },
+  },
+});
+
+interface Stack {
+  redis: TestServer;
+  broker: TestServer;
+  ports: PipelinePorts;
+  env: Record<ServiceName, Record<string, string>>;
+  services: Map<ServiceName, ManagedProcess>;
+}
+
+async function startStack(readerEnv: Record<string, string>, startReader = true): Promise<Stack> {
+  const modelPath = await trainTestBundle();
+  const [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
+  const ports = await allocatePipelinePorts();
+  const env = pipelineEnv(ports, {
+    redisUrl: redis.url,
+    mqttUrl: broker.url,
+    deviceId: 'bench',
+    modelPath,
+    outboxPath: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+  });
+  env['sensor-reader'] = { ...env['sensor-reader'], VIGIL_SENSOR_READER_SIM_REPEAT_S: '0', ...readerEnv };
+  const services = new Map<ServiceName, ManagedProcess>();
+  for (const name of [...PIPELINE_ORDER].reverse()) {
+    if (name === 'sensor-reader' && !startReader) continue;
+    services.set(name, await startHealthy(name, env[name], ports.metrics[name]));
+  }
+  return { redis, broker, ports, env, services };
+}
+
+async function stopStack(stack: Stack): Promise<void> {
+  for (const name of PIPELINE_ORDER) await stack.services.get(name)?.stop();
+  await Promise.all([stack.redis.stop(), stack.broker.stop()]);
+}
+
+/** CPU seconds (user + system) a process has used, from /proc. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function rssMb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'));
+  return Number(line?.split(/\s+/)[1]) / 1024;
+}
+
+/** Quantile from a Prometheus histogram, interpolating inside the bucket as histogram_quantile does. */
+function histogramQuantile(samples: MetricSample[], name: string, labels: Record<string, string>, q: number): number {
+  const buckets = samples
+    .filter((sample) => sample.name === `${name}_bucket` && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .map((sample) => ({ le: sample.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(sample.labels.le), count: sample.value }))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.count ?? 0;
+  const rank = q * total;
+  let previous = { le: 0, count: 0 };
+  for (const bucket of buckets) {
+    if (bucket.count >= rank) {
+      if (!Number.isFinite(bucket.le)) return previous.le;
+      const inBucket = bucket.count - previous.count;
+      return previous.le + (bucket.le - previous.le) * (inBucket > 0 ? (rank - previous.count) / inBucket : 0);
+    }
+    previous = bucket;
+  }
+  return Number.NaN;
+}
+
+function save(name: string, result: unknown): void {
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, `bench/results/${name}.json`), `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), ...(result as object) }, null, 2)}\n`);
+}
+
+async function throughput(samples: number): Promise<void> {
+  const stack = await startStack({}, false);
+  const cpuBefore = new Map([...stack.services].map(([name, service]) => [name, cpuSeconds(service.child.pid as number)]));
+  const reader = startService('sensor-reader', {
+    ...stack.env['sensor-reader'],
+    VIGIL_SENSOR_READER_SIM_SPEED: '1000000',
+    VIGIL_SENSOR_READER_SIM_FAULTS: '',
+    VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(samples),
+    VIGIL_SENSOR_READER_OUTPUT_WHEN_FULL: 'block',
+  });
+  stack.services.set('sensor-reader', reader);
+  const started = Date.now();
+  await waitFor(
+    'every sample at the publisher',
+    async () => metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_messages_total', { outcome: 'ok' }) >= samples || undefined,
+    600_000,
+    100,
+  );
+  const seconds = (Date.now() - started) / 1000;
+  const rows: Array<Array<string | number>> = [];
+  let lost = 0;
+  for (const name of PIPELINE_ORDER) {
+    const metrics = await scrape(stack.ports.metrics[name]);
+    const pid = stack.services.get(name)?.child.pid as number;
+    const cpu = cpuSeconds(pid) - (cpuBefore.get(name) ?? 0);
+    const stageLost = metricSum(metrics, 'vigil_seq_lost_total') + metricSum(metrics, 'vigil_messages_total', { outcome: 'dropped' });
+    lost += stageLost;
+    rows.push([name, metricSum(metrics, 'vigil_messages_total', { outcome: 'ok' }), stageLost, (100 * cpu) / seconds, rssMb(pid)]);
+  }
+  const rate = samples / seconds;
+  console.log(`\nThroughput: ${samples} samples through all five stages in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} samples/s end to end, ${lost} lost (${machineDescription()}):\n`);
+  console.log(table(['service', 'messages ok', 'lost or dropped', 'CPU % of one core', 'RSS MB'], rows));
+  await stopStack(stack);
+  save('pipeline-throughput', { samples, seconds, samplesPerSecond: rate, lost, stages: rows });
+}
+
+async function latency(seconds: number): Promise<void> {
+  const stack = await startStack({
+    VIGIL_SENSOR_READER_RATE_HZ: '100',
+    VIGIL_SENSOR_READER_SIM_SPEED: '1',
+    VIGIL_SENSOR_READER_SIM_FAULTS: '',
+  });
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const rows: Array<Array<string | number>> = [];
+  const result: Record<string, { p50Ms: number; p99Ms: number }> = {};
+  for (const name of PIPELINE_ORDER.slice(1)) {
+    const metrics = await scrape(stack.ports.metrics[name]);
+    const p50 = histogramQuantile(metrics, 'vigil_stage_latency_seconds', { stage: name }, 0.5) * 1000;
+    const p99 = histogramQuantile(metrics, 'vigil_stage_latency_seconds', { stage: name }, 0.99) * 1000;
+    result[name] = { p50Ms: p50, p99Ms: p99 };
+    rows.push([name, metricSum(metrics, 'vigil_messages_total', { outcome: 'ok' }), p50, p99]);
+  }
+  console.log(`\nLatency at 100 Hz for ${seconds} s, from the reader sending a reading to each stage finishing it (${machineDescription()}):\n`);
+  console.log(table(['stage', 'messages', 'p50 ms', 'p99 ms'], rows));
+  await stopStack(stack);
+  save('pipeline-latency', { rateHz: 100, seconds, stages: result });
+}
+
+async function memory(seconds: number): Promise<void> {
+  const stack = await startStack({ VIGIL_SENSOR_READER_RATE_HZ: '100', VIGIL_SENSOR_READER_SIM_SPEED: '1' });
+  const start = new Map([...stack.services].map(([name, service]) => [name, rssMb(service.child.pid as number)]));
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const rows: Array<Array<string | number>> = [];
+  let total = 0;
+  for (const name of PIPELINE_ORDER) {
+    const end = rssMb(stack.services.get(name)?.child.pid as number);
+    total += end;
+    rows.push([name, start.get(name) ?? 0, end]);
+  }
+  rows.push(['total', [...start.values()].reduce((sum, value) => sum + value, 0), total]);
+  console.log(`\nRSS after ${seconds} s of traffic at 100 Hz (${machineDescription()}):\n`);
+  console.log(table(['service', 'RSS at start MB', `RSS after ${seconds} s MB`], rows));
+  await stopStack(stack);
+  save('memory', { seconds, rateHz: 100, services: rows });
+}
+
+async function startup(runs: number): Promise<void> {
+  const stack = await startStack({}, false);
+  for (const service of stack.services.values()) await service.stop();
+  const timings = new Map<ServiceName, number[]>();
+  for (let run = 0; run < runs; run += 1) {
+    for (const name of [...PIPELINE_ORDER].reverse()) {
+      const started = performance.now();
+      const service = startService(name, { ...stack.env[name], VIGIL_SENSOR_READER_SIM_FAULTS: '' });
+      await waitFor(`${name} healthy`, async () => (await healthz(stack.ports.metrics[name]).catch(() => ({ status: 0 }))).status === 200 || undefined, 20_000, 5);
+      timings.set(name, [...(timings.get(name) ?? []), performance.now() - started]);
+      await service.stop();
+    }
+  }
+  const rows = PIPELINE_ORDER.map((name) => [name, median(timings.get(name) ?? []), Math.max(...(timings.get(name) ?? []))]);
+  console.log(`\nStart-up: process start to /healthz 200, ${runs} runs each (${machineDescription()}):\n`);
+  console.log(table(['service', 'median ms', 'max ms'], rows));
+  await Promise.all([stack.redis.stop(), stack.broker.stop()]);
+  save('startup', { runs, services: Object.fromEntries(timings) });
+}
+
+switch (args.mode) {
+  case 'pipeline':
+    await throughput(Number(args.samples));
+    await latency(Number(args.seconds ?? 30));
+    break;
+  case 'memory':
+    await memory(Number(args.seconds ?? 60));
+    break;
+  case 'startup':
+    await startup(Number(args.runs));
+    break;
+  default:
+    throw new Error(`unknown mode ${args.mode}`);
+}
+process.exit(0);
