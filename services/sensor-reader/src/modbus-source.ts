@@ -13,9 +13,14 @@ export interface ModbusSourceOptions {
   registers: RegisterSpec[];
 }
 
-// modbus-serial is CommonJS (module.exports = the client class) but its typings declare an ES
-// default export, which an ES module cannot construct: load it with require, typed by its class.
-const ModbusClient = createRequire(import.meta.url)('modbus-serial') as typeof ModbusRTU;
+/**
+ * modbus-serial is CommonJS (module.exports = the client class) but its typings declare an ES
+ * default export, which an ES module cannot construct: load it with require, typed by its class,
+ * and only when a Modbus source is made (a reader on another source does not pay for it).
+ */
+function loadModbusClient(): typeof ModbusRTU {
+  return createRequire(import.meta.url)('modbus-serial') as typeof ModbusRTU;
+}
 
 /**
  * Polls a Modbus TCP device (a PLC, a power meter) at the sample rate. A failed poll is counted
@@ -23,13 +28,15 @@ const ModbusClient = createRequire(import.meta.url)('modbus-serial') as typeof M
  */
 export class ModbusSource implements SampleSource {
   readonly name = 'modbus';
-  private readonly client = new ModbusClient();
+  private readonly client: ModbusRTU;
   private readonly plans: ReadPlan[];
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private rateHz: number;
 
   constructor(private readonly options: ModbusSourceOptions) {
+    const ModbusClient = loadModbusClient();
+    this.client = new ModbusClient();
     this.plans = planReads(options.registers);
     this.rateHz = options.rateHz;
   }

@@ -1,4 +1,4 @@
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { EmitSample, RejectInput, SampleSource } from './sample-source.js';
 
 export interface MqttSourceOptions {
@@ -23,6 +23,8 @@ export class MqttSource implements SampleSource {
   constructor(private readonly options: MqttSourceOptions) {}
 
   async start(emit: EmitSample, reject: RejectInput): Promise<void> {
+    // Loaded here, not at the top: a reader on another source does not pay for the MQTT client.
+    const { connect } = await import('mqtt');
     const clientOptions: IClientOptions = {
       clientId: this.options.clientId,
       reconnectPeriod: 2_000,
