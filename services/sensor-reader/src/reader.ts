@@ -111,6 +111,14 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
   // The configured asset's seq block is reserved before the first reading, so no reading waits.
   await seq.prepare(config.asset);
 
+  // Serving /metrics and /healthz first: a reader waiting for its peer is alive, and says so.
+  const ops = await OpsServer.start({
+    host: config.metricsHost,
+    port: config.metricsPort,
+    registry: metrics.registry,
+    healthChecks: [],
+    routes: source instanceof SimulatorSource ? faultRoutes(source) : {},
+  });
   if (!(await output.waitForPeer(5_000))) {
     logger.warn({ output: config.output.endpoint }, 'preprocessor not connected yet; readings are shed (and counted) until it is');
   }
@@ -132,13 +140,6 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
   );
   if (source.setRate && readCpuTemperatureCelsius(config.sysfsRoot) !== undefined) governor.start(config.thermal.checkMs);
 
-  const ops = await OpsServer.start({
-    host: config.metricsHost,
-    port: config.metricsPort,
-    registry: metrics.registry,
-    healthChecks: [],
-    routes: source instanceof SimulatorSource ? faultRoutes(source) : {},
-  });
   logger.info({ source: source.name, asset: config.asset, output: config.output.endpoint, opsPort: ops.port }, 'reading');
 
   return {
