@@ -17,7 +17,7 @@ const external = ['zeromq', 'modbus-serial', '@tensorflow/tfjs', '@tensorflow/tf
 
 /** Extra entry points beside main.ts: command-line tools that ship with a service. */
 const extraEntries: Record<string, string[]> = {
-  inference: ['train-cli.ts'],
+  inference: ['train-cli.ts', 'learn-worker.ts'],
 };
 
 const started = Date.now();

@@ -93,10 +93,20 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
   const { input, output } = await openStagePipes(config, 5_000);
 
   const handle = async (message: ScoreMessage): Promise<void> => {
-    const threshold = await thresholdFor(message.asset, message.ts);
+    let threshold = await thresholdFor(message.asset, message.ts);
     if (!threshold) {
       metrics.countMessage('rejected', 'too_many_assets');
       return;
+    }
+    const model = `${message.model.name}@${message.model.version}`;
+    if (!message.warmup && threshold.state.model !== model) {
+      if (threshold.state.model !== undefined) {
+        // A new model (hot-swapped, or just learned) scores on its own scale: learn its threshold.
+        logger.info({ asset: message.asset, from: threshold.state.model, to: model }, 'model changed; learning the threshold anew');
+        threshold = new AdaptiveThreshold(settings, initialThresholdState(message.ts));
+        thresholds.set(message.asset, threshold);
+      }
+      threshold.state.model = model;
     }
     const decision = threshold.decide(message.score, message.ts, !message.warmup);
     if (!message.warmup) writer.markDirty(message.asset);

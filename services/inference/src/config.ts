@@ -1,4 +1,4 @@
-import { commonSchema, envPrefix, loadConfig } from '@vigil/shared';
+import { commonSchema, DEFAULT_FEATURE_SPEC, envPrefix, loadConfig } from '@vigil/shared';
 
 export const SERVICE = 'inference';
 const ENV = envPrefix(SERVICE);
@@ -14,11 +14,28 @@ export const schema = {
     highWaterMark: { doc: 'Scores queued for the adaptive-threshold before this stage waits.', format: 'positive-int', default: 10_000, env: `${ENV}_OUTPUT_HWM` },
   },
   modelPath: {
-    doc: 'Folder of the model bundle (bundle.json, model.json, weights.bin), loaded once at start.',
+    doc: 'Folder of the model bundle (bundle.json, model.json, weights.bin), loaded once per bundle; a new bundle written there is swapped in without a restart.',
     format: 'non-empty-string',
     default: 'models/current',
     env: `${ENV}_MODEL_PATH`,
   },
+  modelWatchMs: { doc: 'How often the model folder is checked for a new bundle.', format: 'positive-int', default: 5000, env: `${ENV}_MODEL_WATCH_MS` },
+  learn: {
+    enabled: {
+      doc: 'With no bundle at modelPath, learn one from the running machine (assumed normal while it learns), then detect.',
+      format: Boolean,
+      default: true,
+      env: `${ENV}_LEARN`,
+    },
+    samples: { doc: 'Feature vectors to learn from (3,000 = 5 minutes at 10 Hz).', format: 'positive-int', default: 3000, env: `${ENV}_LEARN_SAMPLES` },
+    epochs: { doc: 'Training epochs in learn mode.', format: 'positive-int', default: 30, env: `${ENV}_LEARN_EPOCHS` },
+  },
+  // The feature spec the preprocessor uses, read from the preprocessor's own variables so the
+  // two cannot disagree when the stack shares one environment; learn mode records it in the bundle.
+  channels: { doc: 'Channels the preprocessor reads (for learn mode).', format: 'string-list', default: DEFAULT_FEATURE_SPEC.channels, env: 'VIGIL_PREPROCESSOR_CHANNELS' },
+  features: { doc: 'Window features per channel (for learn mode).', format: 'string-list', default: DEFAULT_FEATURE_SPEC.features as string[], env: 'VIGIL_PREPROCESSOR_FEATURES' },
+  windowSize: { doc: 'Feature window (for learn mode).', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.windowSize, env: 'VIGIL_PREPROCESSOR_WINDOW' },
+  scalerWarmup: { doc: 'Scaler warm-up (for learn mode).', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.scalerWarmup, env: 'VIGIL_PREPROCESSOR_SCALER_WARMUP' },
 };
 
 export type InferenceConfig = ReturnType<typeof loadInferenceConfig>;

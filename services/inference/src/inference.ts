@@ -8,23 +8,27 @@ import {
   loadBundle,
   OpsServer,
   RateLimitedLog,
-  ReconstructionScorer,
+  isWindowFeature,
   openStagePipes,
   runStageLoop,
   SCHEMA_VERSION,
   SeqTracker,
   stopAll,
   stopStageSockets,
+  type FeatureSpec,
   type FeaturesMessage,
   type LoadedBundle,
   type Logger,
   type RunningService,
 } from '@vigil/shared';
 import { SERVICE, type InferenceConfig } from './config.js';
+import { Learner } from './learner.js';
+import { ModelHolder } from './model-holder.js';
 
 export interface Inference extends RunningService {
   readonly opsPort: number;
-  readonly bundle: LoadedBundle;
+  /** The bundle in service; undefined while learn mode is still learning. */
+  readonly bundle: LoadedBundle | undefined;
 }
 
 export async function startInference(config: InferenceConfig, logger: Logger): Promise<Inference> {
@@ -49,45 +53,57 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
     registers: [metrics.registry],
   });
 
-  // Loaded once, here, and kept: never per prediction.
-  let bundle: LoadedBundle;
-  try {
-    bundle = await loadBundle(config.modelPath);
-    modelLoads.inc({ outcome: 'ok' });
-  } catch (error) {
-    modelLoads.inc({ outcome: 'rejected' });
-    throw new Error(`cannot load the model bundle at ${config.modelPath}: ${error instanceof Error ? error.message : String(error)}`);
+  // Loaded once per bundle, and kept: never per prediction.
+  const holder = new ModelHolder(config.modelPath, logger, modelLoads, modelInfo);
+  await holder.reload();
+  const featureSpec: FeatureSpec = {
+    channels: config.channels,
+    features: config.features.filter(isWindowFeature),
+    windowSize: config.windowSize,
+    scalerWarmup: config.scalerWarmup,
+  };
+  let learner: Learner | undefined;
+  if (!holder.active) {
+    if ((await holder.bundlePresent()) || !config.learn.enabled) {
+      const reason = await loadBundle(config.modelPath).then(
+        () => 'it changed while loading',
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      throw new Error(`cannot load the model bundle at ${config.modelPath}: ${reason}`);
+    }
+    learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, featureSpec, modelPath: config.modelPath }, logger, async () => {
+      await holder.reload();
+    });
+    logger.info({ samples: config.learn.samples, modelPath: config.modelPath }, 'no model yet: learn mode, learning what normal looks like');
   }
-  const { manifest } = bundle;
-  modelInfo.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: 'fp32' }, 1);
-  const scorer = new ReconstructionScorer(
-    bundle.network,
-    manifest.featureSpec.channels,
-    manifest.featureSpec.features.length,
-    manifest.training.residualScale,
-  );
-  const model = { name: manifest.name, version: manifest.version };
-  const zeroContributions = Object.fromEntries(manifest.featureSpec.channels.map((channel) => [channel, 0]));
+  holder.watch(config.modelWatchMs);
+  const learningRef = { name: 'none', version: 'learning' };
+  const expectedFeatures = () => holder.active?.bundle.network.inputSize ?? featureSpec.channels.length * featureSpec.features.length;
+  const zeroContributions = Object.fromEntries(featureSpec.channels.map((channel) => [channel, 0]));
 
   const { input, output } = await openStagePipes(config);
 
   const handle = async (message: FeaturesMessage): Promise<void> => {
-    if (message.features.length !== bundle.network.inputSize) {
+    const model = holder.active;
+    if (message.features.length !== expectedFeatures()) {
       metrics.countMessage('rejected', 'feature_count');
       rejectLog.warn(
         'feature_count',
-        { got: message.features.length, expected: bundle.network.inputSize },
+        { got: message.features.length, expected: expectedFeatures() },
         'feature vector does not match the model: preprocessor and model bundle disagree on the feature spec',
       );
       return;
     }
     let score = 0;
-    let contributions = zeroContributions;
-    // Warm-up samples are passed on unscored so seq stays gap-free downstream.
-    if (!message.warmup) {
+    let contributions: Record<string, number> = zeroContributions;
+    // Warm-up samples (and all of them while learning) are passed on unscored, so seq stays
+    // gap-free downstream and the threshold knows not to judge them.
+    if (!message.warmup && model) {
       const started = process.hrtime.bigint();
-      ({ score, contributions } = scorer.score(message.features));
+      ({ score, contributions } = model.scorer.score(message.features));
       latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    } else if (!message.warmup) {
+      learner?.collect(message.features);
     }
     await output.send(
       encodeMessage({
@@ -99,8 +115,8 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         ingestTs: message.ingestTs,
         score,
         contributions,
-        warmup: message.warmup,
-        model,
+        warmup: message.warmup || !model,
+        model: model?.ref ?? learningRef,
       }),
     );
     metrics.countMessage('ok');
@@ -112,20 +128,20 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
     host: config.metricsHost,
     port: config.metricsPort,
     registry: metrics.registry,
-    healthChecks: [{ name: 'model', healthy: () => true }],
+    healthChecks: [{ name: 'model', healthy: () => holder.active !== undefined || learner?.state !== 'failed' }],
   });
-  logger.info(
-    { model, features: manifest.featureNames.length, weightBytes: bundle.network.weightBytes, opsPort: ops.port },
-    'model loaded; scoring',
-  );
+  logger.info({ model: holder.active?.ref ?? learningRef, opsPort: ops.port }, holder.active ? 'scoring' : 'learning');
 
   return {
     opsPort: ops.port,
-    bundle,
+    get bundle() {
+      return holder.active?.bundle;
+    },
     stop: async () => {
       const clean = await stopAll(
         [
           { name: 'ops-server', stop: () => ops.stop() },
+          { name: 'model-watch', stop: () => holder.stop() },
           { name: 'pipes', stop: () => stopStageSockets(input, loop, output) },
         ],
         logger,

@@ -88,7 +88,7 @@ describe('inference service (in-process, real ZeroMQ)', () => {
   });
 
   it('refuses to start on a bundle that is not there, saying where it looked', async () => {
-    const config = loadInferenceConfig({ metricsPort: await freePort(), modelPath: '/nonexistent/bundle' });
+    const config = loadInferenceConfig({ metricsPort: await freePort(), modelPath: '/nonexistent/bundle', learn: { enabled: false } });
     await assert.rejects(startInference(config, logger), /cannot load the model bundle at \/nonexistent\/bundle: bundle.json is missing/);
   });
 });

@@ -65,6 +65,8 @@ export interface ThresholdState {
   recent: number[];
   /** log-scores seen during the warm-up (emptied when it ends). */
   warmupScores: number[];
+  /** The model (name@version) these statistics describe: another model's scores are on another scale. */
+  model?: string;
 }
 
 export interface ThresholdDecision {
@@ -94,7 +96,8 @@ export function isThresholdState(value: unknown): value is ThresholdState {
     Array.isArray(state.recent) &&
     state.recent.every((flag) => flag === 1 || flag === 0 || flag === -1) &&
     Array.isArray(state.warmupScores) &&
-    state.warmupScores.every((value) => Number.isFinite(value))
+    state.warmupScores.every((value) => Number.isFinite(value)) &&
+    (state.model === undefined || typeof state.model === 'string')
   );
 }
 

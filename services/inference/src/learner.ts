@@ -1,0 +1,86 @@
+/**
+ * Learn mode: with no model yet, the inference service collects feature vectors of the machine
+ * running normally, trains a model in a child process (TensorFlow.js never enters this process,
+ * so its memory stays small), and the model holder picks the bundle up without a restart.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FeatureSpec, Logger } from '@vigil/shared';
+
+export interface LearnSettings {
+  samples: number;
+  epochs: number;
+  featureSpec: FeatureSpec;
+  modelPath: string;
+}
+
+export type LearnState = 'collecting' | 'training' | 'done' | 'failed';
+
+export class Learner {
+  private readonly collected: number[][] = [];
+  state: LearnState = 'collecting';
+
+  constructor(
+    private readonly settings: LearnSettings,
+    private readonly logger: Logger,
+    private readonly onTrained: () => Promise<void>,
+  ) {}
+
+  get progress(): number {
+    return this.collected.length / this.settings.samples;
+  }
+
+  /** Takes one feature vector of normal operation; starts training once enough are in. */
+  collect(features: number[]): void {
+    if (this.state !== 'collecting') return;
+    this.collected.push(features);
+    if (this.collected.length >= this.settings.samples) void this.train();
+  }
+
+  private async train(): Promise<void> {
+    this.state = 'training';
+    this.logger.info({ samples: this.collected.length }, 'learn mode: training the model in a child process');
+    const dir = await mkdtemp(join(tmpdir(), 'vigil-learn-'));
+    try {
+      const jobPath = join(dir, 'job.json');
+      const version = new Date().toISOString();
+      await writeFile(
+        jobPath,
+        JSON.stringify({ features: this.collected, featureSpec: this.settings.featureSpec, outDir: this.settings.modelPath, name: 'learned-dense-ae', version, epochs: this.settings.epochs }),
+      );
+      this.collected.length = 0;
+      await runWorker(jobPath, this.logger);
+      this.state = 'done';
+      await this.onTrained();
+    } catch (error) {
+      this.state = 'failed';
+      this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'learn mode: training failed; restart to try again');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+function runWorker(jobPath: string, logger: Logger): Promise<void> {
+  // Beside the built service it is learn-worker.js; run from source (tests) it is the .ts file.
+  const here = fileURLToPath(import.meta.url);
+  const fromSource = here.endsWith('.ts');
+  const worker = join(here, '..', fromSource ? 'learn-worker.ts' : 'learn-worker.js');
+  const args = fromSource ? ['--import', 'tsx', worker, jobPath] : [worker, jobPath];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code === 0) {
+        logger.info({ result: output.trim().split('\n').at(-1) }, 'learn mode: model trained');
+        resolve();
+      } else reject(new Error(`learn worker exited ${code}: ${output.slice(-500)}`));
+    });
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * The model in service, loaded once per bundle and swapped without a restart: when the bundle
+ * folder changes (a bundle dropped in, or written by learn mode), the new one is loaded and
+ * validated first; a corrupt or incompatible bundle is refused with a log line and the running
+ * model keeps scoring.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  loadBundle,
+  MANIFEST_FILE,
+  ReconstructionScorer,
+  type Counter,
+  type Gauge,
+  type LoadedBundle,
+  type Logger,
+  type ModelRef,
+} from '@vigil/shared';
+
+export interface ActiveModel {
+  bundle: LoadedBundle;
+  scorer: ReconstructionScorer;
+  ref: ModelRef;
+}
+
+export class ModelHolder {
+  active: ActiveModel | undefined;
+  private loadedStamp = '';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly modelPath: string,
+    private readonly logger: Logger,
+    private readonly loads: Counter<'outcome'>,
+    private readonly info: Gauge<'name' | 'version' | 'kind' | 'format'>,
+  ) {}
+
+  /** Whether a bundle (complete or not) is present: learn mode starts only when none is. */
+  async bundlePresent(): Promise<boolean> {
+    return (await this.stamp()) !== '';
+  }
+
+  /** Loads the bundle if it changed since the last load. Returns whether a new model is active. */
+  async reload(): Promise<boolean> {
+    const stamp = await this.stamp();
+    if (stamp === '' || stamp === this.loadedStamp) return false;
+    this.loadedStamp = stamp;
+    let bundle: LoadedBundle;
+    try {
+      bundle = await loadBundle(this.modelPath);
+    } catch (error) {
+      this.loads.inc({ outcome: 'rejected' });
+      this.logger.error(
+        { modelPath: this.modelPath, err: error instanceof Error ? error.message : String(error), keeping: this.active?.ref },
+        'model bundle refused; the running model stays',
+      );
+      return false;
+    }
+    const previous = this.active;
+    if (previous && previous.bundle.network.inputSize !== bundle.network.inputSize) {
+      this.loads.inc({ outcome: 'rejected' });
+      this.logger.error(
+        { expected: previous.bundle.network.inputSize, got: bundle.network.inputSize },
+        'model bundle refused: it expects another number of features than the pipeline sends',
+      );
+      return false;
+    }
+    const { manifest } = bundle;
+    this.active = {
+      bundle,
+      scorer: new ReconstructionScorer(bundle.network, manifest.featureSpec.channels, manifest.featureSpec.features.length, manifest.training.residualScale),
+      ref: { name: manifest.name, version: manifest.version },
+    };
+    this.loads.inc({ outcome: 'ok' });
+    this.info.reset();
+    this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: 'fp32' }, 1);
+    this.logger.info({ model: this.active.ref, replaced: previous?.ref, features: manifest.featureNames.length }, 'model loaded');
+    return true;
+  }
+
+  /** Checks the bundle folder for a new bundle every `intervalMs` (polling: works on every volume). */
+  watch(intervalMs: number): void {
+    this.timer = setInterval(() => void this.reload(), intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private async stamp(): Promise<string> {
+    try {
+      const info = await stat(join(this.modelPath, MANIFEST_FILE));
+      // The bundle folder is replaced by a rename: a new inode means a new bundle.
+      return `${info.ino}:${info.mtimeMs}:${info.size}`;
+    } catch {
+      return '';
+    }
+  }
+}
