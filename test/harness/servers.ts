@@ -51,7 +51,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Te
   const extra = options.extraConfig ?? ['allow_anonymous true'];
   writeFileSync(configPath, [`listener ${port} 127.0.0.1`, ...persistence, ...extra, ''].join('\n'));
   const process = startProcess('mosquitto', mosquittoBinary(), ['-c', configPath]);
-  await waitFor(`mosquitto on ${port}`, () => portAccepts(port), 10_000);
+  await waitFor(`mosquitto on ${port}`, () => portAccepts(port), 10_000).catch((error: Error) => {
+    throw new Error(`${error.message}\n${process.text()}`);
+  });
   return { url: `mqtt://127.0.0.1:${port}`, port, process, stop: async () => void (await process.stop()) };
 }
 

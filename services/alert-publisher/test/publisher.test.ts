@@ -111,8 +111,13 @@ describe('alert-publisher (process, real mosquitto)', { timeout: 120_000 }, () =
     await waitFor('pending alert', async () => metricSum(await scrape(metricsPort), 'vigil_alerts_pending') === 1 || undefined);
     await publisher.kill9();
     broker = await restartMosquitto(broker);
+    // Our guarantee ends at the broker's PUBACK; that the operator's subscriber, offline while the
+    // broker restarted, gets it too is the broker's session handling. Wait for it to be back.
+    await waitFor('the subscriber back', () => listener.client.connected || undefined, 10_000);
     publisher = await startHealthy('alert-publisher', env, metricsPort);
-    await waitFor('the alert from before the kill', () => listener.on('/pump-5/alert').length > 0 || undefined, 20_000);
+    await waitFor('the alert from before the kill', () => listener.on('/pump-5/alert').length > 0 || undefined, 20_000).catch((error: Error) => {
+      throw new Error(`${error.message}\n${publisher.text()}`);
+    });
     // A publisher killed while connected leaves its last will: retained offline.
     const before = listener.messages.length;
     await publisher.kill9();

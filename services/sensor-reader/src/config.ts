@@ -67,7 +67,7 @@ export const schema = {
     faults: {
       doc: 'Fault schedule, kind[:channel]@startSeconds+durationSeconds, comma-separated. Kinds: bearing-wear, cavitation, leak, sensor-stuck, sensor-spike.',
       format: String,
-      default: 'cavitation@900+120,bearing-wear@1800+300',
+      default: 'cavitation@600+120,bearing-wear@1500+300',
       env: `${ENV}_SIM_FAULTS`,
     },
     repeatS: {
