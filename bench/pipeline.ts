@@ -4,6 +4,7 @@
  *   npm run bench:pipeline [-- --samples 200000 --seconds 30]   throughput (0 loss), then latency at 100 Hz
  *   npm run bench:memory [-- --seconds 60]                       steady-state RSS after traffic
  *   npm run bench:startup [-- --runs 5]                          process start to /healthz OK
+ *   npm run soak [-- --samples 1000000]                          1 kHz until N samples: RSS growth, lag, loss
  */
 import { readFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { machineDescription, median, table } from './stats.js';
 const { values: args } = parseArgs({
   options: {
     mode: { type: 'string', default: 'pipeline' },
-    samples: { type: 'string', default: '200000' },
+    samples: { type: 'string' },
     seconds: { type: 'string' },
     runs: { type: 'string', default: '5' },
   },
@@ -191,9 +192,55 @@ async function startup(runs: number): Promise<void> {
   save('startup', { runs, services: Object.fromEntries(timings) });
 }
 
+async function soak(samples: number): Promise<void> {
+  const rateHz = 1000;
+  const stack = await startStack({
+    VIGIL_SENSOR_READER_RATE_HZ: String(rateHz),
+    VIGIL_SENSOR_READER_SIM_SPEED: '1',
+    VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(samples),
+    VIGIL_SENSOR_READER_SIM_FAULTS: 'bearing-wear@300+60,leak@700+30',
+    VIGIL_SENSOR_READER_SIM_REPEAT_S: '1000',
+  });
+  const pids = new Map([...stack.services].map(([name, service]) => [name, service.child.pid as number]));
+  const started = Date.now();
+  // Warm-up: the first minute fills queues, JIT caches and the heap; growth is measured after it.
+  await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, (samples / rateHz) * 250)));
+  const afterWarmup = new Map([...pids].map(([name, pid]) => [name, rssMb(pid)]));
+  const peak = new Map(afterWarmup);
+  const lagP99 = new Map<ServiceName, number>();
+  await waitFor(
+    `${samples} samples at the publisher`,
+    async () => {
+      for (const [name, pid] of pids) peak.set(name, Math.max(peak.get(name) ?? 0, rssMb(pid)));
+      const publisherOk = metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_messages_total', { outcome: 'ok' });
+      return publisherOk >= samples || undefined;
+    },
+    (samples / rateHz) * 3000 + 120_000,
+    5_000,
+  );
+  const seconds = (Date.now() - started) / 1000;
+  const rows: Array<Array<string | number>> = [];
+  let lost = 0;
+  for (const name of PIPELINE_ORDER) {
+    const metrics = await scrape(stack.ports.metrics[name]);
+    const pid = pids.get(name) as number;
+    const end = rssMb(pid);
+    const warm = afterWarmup.get(name) ?? end;
+    lagP99.set(name, metricSum(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000);
+    const stageLost = metricSum(metrics, 'vigil_seq_lost_total') + metricSum(metrics, 'vigil_messages_total', { outcome: 'dropped' });
+    lost += stageLost;
+    rows.push([name, metricSum(metrics, 'vigil_messages_total', { outcome: 'ok' }), stageLost, warm, end, peak.get(name) ?? end, (100 * (end - warm)) / warm, lagP99.get(name) ?? 0]);
+  }
+  const alerts = metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_alerts_published_total');
+  console.log(`\nSoak: ${samples} samples at ${rateHz} Hz in ${seconds.toFixed(0)} s, ${lost} lost, ${alerts} alerts published (${machineDescription()}):\n`);
+  console.log(table(['service', 'messages ok', 'lost', 'RSS after warm-up MB', 'RSS at end MB', 'peak MB', 'growth %', 'event-loop lag p99 ms'], rows));
+  await stopStack(stack);
+  save('soak', { samples, rateHz, seconds, lost, alerts, services: rows });
+}
+
 switch (args.mode) {
   case 'pipeline':
-    await throughput(Number(args.samples));
+    await throughput(Number(args.samples ?? 200_000));
     await latency(Number(args.seconds ?? 30));
     break;
   case 'memory':
@@ -201,6 +248,9 @@ switch (args.mode) {
     break;
   case 'startup':
     await startup(Number(args.runs));
+    break;
+  case 'soak':
+    await soak(Number(args.samples ?? 1_000_000));
     break;
   default:
     throw new Error(`unknown mode ${args.mode}`);
