@@ -2,8 +2,10 @@
 # No admin/admin: the admin password comes from GF_SECURITY_ADMIN_PASSWORD. Without it, the first
 # start (no database yet) generates one and prints it once; Grafana keeps it in its database.
 set -eu
+# The paths are the image's; the variables exist so a test can run this script outside it.
+data="${GF_PATHS_DATA:-/var/lib/grafana}"
 if [ -z "${GF_SECURITY_ADMIN_PASSWORD:-}" ]; then
-  if [ ! -f /var/lib/grafana/grafana.db ]; then
+  if [ ! -f "$data/grafana.db" ]; then
     GF_SECURITY_ADMIN_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
     export GF_SECURITY_ADMIN_PASSWORD
     echo "vigil: no GF_SECURITY_ADMIN_PASSWORD set; generated Grafana admin password (shown once): ${GF_SECURITY_ADMIN_PASSWORD}"
@@ -12,4 +14,4 @@ if [ -z "${GF_SECURITY_ADMIN_PASSWORD:-}" ]; then
     export GF_SECURITY_ADMIN_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
   fi
 fi
-exec /run.sh "$@"
+exec "${VIGIL_GRAFANA_RUN:-/run.sh}" "$@"

@@ -6,10 +6,13 @@
 # compression: ~65 MB a day. Seven days (~450 MB) is enough to look back over a week's shifts,
 # and the 512 MB size cap bounds the disk whatever the series count does.
 set -eu
-config=/etc/prometheus/prometheus.yml
+# The paths are the image's; the variables exist so a test can run this script outside it.
+base_config="${VIGIL_PROMETHEUS_CONFIG:-/etc/prometheus/prometheus.yml}"
+data="${VIGIL_PROMETHEUS_DATA:-/prometheus}"
+config="$base_config"
 if [ -n "${VIGIL_REMOTE_WRITE_URL:-}" ]; then
-  config=/prometheus/prometheus-remote-write.yml
-  cp /etc/prometheus/prometheus.yml "$config"
+  config="$data/prometheus-remote-write.yml"
+  cp "$base_config" "$config"
   {
     echo "remote_write:"
     echo "  - url: ${VIGIL_REMOTE_WRITE_URL}"
@@ -20,9 +23,9 @@ if [ -n "${VIGIL_REMOTE_WRITE_URL:-}" ]; then
     fi
   } >> "$config"
 fi
-exec /bin/prometheus \
+exec "${VIGIL_PROMETHEUS_BIN:-/bin/prometheus}" \
   --config.file="$config" \
-  --storage.tsdb.path=/prometheus \
+  --storage.tsdb.path="$data" \
   --storage.tsdb.retention.time="${VIGIL_PROMETHEUS_RETENTION_TIME:-7d}" \
   --storage.tsdb.retention.size="${VIGIL_PROMETHEUS_RETENTION_SIZE:-512MB}" \
   --storage.tsdb.wal-compression \

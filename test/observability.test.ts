@@ -4,6 +4,7 @@
  * shows must return data from a running pipeline, and every target must be up.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,56 @@ describe('Grafana provisioning (files)', () => {
   it('pins the Grafana and Prometheus image tags', () => {
     assert.match(read('grafana/Dockerfile'), /^FROM grafana\/grafana-oss:\d+\.\d+\.\d+$/m);
     assert.match(read('prometheus/Dockerfile'), /^FROM prom\/prometheus:v\d+\.\d+\.\d+$/m);
+  });
+});
+
+describe('image entrypoints (run here with the image paths pointed at temporary folders)', () => {
+  const run = (script: string, env: Record<string, string>) =>
+    execFileSync('sh', [join(ROOT, script)], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+
+  it('prometheus: retention for an SD card, and a remote_write that Prometheus accepts when its URL is set', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-prom-entry-'));
+    // Stands in for the prometheus binary: prints its flags and validates the config it was given.
+    writeFileSync(
+      join(dir, 'fake-prometheus'),
+      '#!/bin/sh\nfor a in "$@"; do case "$a" in --config.file=*) cfg="${a#--config.file=}";; esac; done\necho "ARGS: $*"\nexec promtool check config "$cfg"\n',
+      { mode: 0o755 },
+    );
+    const output = run('prometheus/entrypoint.sh', {
+      VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'),
+      VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'),
+      VIGIL_PROMETHEUS_DATA: dir,
+      VIGIL_REMOTE_WRITE_URL: 'https://metrics.example.test/api/v1/write',
+      VIGIL_REMOTE_WRITE_USERNAME: 'fleet',
+      VIGIL_REMOTE_WRITE_PASSWORD: 'secret',
+    });
+    assert.match(output, /--storage\.tsdb\.retention\.time=7d/);
+    assert.match(output, /--storage\.tsdb\.retention\.size=512MB/);
+    assert.match(output, /SUCCESS/);
+    const generated = readFileSync(join(dir, 'prometheus-remote-write.yml'), 'utf8');
+    assert.match(generated, /remote_write:\n {2}- url: https:\/\/metrics\.example\.test\/api\/v1\/write\n {4}basic_auth:/);
+    const plain = run('prometheus/entrypoint.sh', {
+      VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'),
+      VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'),
+      VIGIL_PROMETHEUS_DATA: dir,
+    });
+    assert.match(plain, new RegExp(`--config.file=${join(ROOT, 'prometheus/prometheus.yml')}`));
+  });
+
+  it('grafana: no admin/admin; a password from the environment, or one generated and printed once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-grafana-entry-'));
+    writeFileSync(join(dir, 'fake-run.sh'), '#!/bin/sh\necho "ADMIN=$GF_SECURITY_ADMIN_PASSWORD"\n', { mode: 0o755 });
+    const env = { VIGIL_GRAFANA_RUN: join(dir, 'fake-run.sh'), GF_PATHS_DATA: dir };
+    assert.match(run('grafana/entrypoint.sh', { ...env, GF_SECURITY_ADMIN_PASSWORD: 'from-env' }), /^ADMIN=from-env$/m);
+    const first = run('grafana/entrypoint.sh', env);
+    const generated = /shown once\): (\S+)/.exec(first)?.[1] ?? '';
+    assert.ok(generated.length >= 16 && generated !== 'admin');
+    assert.match(first, new RegExp(`^ADMIN=${generated}$`, 'm'));
+    // Once Grafana has its database, the password in it stands and nothing is printed again.
+    writeFileSync(join(dir, 'grafana.db'), '');
+    const later = run('grafana/entrypoint.sh', env);
+    assert.doesNotMatch(later, /shown once/);
+    assert.doesNotMatch(later, /^ADMIN=(admin)?$/m);
   });
 });
 

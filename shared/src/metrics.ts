@@ -20,6 +20,8 @@ export interface ServiceMetrics {
   seqLost: Counter<'stage'>;
   connectionUp: Gauge<'peer'>;
   countMessage(outcome: MessageOutcome, reason?: string): void;
+  /** A message this stage finished: counted ok, and its latency from the reader observed. */
+  completed(ingestTs: number): void;
 }
 
 /**
@@ -81,6 +83,10 @@ export function createServiceMetrics(stage: string, sysfsRoot: string, logger: L
     connectionUp,
     countMessage(outcome, reason = 'none') {
       messages.inc({ stage, outcome, reason });
+    },
+    completed(ingestTs) {
+      messages.inc({ stage, outcome: 'ok', reason: 'none' });
+      stageLatency.observe({ stage }, (Date.now() - ingestTs) / 1000);
     },
   };
 }

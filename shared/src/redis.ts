@@ -44,3 +44,8 @@ export async function connectRedis(redis: Redis, logger: Logger, waitMs = 3_000)
   });
   await Promise.race([connecting, new Promise((resolve) => setTimeout(resolve, waitMs).unref())]);
 }
+
+/** Closes the connection politely (QUIT lets Redis finish pending writes), or at once if that fails. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  await redis.quit().catch(() => redis.disconnect());
+}

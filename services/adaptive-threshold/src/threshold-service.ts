@@ -1,6 +1,7 @@
 import {
   AdaptiveThreshold,
   BatchedStateWriter,
+  closeRedis,
   connectRedis,
   Counter,
   createRedisClient,
@@ -140,8 +141,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
     thresholdGauge.set({ asset: message.asset, mark: 'high' }, decision.high);
     thresholdGauge.set({ asset: message.asset, mark: 'low' }, decision.low);
     stateGauge.set({ asset: message.asset }, STATE_VALUE[decision.state]);
-    metrics.countMessage('ok');
-    metrics.stageLatency.observe({ stage: SERVICE }, (Date.now() - message.ingestTs) / 1000);
+    metrics.completed(message.ingestTs);
   };
 
   const loop = runStageLoop({ input, kind: 'score', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
@@ -159,7 +159,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
       const clean = await stopAll(
         [
           { name: 'ops-server', stop: () => ops.stop() },
-          { name: 'redis', stop: async () => void (await redis.quit().catch(() => redis.disconnect())) },
+          { name: 'redis', stop: () => closeRedis(redis) },
           { name: 'state-writer', stop: () => writer.stop() },
           { name: 'pipes', stop: () => stopStageSockets(input, loop, output) },
         ],

@@ -116,8 +116,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
       }
       publishAlert(verdict.alert);
     }
-    metrics.countMessage('ok');
-    metrics.stageLatency.observe({ stage: SERVICE }, (Date.now() - decision.ingestTs) / 1000);
+    metrics.completed(decision.ingestTs);
   };
 
   const input = await PullPipe.bind({ endpoint: config.input.endpoint, highWaterMark: config.input.highWaterMark });

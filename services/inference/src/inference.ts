@@ -119,8 +119,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         model: model?.ref ?? learningRef,
       }),
     );
-    metrics.countMessage('ok');
-    metrics.stageLatency.observe({ stage: SERVICE }, (Date.now() - message.ingestTs) / 1000);
+    metrics.completed(message.ingestTs);
   };
 
   const loop = runStageLoop({ input, kind: 'features', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });

@@ -1,6 +1,7 @@
 import {
   AssetFeaturePipeline,
   BatchedStateWriter,
+  closeRedis,
   connectRedis,
   createRedisClient,
   createServiceMetrics,
@@ -134,8 +135,7 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
         imputed: result.imputed.map(({ channel }) => channel),
       }),
     );
-    metrics.countMessage('ok');
-    metrics.stageLatency.observe({ stage: SERVICE }, (Date.now() - reading.ingestTs) / 1000);
+    metrics.completed(reading.ingestTs);
   };
 
   const loop = runStageLoop({ input, kind: 'reading', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
@@ -154,7 +154,7 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
       const clean = await stopAll(
         [
           { name: 'ops-server', stop: () => ops.stop() },
-          { name: 'redis', stop: async () => void (await redis.quit().catch(() => redis.disconnect())) },
+          { name: 'redis', stop: () => closeRedis(redis) },
           { name: 'scaler-writer', stop: () => writer.stop() },
           {
             name: 'pipes',
