@@ -2,3 +2,4 @@ export * from './bundle.js';
 export * from './dense-runtime.js';
 export * from './reconstruction-scorer.js';
 export * from './tfjs-layers-format.js';
+export * from './isolation-forest.js';

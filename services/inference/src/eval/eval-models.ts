@@ -14,6 +14,7 @@ const train = { ...DEFAULT_TRAIN_OPTIONS, epochs: 60, batchSize: 32 };
 export const EVAL_MODELS: EvalModelConfig[] = [
   {
     name: 'dense-ae (product defaults)',
+    kind: 'dense-ae',
     windowSize: 10,
     features: ['mean', 'std', 'slope'],
     train,
@@ -22,6 +23,16 @@ export const EVAL_MODELS: EvalModelConfig[] = [
   },
   {
     name: 'dense-ae (levels, 5 s window)',
+    kind: 'dense-ae',
+    windowSize: 5,
+    features: ['mean'],
+    train,
+    threshold: { ...defaultThreshold, highSigmas: 2.5, lowSigmas: 2, enterK: 10, enterN: 15, exitK: 10, exitN: 10 },
+    holdoutFraction: 0.25,
+  },
+  {
+    name: 'isolation forest (levels, 5 s window)',
+    kind: 'isolation-forest',
     windowSize: 5,
     features: ['mean'],
     train,

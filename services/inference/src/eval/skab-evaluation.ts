@@ -8,8 +8,10 @@ import {
   AdaptiveThreshold,
   AssetFeaturePipeline,
   DEFAULT_CLEANER_POLICIES,
+  DEFAULT_ISOLATION_FOREST_OPTIONS,
   DEFAULT_FORWARD_FILL_LIMIT,
   initialThresholdState,
+  IsolationForest,
   PUMP_CHANNEL_NAMES,
   PUMP_PHYSICAL_LIMITS,
   type FeatureSettings,
@@ -25,6 +27,7 @@ export const SKAB_TRAIN_ROWS = 400;
 
 export interface EvalModelConfig {
   name: string;
+  kind: 'dense-ae' | 'isolation-forest';
   windowSize: number;
   features: WindowFeature[];
   train: TrainOptions;
@@ -76,12 +79,20 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
   });
   const holdout = Math.max(20, Math.round(trainingFeatures.length * config.holdoutFraction));
   const fitted = trainingFeatures.slice(0, trainingFeatures.length - holdout);
-  const { scorer } = await trainBundle(fitted, {
-    name: config.name,
-    version: 'eval',
-    featureSettings,
-    train: { ...config.train, batchSize: Math.min(config.train.batchSize, fitted.length) },
-  });
+  const scorer: { score(features: number[]): { score: number } } =
+    config.kind === 'isolation-forest'
+      ? (() => {
+          const forest = IsolationForest.fit(fitted, DEFAULT_ISOLATION_FOREST_OPTIONS);
+          return { score: (features: number[]) => ({ score: forest.score(features) }) };
+        })()
+      : (
+          await trainBundle(fitted, {
+            name: config.name,
+            version: 'eval',
+            featureSettings,
+            train: { ...config.train, batchSize: Math.min(config.train.batchSize, fitted.length) },
+          })
+        ).scorer;
 
   const threshold = new AdaptiveThreshold({ ...config.threshold, warmupSamples: holdout }, initialThresholdState(0));
   for (const features of trainingFeatures.slice(-holdout)) threshold.decide(scorer.score(features).score, 0, true);

@@ -1,0 +1,147 @@
+/**
+ * Isolation forest with scikit-learn's semantics (Liu, Ting and Zhou, 2008): each tree is grown
+ * on its own subsample of `maxSamples` rows (256 by default, drawn without replacement), splits on
+ * a random feature at a random value between that feature's minimum and maximum in the node, and
+ * stops at depth ceil(log2(maxSamples)). The score of x is 2^(-E[h(x)] / c(maxSamples)), where
+ * h(x) is the depth at which x is isolated plus c(size) of the leaf it lands in: near 1 for a
+ * point that is quickly isolated, around 0.5 or below for points inside the bulk of the data.
+ * Trees are flat typed arrays, so a forest of 100 is a few hundred KB and scores without
+ * allocating.
+ */
+const EULER_GAMMA = 0.5772156649015329;
+
+/** Average path length of an unsuccessful search in a binary search tree of n points: c(n). */
+export function averagePathLength(n: number): number {
+  if (n <= 1) return 0;
+  if (n === 2) return 1;
+  return 2 * (Math.log(n - 1) + EULER_GAMMA) - (2 * (n - 1)) / n;
+}
+
+export interface IsolationForestOptions {
+  trees: number;
+  maxSamples: number;
+  seed: number;
+}
+
+export const DEFAULT_ISOLATION_FOREST_OPTIONS: IsolationForestOptions = { trees: 100, maxSamples: 256, seed: 42 };
+
+interface FlatTree {
+  /** Split feature per node; -1 for a leaf. */
+  feature: Int16Array;
+  threshold: Float64Array;
+  left: Int32Array;
+  right: Int32Array;
+  /** Rows that reached a leaf (for the c(size) correction); 0 for inner nodes. */
+  size: Int32Array;
+}
+
+export class IsolationForest {
+  private constructor(
+    private readonly trees: FlatTree[],
+    readonly subsampleSize: number,
+    readonly inputSize: number,
+  ) {}
+
+  static fit(rows: ReadonlyArray<ArrayLike<number>>, options: IsolationForestOptions = DEFAULT_ISOLATION_FOREST_OPTIONS): IsolationForest {
+    if (rows.length < 2) throw new Error('an isolation forest needs at least two rows');
+    const inputSize = rows[0]?.length ?? 0;
+    const random = mulberry32(options.seed);
+    const subsampleSize = Math.min(options.maxSamples, rows.length);
+    const depthLimit = Math.ceil(Math.log2(Math.max(subsampleSize, 2)));
+    const trees: FlatTree[] = [];
+    for (let t = 0; t < options.trees; t += 1) {
+      const sample = sampleWithoutReplacement(rows.length, subsampleSize, random).map((index) => rows[index] as ArrayLike<number>);
+      trees.push(growTree(sample, inputSize, depthLimit, random));
+    }
+    return new IsolationForest(trees, subsampleSize, inputSize);
+  }
+
+  /** Anomaly score in (0, 1]: ~1 isolated quickly, <=0.5 inside the bulk of the data. */
+  score(x: ArrayLike<number>): number {
+    let total = 0;
+    for (const tree of this.trees) total += pathLength(tree, x);
+    return 2 ** (-(total / this.trees.length) / averagePathLength(this.subsampleSize));
+  }
+
+  get nodeCount(): number {
+    return this.trees.reduce((sum, tree) => sum + tree.feature.length, 0);
+  }
+}
+
+function pathLength(tree: FlatTree, x: ArrayLike<number>): number {
+  let node = 0;
+  let depth = 0;
+  while ((tree.feature[node] as number) >= 0) {
+    node = (x[tree.feature[node] as number] as number) < (tree.threshold[node] as number) ? (tree.left[node] as number) : (tree.right[node] as number);
+    depth += 1;
+  }
+  return depth + averagePathLength(tree.size[node] as number);
+}
+
+function growTree(sample: Array<ArrayLike<number>>, inputSize: number, depthLimit: number, random: () => number): FlatTree {
+  const feature: number[] = [];
+  const threshold: number[] = [];
+  const left: number[] = [];
+  const right: number[] = [];
+  const size: number[] = [];
+  const build = (rows: Array<ArrayLike<number>>, depth: number): number => {
+    const node = feature.length;
+    feature.push(-1);
+    threshold.push(0);
+    left.push(-1);
+    right.push(-1);
+    size.push(rows.length);
+    if (depth >= depthLimit || rows.length <= 1) return node;
+    // Pick a random feature that still varies in this node; none left means the rows are equal.
+    const order = sampleWithoutReplacement(inputSize, inputSize, random);
+    for (const candidate of order) {
+      let min = Number.POSITIVE_INFINITY;
+      let max = Number.NEGATIVE_INFINITY;
+      for (const row of rows) {
+        const value = row[candidate] as number;
+        if (value < min) min = value;
+        if (value > max) max = value;
+      }
+      if (max <= min) continue;
+      const split = min + random() * (max - min);
+      const lower = rows.filter((row) => (row[candidate] as number) < split);
+      const upper = rows.filter((row) => (row[candidate] as number) >= split);
+      feature[node] = candidate;
+      threshold[node] = split;
+      size[node] = 0;
+      left[node] = build(lower, depth + 1);
+      right[node] = build(upper, depth + 1);
+      return node;
+    }
+    return node;
+  };
+  build(sample, 0);
+  return {
+    feature: Int16Array.from(feature),
+    threshold: Float64Array.from(threshold),
+    left: Int32Array.from(left),
+    right: Int32Array.from(right),
+    size: Int32Array.from(size),
+  };
+}
+
+/** k distinct indices of 0..n-1 (partial Fisher-Yates). */
+function sampleWithoutReplacement(n: number, k: number, random: () => number): number[] {
+  const indices = Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < k; i += 1) {
+    const j = i + Math.floor(random() * (n - i));
+    [indices[i], indices[j]] = [indices[j] as number, indices[i] as number];
+  }
+  return indices.slice(0, k);
+}
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
