@@ -17,12 +17,15 @@ const batch64: number[] = [];
 let importMs: number;
 let rssLoaded: number;
 
-if (mode === 'runtime') {
+if (mode === 'runtime' || mode === 'int8') {
   const { loadBundle } = await import('../shared/src/model/bundle.js');
+  const { Int8DenseNetwork } = await import('../shared/src/model/int8-network.js');
   const bundle = await loadBundle(bundleDir);
+  // Calibration quality does not change speed: any 256 inputs of the right size will do here.
+  const calibration = Array.from({ length: 256 }, (_, i) => samples[i % 64] as number[]);
+  const network = mode === 'int8' ? Int8DenseNetwork.quantize(bundle.network, calibration) : bundle.network;
   importMs = performance.now() - importStart;
   rssLoaded = process.memoryUsage().rss;
-  const network = bundle.network;
   for (let i = 0; i < iterations; i += 1) {
     const input = samples[i % 64] as number[];
     const t0 = performance.now();

@@ -42,10 +42,10 @@ await build({
   logLevel: 'warning',
 });
 
-const measurements: Record<string, Measurement[]> = { runtime: [], tfjs: [] };
+const measurements: Record<string, Measurement[]> = { runtime: [], int8: [], tfjs: [] };
 for (let run = 0; run < runs; run += 1) {
   // Alternate, so drift in the machine's load hits both alike.
-  for (const mode of ['runtime', 'tfjs']) {
+  for (const mode of ['runtime', 'int8', 'tfjs']) {
     const output = execFileSync(process.execPath, [workerFile, mode, bundle, String(args.iterations)], {
       cwd: root,
       encoding: 'utf8',
@@ -66,9 +66,11 @@ const summary = (mode: string) => {
   };
 };
 const ours = summary('runtime');
+const int8 = summary('int8');
 const tfjs = summary('tfjs');
 const rows = [
-  ['vigil dense runtime', ours.batch1P50Us, ours.batch1P99Us, ours.batch64P50Us, ours.batch64P99Us, ours.importMs, ours.rssLoadedMb],
+  ['vigil dense runtime (FP32)', ours.batch1P50Us, ours.batch1P99Us, ours.batch64P50Us, ours.batch64P99Us, ours.importMs, ours.rssLoadedMb],
+  ['vigil dense runtime (INT8)', int8.batch1P50Us, int8.batch1P99Us, int8.batch64P50Us, int8.batch64P99Us, int8.importMs, int8.rssLoadedMb],
   ['@tensorflow/tfjs predict (cpu)', tfjs.batch1P50Us, tfjs.batch1P99Us, tfjs.batch64P50Us, tfjs.batch64P99Us, tfjs.importMs, tfjs.rssLoadedMb],
   ['ratio tfjs / vigil', tfjs.batch1P50Us / ours.batch1P50Us, tfjs.batch1P99Us / ours.batch1P99Us, tfjs.batch64P50Us / ours.batch64P50Us, tfjs.batch64P99Us / ours.batch64P99Us, tfjs.importMs / ours.importMs, tfjs.rssLoadedMb / ours.rssLoadedMb],
 ];
@@ -77,5 +79,5 @@ console.log(`\nInference, medians of ${runs} runs x ${args.iterations} samples (
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(
   join(root, 'bench/results/inference.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), ours, tfjs, raw: measurements }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), ours, int8, tfjs, raw: measurements }, null, 2)}\n`,
 );

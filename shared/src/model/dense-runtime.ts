@@ -10,7 +10,7 @@ export class DenseNetwork {
   private readonly input: Float32Array;
   private readonly activations: Float32Array[];
 
-  constructor(private readonly layers: DenseLayerWeights[]) {
+  constructor(readonly layers: readonly DenseLayerWeights[]) {
     const first = layers[0];
     const last = layers.at(-1);
     if (!first || !last) throw new Error('a network needs at least one layer');

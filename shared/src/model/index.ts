@@ -3,3 +3,4 @@ export * from './dense-runtime.js';
 export * from './reconstruction-scorer.js';
 export * from './tfjs-layers-format.js';
 export * from './isolation-forest.js';
+export * from './int8-network.js';
