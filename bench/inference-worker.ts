@@ -3,8 +3,7 @@
  *   tsx bench/inference-worker.ts <runtime|tfjs> <bundle> <iterations>
  * Prints one JSON line.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { loadTfjsReference } from '../test/harness/tfjs-reference.js';
 
 const [mode, bundleDir, iterationsText] = process.argv.slice(2) as [string, string, string];
 const iterations = Number(iterationsText);
@@ -40,15 +39,7 @@ if (mode === 'runtime' || mode === 'int8') {
 } else {
   const tf = await import('@tensorflow/tfjs');
   await tf.setBackend('cpu');
-  const modelJson = JSON.parse(await readFile(join(bundleDir, 'model.json'), 'utf8'));
-  const weights = await readFile(join(bundleDir, 'weights.bin'));
-  const model = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: modelJson.modelTopology,
-      weightSpecs: modelJson.weightsManifest[0].weights,
-      weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    }),
-  );
+  const model = await loadTfjsReference(tf, bundleDir);
   importMs = performance.now() - importStart;
   rssLoaded = process.memoryUsage().rss;
   for (let i = 0; i < iterations; i += 1) {

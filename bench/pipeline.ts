@@ -6,16 +6,13 @@
  *   npm run bench:startup [-- --runs 5]                          process start to /healthz OK
  *   npm run soak [-- --samples 1000000]                          1 kHz until N samples: RSS growth, lag, loss
  */
-import { readFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { healthz, metricSum, scrape, type MetricSample } from '../test/harness/metrics.js';
-import { trainTestBundle } from '../test/harness/model-fixture.js';
-import { allocatePipelinePorts, pipelineEnv, PIPELINE_ORDER, startHealthy, type PipelinePorts } from '../test/harness/pipeline.js';
+import { PIPELINE_ORDER, startPipeline, type RunningPipeline } from '../test/harness/pipeline.js';
 import { waitFor } from '../test/harness/ports.js';
-import { startService, ROOT, type ManagedProcess, type ServiceName } from '../test/harness/processes.js';
-import { startMosquitto, startRedis, type TestServer } from '../test/harness/servers.js';
+import { startService, ROOT, type ServiceName } from '../test/harness/processes.js';
 import { machineDescription, median, table } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -27,37 +24,8 @@ const { values: args } = parseArgs({
   },
 });
 
-interface Stack {
-  redis: TestServer;
-  broker: TestServer;
-  ports: PipelinePorts;
-  env: Record<ServiceName, Record<string, string>>;
-  services: Map<ServiceName, ManagedProcess>;
-}
-
-async function startStack(readerEnv: Record<string, string>, startReader = true): Promise<Stack> {
-  const modelPath = await trainTestBundle();
-  const [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
-  const ports = await allocatePipelinePorts();
-  const env = pipelineEnv(ports, {
-    redisUrl: redis.url,
-    mqttUrl: broker.url,
-    deviceId: 'bench',
-    modelPath,
-    outboxPath: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
-  });
-  env['sensor-reader'] = { ...env['sensor-reader'], VIGIL_SENSOR_READER_SIM_REPEAT_S: '0', ...readerEnv };
-  const services = new Map<ServiceName, ManagedProcess>();
-  for (const name of [...PIPELINE_ORDER].reverse()) {
-    if (name === 'sensor-reader' && !startReader) continue;
-    services.set(name, await startHealthy(name, env[name], ports.metrics[name]));
-  }
-  return { redis, broker, ports, env, services };
-}
-
-async function stopStack(stack: Stack): Promise<void> {
-  for (const name of PIPELINE_ORDER) await stack.services.get(name)?.stop();
-  await Promise.all([stack.redis.stop(), stack.broker.stop()]);
+function startStack(readerEnv: Record<string, string>, startReader = true): Promise<RunningPipeline> {
+  return startPipeline({ deviceId: 'bench', readerEnv, startReader });
 }
 
 /** CPU seconds (user + system) a process has used, from /proc. */
@@ -128,7 +96,7 @@ async function throughput(samples: number): Promise<void> {
   const rate = samples / seconds;
   console.log(`\nThroughput: ${samples} samples through all five stages in ${seconds.toFixed(1)} s = ${rate.toFixed(0)} samples/s end to end, ${lost} lost (${machineDescription()}):\n`);
   console.log(table(['service', 'messages ok', 'lost or dropped', 'CPU % of one core', 'RSS MB'], rows));
-  await stopStack(stack);
+  await stack.stop();
   save('pipeline-throughput', { samples, seconds, samplesPerSecond: rate, lost, stages: rows });
 }
 
@@ -150,7 +118,7 @@ async function latency(seconds: number): Promise<void> {
   }
   console.log(`\nLatency at 100 Hz for ${seconds} s, from the reader sending a reading to each stage finishing it (${machineDescription()}):\n`);
   console.log(table(['stage', 'messages', 'p50 ms', 'p99 ms'], rows));
-  await stopStack(stack);
+  await stack.stop();
   save('pipeline-latency', { rateHz: 100, seconds, stages: result });
 }
 
@@ -168,7 +136,7 @@ async function memory(seconds: number): Promise<void> {
   rows.push(['total', [...start.values()].reduce((sum, value) => sum + value, 0), total]);
   console.log(`\nRSS after ${seconds} s of traffic at 100 Hz (${machineDescription()}):\n`);
   console.log(table(['service', 'RSS at start MB', `RSS after ${seconds} s MB`], rows));
-  await stopStack(stack);
+  await stack.stop();
   save('memory', { seconds, rateHz: 100, services: rows });
 }
 
@@ -188,7 +156,7 @@ async function startup(runs: number): Promise<void> {
   const rows = PIPELINE_ORDER.map((name) => [name, median(timings.get(name) ?? []), Math.max(...(timings.get(name) ?? []))]);
   console.log(`\nStart-up: process start to /healthz 200, ${runs} runs each (${machineDescription()}):\n`);
   console.log(table(['service', 'median ms', 'max ms'], rows));
-  await Promise.all([stack.redis.stop(), stack.broker.stop()]);
+  await stack.stop();
   save('startup', { runs, services: Object.fromEntries(timings) });
 }
 
@@ -234,7 +202,7 @@ async function soak(samples: number): Promise<void> {
   const alerts = metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_alerts_published_total');
   console.log(`\nSoak: ${samples} samples at ${rateHz} Hz in ${seconds.toFixed(0)} s, ${lost} lost, ${alerts} alerts published (${machineDescription()}):\n`);
   console.log(table(['service', 'messages ok', 'lost', 'RSS after warm-up MB', 'RSS at end MB', 'peak MB', 'growth %', 'event-loop lag p99 ms'], rows));
-  await stopStack(stack);
+  await stack.stop();
   save('soak', { samples, rateHz, seconds, lost, alerts, services: rows });
 }
 

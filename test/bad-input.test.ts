@@ -5,17 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Push } from 'zeromq';
 import { metricSum, scrape } from './harness/metrics.js';
-import { trainTestBundle } from './harness/model-fixture.js';
-import { allocatePipelinePorts, pipelineEnv, PIPELINE_ORDER, startHealthy, type PipelinePorts } from './harness/pipeline.js';
+import { PIPELINE_ORDER, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
 import { waitFor } from './harness/ports.js';
-import type { ManagedProcess } from './harness/processes.js';
-import { startMosquitto, startRedis, type TestServer } from './harness/servers.js';
 
 const TOTAL_SAMPLES = 2500;
 
@@ -59,35 +53,23 @@ function badReadings(): Array<{ frame: Buffer; reason: string }> {
 }
 
 describe('bad input into every stage of a running pipeline', { timeout: 240_000 }, () => {
-  let redis: TestServer;
-  let broker: TestServer;
+  let pipeline: RunningPipeline;
   let ports: PipelinePorts;
-  const services: ManagedProcess[] = [];
 
   before(async () => {
-    const modelPath = await trainTestBundle();
-    [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
-    ports = await allocatePipelinePorts();
-    const env = pipelineEnv(ports, {
-      redisUrl: redis.url,
-      mqttUrl: broker.url,
+    pipeline = await startPipeline({
       deviceId: 'fuzzed',
-      modelPath,
-      outboxPath: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+      readerEnv: {
+        VIGIL_SENSOR_READER_SIM_SPEED: '25',
+        VIGIL_SENSOR_READER_SIM_FAULTS: '',
+        VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(TOTAL_SAMPLES),
+      },
     });
-    env['sensor-reader'] = {
-      ...env['sensor-reader'],
-      VIGIL_SENSOR_READER_SIM_SPEED: '25',
-      VIGIL_SENSOR_READER_SIM_FAULTS: '',
-      VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(TOTAL_SAMPLES),
-    };
-    for (const name of [...PIPELINE_ORDER].reverse()) services.push(await startHealthy(name, env[name], ports.metrics[name]));
+    ports = pipeline.ports;
   });
 
   after(async () => {
-    const exits = await Promise.all(services.map((service) => service.stop()));
-    await Promise.all([redis?.stop(), broker?.stop()]);
-    for (const [index, exit] of exits.entries()) assert.equal(exit.code, 0, `${services[index]?.name} exit code`);
+    for (const exit of (await pipeline?.stop()) ?? []) assert.equal(exit.code, 0, `${exit.name} exit code`);
   });
 
   it('rejects and counts each bad frame by reason while valid traffic flows through untouched', async () => {
@@ -128,7 +110,7 @@ describe('bad input into every stage of a running pipeline', { timeout: 240_000 
     }
     const sent = [...expected.values()].reduce((total, counts) => total + [...counts.values()].reduce((a, b) => a + b, 0), 0);
     assert.ok(sent >= 10_000, `${sent} malformed frames sent`);
-    for (const service of services) {
+    for (const service of pipeline.services.values()) {
       assert.ok(service.running, `${service.name} is still running`);
       // Rate-limited: a log line per reason per 10 s, not one per bad frame.
       const rejectionLines = service.text().split('\n').filter((line) => line.includes('rejected')).length;

@@ -9,12 +9,10 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { trainTestBundle } from './harness/model-fixture.js';
-import { allocatePipelinePorts, pipelineEnv, PIPELINE_ORDER, startHealthy, type PipelinePorts } from './harness/pipeline.js';
+import { PIPELINE_ORDER, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
 import { freePort, waitFor } from './harness/ports.js';
 import { ROOT, startProcess, type ManagedProcess } from './harness/processes.js';
 import { metricSum, scrape } from './harness/metrics.js';
-import { startMosquitto, startRedis, type TestServer } from './harness/servers.js';
 
 interface Panel {
   type: string;
@@ -120,40 +118,29 @@ describe('image entrypoints (run here with the image paths pointed at temporary 
 });
 
 describe('dashboard queries against a real Prometheus scraping a running pipeline', { timeout: 240_000 }, () => {
-  let redis: TestServer;
-  let broker: TestServer;
+  let pipeline: RunningPipeline;
   let prometheus: ManagedProcess;
   let prometheusUrl: string;
   let ports: PipelinePorts;
-  const services: ManagedProcess[] = [];
 
   before(async () => {
-    const modelPath = await trainTestBundle();
-    [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
-    ports = await allocatePipelinePorts();
     // A Pi's sysfs, written by the test: CPU temperature and the firmware's throttle flags.
     const sysfs = mkdtempSync(join(tmpdir(), 'vigil-sysfs-'));
     mkdirSync(join(sysfs, 'class/thermal/thermal_zone0'), { recursive: true });
     mkdirSync(join(sysfs, 'devices/platform/soc/soc:firmware'), { recursive: true });
     writeFileSync(join(sysfs, 'class/thermal/thermal_zone0/temp'), '58312\n');
     writeFileSync(join(sysfs, 'devices/platform/soc/soc:firmware/get_throttled'), '0x0\n');
-    const env = pipelineEnv(ports, {
-      redisUrl: redis.url,
-      mqttUrl: broker.url,
+    pipeline = await startPipeline({
       deviceId: 'observed',
-      modelPath,
-      outboxPath: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+      everyServiceEnv: { VIGIL_SYSFS_ROOT: sysfs },
+      readerEnv: {
+        VIGIL_SENSOR_READER_SIM_SPEED: '50',
+        VIGIL_SENSOR_READER_SIM_SEED: '99',
+        VIGIL_SENSOR_READER_SIM_FAULTS: 'bearing-wear@400+60',
+        VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: '5000',
+      },
     });
-    for (const name of PIPELINE_ORDER) env[name] = { ...env[name], VIGIL_SYSFS_ROOT: sysfs };
-    env['sensor-reader'] = {
-      ...env['sensor-reader'],
-      VIGIL_SENSOR_READER_SIM_SPEED: '50',
-      VIGIL_SENSOR_READER_SIM_SEED: '99',
-      VIGIL_SENSOR_READER_SIM_FAULTS: 'bearing-wear@400+60',
-      VIGIL_SENSOR_READER_SIM_REPEAT_S: '0',
-      VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: '5000',
-    };
-    for (const name of [...PIPELINE_ORDER].reverse()) services.push(await startHealthy(name, env[name], ports.metrics[name]));
+    ports = pipeline.ports;
 
     // The project's own scrape configuration, with only the targets pointed at the test's ports.
     const promPort = await freePort();
@@ -184,8 +171,7 @@ describe('dashboard queries against a real Prometheus scraping a running pipelin
 
   after(async () => {
     await prometheus?.stop();
-    await Promise.all(services.map((service) => service.stop()));
-    await Promise.all([redis?.stop(), broker?.stop()]);
+    await pipeline?.stop();
   });
 
   async function query(expr: string): Promise<unknown[]> {

@@ -3,18 +3,12 @@
  * ZeroMQ sockets: a simulated pump runs normally, then a bearing starts to wear.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { channelsAffectedBy } from '../services/sensor-reader/src/faults.js';
 import { healthz, metricSum, scrape } from './harness/metrics.js';
-import { trainTestBundle } from './harness/model-fixture.js';
 import { MqttListener } from './harness/mqtt-listener.js';
-import { allocatePipelinePorts, pipelineEnv, PIPELINE_ORDER, startHealthy, type PipelinePorts } from './harness/pipeline.js';
+import { PIPELINE_ORDER, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
 import { waitFor } from './harness/ports.js';
-import type { ManagedProcess } from './harness/processes.js';
-import { startMosquitto, startRedis, type TestServer } from './harness/servers.js';
 
 const DEVICE = 'test-device';
 const ASSET = 'pump-1';
@@ -25,46 +19,37 @@ const TOTAL_SAMPLES = 5000;
 const FAULT_START_SEQ = FAULT_START_S * RATE_HZ + 1;
 
 describe('whole pipeline: simulator → MQTT alert', { timeout: 240_000 }, () => {
-  let redis: TestServer;
-  let broker: TestServer;
   let listener: MqttListener;
+  let pipeline: RunningPipeline;
   let ports: PipelinePorts;
-  const services: ManagedProcess[] = [];
 
   before(async () => {
-    const modelPath = await trainTestBundle();
-    [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
-    listener = await MqttListener.connect(broker.url, [`vigil/${DEVICE}/#`]);
-    ports = await allocatePipelinePorts();
-    const env = pipelineEnv(ports, {
-      redisUrl: redis.url,
-      mqttUrl: broker.url,
+    pipeline = await startPipeline({
       deviceId: DEVICE,
-      modelPath,
-      outboxPath: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+      // Subscribed before any service starts, so it sees every state change.
+      beforeServices: async ({ broker }) => {
+        listener = await MqttListener.connect(broker.url, [`vigil/${DEVICE}/#`]);
+      },
+      readerEnv: {
+        VIGIL_SENSOR_READER_RATE_HZ: String(RATE_HZ),
+        VIGIL_SENSOR_READER_SIM_SPEED: '50',
+        VIGIL_SENSOR_READER_SIM_SEED: '99',
+        VIGIL_SENSOR_READER_SIM_FAULTS: `bearing-wear@${FAULT_START_S}+60`,
+        VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(TOTAL_SAMPLES),
+      },
     });
-    env['sensor-reader'] = {
-      ...env['sensor-reader'],
-      VIGIL_SENSOR_READER_RATE_HZ: String(RATE_HZ),
-      VIGIL_SENSOR_READER_SIM_SPEED: '50',
-      VIGIL_SENSOR_READER_SIM_SEED: '99',
-      VIGIL_SENSOR_READER_SIM_FAULTS: `bearing-wear@${FAULT_START_S}+60`,
-      VIGIL_SENSOR_READER_SIM_REPEAT_S: '0',
-      VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(TOTAL_SAMPLES),
-    };
-    // Downstream first, so every stage's input is bound before anything is sent to it.
-    for (const name of [...PIPELINE_ORDER].reverse()) services.push(await startHealthy(name, env[name], ports.metrics[name]));
+    ports = pipeline.ports;
     await waitFor(
       'every sample to reach the alert-publisher',
       async () => metricSum(await scrape(ports.metrics['alert-publisher']), 'vigil_messages_total', { outcome: 'ok' }) >= TOTAL_SAMPLES || undefined,
       90_000,
       250,
     ).catch(async (error: Error) => {
-      for (const [index, name] of PIPELINE_ORDER.entries()) {
+      for (const name of PIPELINE_ORDER) {
         const counts = await scrape(ports.metrics[name])
           .then((samples) => samples.filter((sample) => sample.name === 'vigil_messages_total' || sample.name === 'vigil_seq_lost_total'))
           .catch(() => 'unreachable');
-        console.error(`--- ${name}: ${JSON.stringify(counts)}\n${services[PIPELINE_ORDER.length - 1 - index]?.text() ?? ''}`);
+        console.error(`--- ${name}: ${JSON.stringify(counts)}\n${pipeline.services.get(name)?.text() ?? ''}`);
       }
       throw error;
     });
@@ -73,10 +58,9 @@ describe('whole pipeline: simulator → MQTT alert', { timeout: 240_000 }, () =>
   });
 
   after(async () => {
-    const exits = await Promise.all(services.map((service) => service.stop()));
+    const exits = (await pipeline?.stop()) ?? [];
     await listener?.close();
-    await Promise.all([redis?.stop(), broker?.stop()]);
-    for (const [index, exit] of exits.entries()) assert.equal(exit.code, 0, `${services[index]?.name} exit code`);
+    for (const exit of exits) assert.equal(exit.code, 0, `${exit.name} exit code`);
   });
 
   it('publishes an alert for the fault, blaming a sensor the fault moves', () => {
@@ -135,7 +119,7 @@ describe('whole pipeline: simulator → MQTT alert', { timeout: 240_000 }, () =>
   });
 
   it('keeps the device status retained online, and the asset state retained', async () => {
-    const late = await MqttListener.connect(broker.url, [`vigil/${DEVICE}/#`]);
+    const late = await MqttListener.connect(pipeline.broker.url, [`vigil/${DEVICE}/#`]);
     try {
       await waitFor('retained status and state', () => (late.on('/status').length > 0 && late.on('/state').length > 0) || undefined, 5_000);
       assert.equal(late.on('/status')[0]?.payload, 'online');

@@ -1,6 +1,11 @@
-import { freePort, waitFor } from './ports.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { healthz } from './metrics.js';
+import { trainTestBundle } from './model-fixture.js';
+import { freePort, waitFor } from './ports.js';
 import { startService, type ManagedProcess, type ServiceName } from './processes.js';
+import { startMosquitto, startRedis, type TestServer } from './servers.js';
 
 export const PIPELINE_ORDER: ServiceName[] = ['sensor-reader', 'preprocessor', 'inference', 'adaptive-threshold', 'alert-publisher'];
 
@@ -79,4 +84,67 @@ export async function startHealthy(name: ServiceName, env: Record<string, string
     throw error;
   }
   return service;
+}
+
+export interface RunningPipeline {
+  redis: TestServer;
+  broker: TestServer;
+  ports: PipelinePorts;
+  env: Record<ServiceName, Record<string, string>>;
+  services: Map<ServiceName, ManagedProcess>;
+  /** Stops the services in pipeline order (the source first), then Redis and the broker. */
+  stop(): Promise<Array<{ name: ServiceName; code: number | null }>>;
+}
+
+export interface PipelineOptions {
+  deviceId: string;
+  /** Settings of the sensor-reader (rate, speed, faults, sample count). */
+  readerEnv?: Record<string, string>;
+  /** Settings given to every service (a sysfs root, say). */
+  everyServiceEnv?: Record<string, string>;
+  /** false: start the four downstream services only (the caller starts the reader). */
+  startReader?: boolean;
+  /** Runs once Redis and the broker are up, before any service (a subscriber that must see everything). */
+  beforeServices?: (servers: { redis: TestServer; broker: TestServer }) => Promise<void>;
+}
+
+/**
+ * The whole pipeline for a test or a benchmark: a trained bundle, a real Redis and mosquitto on
+ * free ports, and the services as separate processes, started downstream first so every
+ * stage's input is bound before anything is sent to it.
+ */
+export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
+  const modelPath = await trainTestBundle();
+  const [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
+  await options.beforeServices?.({ redis, broker });
+  const ports = await allocatePipelinePorts();
+  const env = pipelineEnv(ports, {
+    redisUrl: redis.url,
+    mqttUrl: broker.url,
+    deviceId: options.deviceId,
+    modelPath,
+    outboxPath: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+  });
+  for (const name of PIPELINE_ORDER) env[name] = { ...env[name], ...options.everyServiceEnv };
+  env['sensor-reader'] = { ...env['sensor-reader'], VIGIL_SENSOR_READER_SIM_REPEAT_S: '0', ...options.readerEnv };
+  const services = new Map<ServiceName, ManagedProcess>();
+  const stop = async () => {
+    const exits: Array<{ name: ServiceName; code: number | null }> = [];
+    for (const name of PIPELINE_ORDER) {
+      const service = services.get(name);
+      if (service) exits.push({ name, code: (await service.stop()).code });
+    }
+    await Promise.all([redis.stop(), broker.stop()]);
+    return exits;
+  };
+  try {
+    for (const name of [...PIPELINE_ORDER].reverse()) {
+      if (name === 'sensor-reader' && options.startReader === false) continue;
+      services.set(name, await startHealthy(name, env[name], ports.metrics[name]));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { redis, broker, ports, env, services, stop };
 }

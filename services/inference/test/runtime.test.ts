@@ -10,6 +10,7 @@ import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { loadBundle, ModelFormatError } from '@vigil/shared';
 import { simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
+import { loadTfjsReference } from '../../../test/harness/tfjs-reference.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
 
 let bundleDir: string;
@@ -27,15 +28,7 @@ async function copyBundle(): Promise<string> {
 describe('dense runtime', () => {
   it('matches TensorFlow.js predict to 1e-5 on real feature vectors', async () => {
     const bundle = await loadBundle(bundleDir);
-    const modelJson = JSON.parse(await readFile(join(bundleDir, 'model.json'), 'utf8'));
-    const weights = await readFile(join(bundleDir, 'weights.bin'));
-    const reference = await tf.loadLayersModel(
-      tf.io.fromMemory({
-        modelTopology: modelJson.modelTopology,
-        weightSpecs: modelJson.weightsManifest[0].weights,
-        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-      }),
-    );
+    const reference = await loadTfjsReference(tf, bundleDir);
     const { features } = featuresOfReadings(simulatedNormalReadings(2000, 1234), TEST_FEATURE_SETTINGS);
     const batch = features.slice(0, 300);
     const expected = (reference.predict(tf.tensor2d(batch)) as tf.Tensor).arraySync() as number[][];
