@@ -4,6 +4,8 @@
  * and ends with one summary line: "N passed, N failed".
  *   tsx scripts/run-tests.ts            all tests
  *   tsx scripts/run-tests.ts --unit     package tests only (no whole-pipeline tests)
+ *   tsx scripts/run-tests.ts --compose  the Docker tests (test/compose: images, the compose stack,
+ *                                       the arm64 image); they need root and a Docker engine
  *   tsx scripts/run-tests.ts file ...   the given files
  */
 import { spawn } from 'node:child_process';
@@ -13,6 +15,7 @@ import { join, relative } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const unitOnly = args.includes('--unit');
+const composeOnly = args.includes('--compose');
 const explicit = args.filter((arg) => !arg.startsWith('--'));
 
 function testFilesIn(dir: string): string[] {
@@ -24,7 +27,8 @@ function testFilesIn(dir: string): string[] {
   }
   return entries.flatMap((entry) => {
     const path = join(dir, entry);
-    if (statSync(path).isDirectory()) return entry === 'node_modules' || entry === 'harness' ? [] : testFilesIn(path);
+    // test/compose runs apart (--compose): it builds images for many minutes.
+    if (statSync(path).isDirectory()) return ['node_modules', 'harness', 'compose'].includes(entry) ? [] : testFilesIn(path);
     return entry.endsWith('.test.ts') ? [path] : [];
   });
 }
@@ -33,10 +37,12 @@ const packageDirs = [join(root, 'shared'), ...readdirSync(join(root, 'services')
 const files =
   explicit.length > 0
     ? explicit
-    : [
-        ...packageDirs.flatMap((dir) => testFilesIn(join(dir, 'test'))),
-        ...(unitOnly ? [] : testFilesIn(join(root, 'test'))),
-      ].map((file) => relative(root, file));
+    : composeOnly
+      ? readdirSync(join(root, 'test', 'compose')).filter((file) => file.endsWith('.test.ts')).map((file) => join('test', 'compose', file))
+      : [
+          ...packageDirs.flatMap((dir) => testFilesIn(join(dir, 'test'))),
+          ...(unitOnly ? [] : testFilesIn(join(root, 'test'))),
+        ].map((file) => relative(root, file));
 
 if (files.length === 0) {
   console.log('0 passed, 0 failed');

@@ -5,9 +5,9 @@ export interface MetricSample {
   value: number;
 }
 
-export async function scrape(port: number): Promise<MetricSample[]> {
-  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
-  if (!response.ok) throw new Error(`/metrics on ${port} answered ${response.status}`);
+export async function scrape(port: number, host = '127.0.0.1'): Promise<MetricSample[]> {
+  const response = await fetch(`http://${host}:${port}/metrics`);
+  if (!response.ok) throw new Error(`/metrics on ${host}:${port} answered ${response.status}`);
   return parsePrometheusText(await response.text());
 }
 

@@ -4,9 +4,8 @@
  * so its memory stays small), and the model holder picks the bundle up without a restart.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FeatureSpec, Logger } from '@vigil/shared';
 
@@ -43,7 +42,11 @@ export class Learner {
   private async train(): Promise<void> {
     this.state = 'training';
     this.logger.info({ samples: this.collected.length }, 'learn mode: training the model in a child process');
-    const dir = await mkdtemp(join(tmpdir(), 'vigil-learn-'));
+    // Scratch space beside the model, on its volume: the container's root filesystem is read-only
+    // and a RAM-backed /tmp would cost a 1 GB Pi memory for the job file.
+    const scratch = join(dirname(this.settings.modelPath), '.learn-scratch');
+    await mkdir(scratch, { recursive: true });
+    const dir = await mkdtemp(join(scratch, 'job-'));
     try {
       const jobPath = join(dir, 'job.json');
       const version = new Date().toISOString();
@@ -52,7 +55,7 @@ export class Learner {
         JSON.stringify({ features: this.collected, featureSpec: this.settings.featureSpec, outDir: this.settings.modelPath, name: 'learned-dense-ae', version, epochs: this.settings.epochs }),
       );
       this.collected.length = 0;
-      await runWorker(jobPath, this.logger);
+      this.logger.info({ result: await runLearnWorker(jobPath) }, 'learn mode: model trained');
       this.state = 'done';
       await this.onTrained();
     } catch (error) {
@@ -64,7 +67,8 @@ export class Learner {
   }
 }
 
-function runWorker(jobPath: string, logger: Logger): Promise<void> {
+/** Trains in a child process (learn-worker); resolves with the worker's last output line. */
+export function runLearnWorker(jobPath: string): Promise<string> {
   // Beside the built service it is learn-worker.js; run from source (tests) it is the .ts file.
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
@@ -77,10 +81,8 @@ function runWorker(jobPath: string, logger: Logger): Promise<void> {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('error', reject);
     child.once('exit', (code) => {
-      if (code === 0) {
-        logger.info({ result: output.trim().split('\n').at(-1) }, 'learn mode: model trained');
-        resolve();
-      } else reject(new Error(`learn worker exited ${code}: ${output.slice(-500)}`));
+      if (code === 0) resolve(output.trim().split('\n').at(-1) ?? '');
+      else reject(new Error(`learn worker exited ${code}: ${output.slice(-500)}`));
     });
   });
 }

@@ -1,0 +1,70 @@
+/**
+ * Proves that this build runs on this machine's CPU, end to end, with no network and no data:
+ * trains a small model in the learn worker (TensorFlow.js), loads the bundle it wrote with the
+ * lean runtime, scores a sample, and sends a message through a ZeroMQ socket (the native addon).
+ * Run inside an image built for another architecture (arm64 under emulation) it catches a native
+ * module or an x86-only dependency before a Pi does.
+ *   node dist/self-check.js        prints one JSON line; exit 0 when every step passed
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { arch, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_FEATURE_SPEC, loadBundle, ReconstructionScorer } from '@vigil/shared';
+import { runLearnWorker } from './learner.js';
+
+/** Feature vectors of a smooth, slightly noisy process: enough for the autoencoder to learn. */
+function syntheticFeatures(samples: number, width: number): number[][] {
+  let state = 12345;
+  const noise = (): number => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648 - 0.5;
+  };
+  return Array.from({ length: samples }, (_, i) =>
+    Array.from({ length: width }, (_, j) => Math.sin(i / 25 + j) + 0.1 * noise()),
+  );
+}
+
+async function zeromqRoundTrip(): Promise<string> {
+  const zmq = await import('zeromq');
+  const pull = new zmq.Pull();
+  const push = new zmq.Push();
+  try {
+    await pull.bind('inproc://self-check');
+    push.connect('inproc://self-check');
+    await push.send('ping');
+    const [frame] = await pull.receive();
+    return String(frame);
+  } finally {
+    push.close();
+    pull.close();
+  }
+}
+
+const started = Date.now();
+const dir = await mkdtemp(join(tmpdir(), 'vigil-self-check-'));
+const steps: Record<string, unknown> = { arch: arch(), node: process.version };
+try {
+  const featureSpec = DEFAULT_FEATURE_SPEC;
+  const width = featureSpec.channels.length * featureSpec.features.length;
+  const modelPath = join(dir, 'model');
+  const jobPath = join(dir, 'job.json');
+  const job = { features: syntheticFeatures(400, width), featureSpec, outDir: modelPath, name: 'self-check', version: '0', epochs: 2 };
+  await writeFile(jobPath, JSON.stringify(job));
+  steps.training = JSON.parse(await runLearnWorker(jobPath)) as unknown;
+
+  const bundle = await loadBundle(modelPath);
+  const { manifest } = bundle;
+  const scorer = new ReconstructionScorer(bundle.network, manifest.featureSpec.channels, manifest.featureSpec.features.length, manifest.training.residualScale);
+  const score = scorer.score(job.features[0] as number[]).score;
+  if (!Number.isFinite(score)) throw new Error(`score is ${score}`);
+  steps.score = score;
+
+  steps.zeromq = await zeromqRoundTrip();
+  if (steps.zeromq !== 'ping') throw new Error(`zeromq returned ${String(steps.zeromq)}`);
+  process.stdout.write(`${JSON.stringify({ ok: true, ...steps, ms: Date.now() - started })}\n`);
+} catch (error) {
+  process.stdout.write(`${JSON.stringify({ ok: false, ...steps, error: error instanceof Error ? error.message : String(error) })}\n`);
+  process.exitCode = 1;
+} finally {
+  await rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,49 @@
+/**
+ * The devices are aarch64: the inference image is built for linux/arm64 from the project's
+ * Dockerfile under qemu emulation, and its self-check (train in the learn worker, load the bundle
+ * in the lean runtime, score, a ZeroMQ round trip through the native addon) runs inside it. A
+ * native module or an x86-only dependency that would break on a Pi fails here.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { buildStandins, ensureArm64Emulation, ensureEngine, logFolder, run, runLogged } from './docker.js';
+
+const BASE = 'node:20-bookworm-slim';
+const IMAGE = 'vigiltest/inference:arm64';
+const logs = logFolder('arm64');
+
+describe('inference image for linux/arm64', { timeout: 60 * 60_000 }, () => {
+  before(async () => {
+    await ensureEngine();
+    await ensureArm64Emulation();
+    await buildStandins('arm64', join(logs, 'standins.log'));
+  });
+
+  it('builds under emulation and passes its self-check inside the image', async () => {
+    // The classic builder resolves FROM by name: point the base name at the arm64 stand-in for
+    // this build, and put the host's one back after.
+    const hostBase = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', BASE], { allowFailure: true })).stdout.trim();
+    await run('docker', ['tag', `${BASE}-arm64`, BASE]);
+    try {
+      await runLogged(
+        'docker',
+        ['build', '--platform', 'linux/arm64', '--build-arg', 'SERVICE=inference', '--build-arg', 'OPS_PORT=9103', '-t', IMAGE, '.'],
+        join(logs, 'build.log'),
+        50 * 60_000,
+      );
+    } finally {
+      if (hostBase) await run('docker', ['tag', hostBase, BASE]);
+    }
+    const architecture = (await run('docker', ['image', 'inspect', '-f', '{{.Architecture}}', IMAGE])).stdout.trim();
+    assert.equal(architecture, 'arm64');
+
+    const { stdout } = await run('docker', ['run', '--rm', '--platform', 'linux/arm64', IMAGE, 'node', 'dist/self-check.js'], { timeoutMs: 10 * 60_000, allowFailure: true });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { ok?: boolean; arch?: string; score?: number; error?: string };
+    console.log(`arm64 self-check: ${stdout.trim()}`);
+    assert.equal(result.error, undefined);
+    assert.equal(result.ok, true);
+    assert.equal(result.arch, 'arm64');
+    assert.ok(Number.isFinite(result.score));
+  });
+});
