@@ -12,24 +12,50 @@ export class RedisJsonState<T> {
     private readonly logger: Logger,
     private readonly keyPrefix: string,
     private readonly isValid: (value: unknown) => value is T,
+    /**
+     * How long a load waits for an unreachable Redis before starting afresh. After a power cut
+     * every container starts at once: a stage that gave up at its first failed read would start
+     * from cold-start statistics and then overwrite the learned ones Redis was about to serve.
+     */
+    private readonly waitForRedisMs = 60_000,
   ) {}
 
   key(asset: string): string {
     return `${this.keyPrefix}:${asset}`;
   }
 
-  /** The stored state, or undefined (none, malformed, or Redis unreachable: start afresh). */
+  /**
+   * The stored state, or undefined: none, malformed, or Redis still unreachable after
+   * `waitForRedisMs` (then the stage starts afresh rather than stall for good).
+   */
   async load(asset: string): Promise<T | undefined> {
+    const text = await this.read(asset);
+    if (text === undefined) return undefined;
     try {
-      const text = await this.redis.get(this.key(asset));
-      if (!text) return undefined;
       const value: unknown = JSON.parse(text);
       if (this.isValid(value)) return value;
-      this.logger.warn({ asset, key: this.key(asset) }, 'stored state is malformed or for another setup; starting afresh');
-    } catch (error) {
-      this.logger.warn({ asset, err: error instanceof Error ? error.message : String(error) }, 'could not load stored state; starting afresh');
+    } catch {
+      // Not JSON: treated as malformed below.
     }
+    this.logger.warn({ asset, key: this.key(asset) }, 'stored state is malformed or for another setup; starting afresh');
     return undefined;
+  }
+
+  private async read(asset: string): Promise<string | undefined> {
+    const deadline = Date.now() + this.waitForRedisMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await this.redis.get(this.key(asset))) ?? undefined;
+      } catch (error) {
+        const err = error instanceof Error ? error.message : String(error);
+        if (Date.now() >= deadline) {
+          this.logger.error({ asset, err, waitedMs: this.waitForRedisMs }, 'redis still unreachable: starting this asset afresh');
+          return undefined;
+        }
+        if (attempt === 0) this.logger.warn({ asset, err }, 'redis unreachable; waiting for it before loading the stored state');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** attempt, 5000)));
+      }
+    }
   }
 
   async save(asset: string, value: T): Promise<void> {
