@@ -107,7 +107,7 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
     // What a user does with VIGIL_MQTT_REMOTE_USERNAME/PASSWORD, done on the running broker:
     // the same password file, and SIGHUP makes mosquitto read it again.
     const broker = await containerId('mosquitto');
-    await run('docker', ['exec', broker, 'mosquitto_passwd', '-b', '/mosquitto/data/passwd', 'plant', 'plant-secret']);
+    await run('docker', ['exec', '-u', 'mosquitto', broker, 'mosquitto_passwd', '-b', '/mosquitto/data/passwd', 'plant', 'plant-secret']);
     await run('docker', ['exec', broker, 'sh', '-c', 'kill -HUP 1']);
     await assert.rejects(MqttListener.connect('mqtt://127.0.0.1:1883', ['vigil/#']), /Not authorized|Bad username|refused/i);
     listener = await waitFor(

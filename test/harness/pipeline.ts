@@ -87,6 +87,7 @@ export async function startHealthy(name: ServiceName, env: Record<string, string
 }
 
 export interface RunningPipeline {
+  /** Replaceable: a test that restarts Redis puts the new one here, and stop() stops that. */
   redis: TestServer;
   broker: TestServer;
   ports: PipelinePorts;
@@ -104,6 +105,8 @@ export interface PipelineOptions {
   everyServiceEnv?: Record<string, string>;
   /** false: start the four downstream services only (the caller starts the reader). */
   startReader?: boolean;
+  /** Redis with persistence in this folder (a test that restarts Redis); default: none. */
+  redisDir?: string;
   /** Runs once Redis and the broker are up, before any service (a subscriber that must see everything). */
   beforeServices?: (servers: { redis: TestServer; broker: TestServer }) => Promise<void>;
 }
@@ -115,7 +118,10 @@ export interface PipelineOptions {
  */
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
   const modelPath = await trainTestBundle();
-  const [redis, broker] = await Promise.all([startRedis(), startMosquitto()]);
+  const [redis, broker] = await Promise.all([
+    startRedis(options.redisDir ? { dir: options.redisDir, persistence: 'rdb' } : {}),
+    startMosquitto(),
+  ]);
   await options.beforeServices?.({ redis, broker });
   const ports = await allocatePipelinePorts();
   const env = pipelineEnv(ports, {
@@ -134,9 +140,10 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       const service = services.get(name);
       if (service) exits.push({ name, code: (await service.stop()).code });
     }
-    await Promise.all([redis.stop(), broker.stop()]);
+    await Promise.all([running.redis.stop(), broker.stop()]);
     return exits;
   };
+  const running: RunningPipeline = { redis, broker, ports, env, services, stop };
   try {
     for (const name of [...PIPELINE_ORDER].reverse()) {
       if (name === 'sensor-reader' && options.startReader === false) continue;
@@ -146,5 +153,5 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     await stop();
     throw error;
   }
-  return { redis, broker, ports, env, services, stop };
+  return running;
 }

@@ -24,11 +24,14 @@ function portAccepts(port: number): Promise<boolean> {
 }
 
 /** A real redis-server from PATH on a free port, with no persistence unless a folder is given. */
-export async function startRedis(options: { dir?: string; port?: number } = {}): Promise<TestServer> {
+export async function startRedis(options: { dir?: string; port?: number; persistence?: 'aof' | 'rdb' } = {}): Promise<TestServer> {
   const port = options.port ?? (await freePort());
-  const persistence = options.dir
-    ? ['--dir', options.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '']
-    : ['--save', '', '--appendonly', 'no'];
+  // 'rdb' is what docker-compose.yml runs: a snapshot a minute, and one at shutdown.
+  const persistence = !options.dir
+    ? ['--save', '', '--appendonly', 'no']
+    : options.persistence === 'rdb'
+      ? ['--dir', options.dir, '--appendonly', 'no', '--save', '60 1']
+      : ['--dir', options.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''];
   const process = startProcess('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...persistence]);
   await waitFor(`redis on ${port}`, () => portAccepts(port), 10_000);
   return { url: `redis://127.0.0.1:${port}`, port, process, stop: async () => void (await process.stop()) };
@@ -55,6 +58,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Te
     throw new Error(`${error.message}\n${process.text()}`);
   });
   return { url: `mqtt://127.0.0.1:${port}`, port, process, stop: async () => void (await process.stop()) };
+}
+
+/** Starts the same Redis again (same port, same data folder) after it was stopped. */
+export async function restartRedis(stopped: TestServer): Promise<TestServer> {
+  const process = startProcess('redis', 'redis-server', stopped.process.child.spawnargs.slice(1));
+  await waitFor(`redis on ${stopped.port}`, () => portAccepts(stopped.port), 10_000);
+  return { ...stopped, process, stop: async () => void (await process.stop()) };
 }
 
 /** Starts the same broker again (same port, same persistence folder) after it was stopped. */
