@@ -140,7 +140,7 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ kind: 'bearing-wear', durationS: 120 }),
     });
-    assert.equal(response.status, 200, await response.text());
+    assert.equal(response.status, 201, await response.text());
     const injectedAt = Date.now();
     const alert = await waitFor('an alert over MQTT', () => listener?.on(`/${ASSET}/alert`)[0], 120_000, 500).catch(async (error: Error) => {
       await dumpLogs();
