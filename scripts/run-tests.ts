@@ -67,6 +67,9 @@ child.stdout.on('data', (chunk: Buffer) => {
 child.on('exit', (code) => {
   const count = (label: string) => Number(new RegExp(`ℹ ${label} (\\d+)`).exec(tail)?.[1] ?? 0);
   const failed = count('fail') + count('cancelled');
+  const todo = count('todo');
+  // A todo test runs and reports but does not fail the run: a known defect kept visible.
+  if (todo > 0) console.log(`\n${todo} todo (known defects, marked ✖ … # above)`);
   console.log(`\n${count('pass')} passed, ${failed} failed`);
   process.exit(code ?? 1);
 });
