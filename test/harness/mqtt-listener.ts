@@ -34,6 +34,7 @@ export class MqttListener {
   }
 
   async close(): Promise<void> {
-    await this.client.endAsync();
+    // Forced: a polite end waits for the broker, which a fault test may have left stopped.
+    await this.client.endAsync(true);
   }
 }

@@ -105,6 +105,8 @@ export interface PipelineOptions {
   everyServiceEnv?: Record<string, string>;
   /** false: start the four downstream services only (the caller starts the reader). */
   startReader?: boolean;
+  /** A broker that keeps sessions and queued QoS 1 messages across its restart. */
+  persistentBroker?: boolean;
   /** Redis with persistence in this folder (a test that restarts Redis); default: none. */
   redisDir?: string;
   /** Runs once Redis and the broker are up, before any service (a subscriber that must see everything). */
@@ -120,7 +122,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
   const modelPath = await trainTestBundle();
   const [redis, broker] = await Promise.all([
     startRedis(options.redisDir ? { dir: options.redisDir, persistence: 'rdb' } : {}),
-    startMosquitto(),
+    startMosquitto({ persistent: options.persistentBroker ?? false }),
   ]);
   await options.beforeServices?.({ redis, broker });
   const ports = await allocatePipelinePorts();
