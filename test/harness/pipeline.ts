@@ -87,7 +87,7 @@ export async function startHealthy(name: ServiceName, env: Record<string, string
 }
 
 export interface RunningPipeline {
-  /** Replaceable: a test that restarts Redis puts the new one here, and stop() stops that. */
+  /** Replaceable: a test that restarts Redis or the broker puts the new one here, and stop() stops that. */
   redis: TestServer;
   broker: TestServer;
   ports: PipelinePorts;
@@ -142,7 +142,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       const service = services.get(name);
       if (service) exits.push({ name, code: (await service.stop()).code });
     }
-    await Promise.all([running.redis.stop(), broker.stop()]);
+    await Promise.all([running.redis.stop(), running.broker.stop()]);
     return exits;
   };
   const running: RunningPipeline = { redis, broker, ports, env, services, stop };
