@@ -73,9 +73,10 @@ describe('Redis restart', { timeout: 180_000 }, () => {
     assert.match(preprocessorLog, /"scalerFrozen":true/, 'the preprocessor restored its learned scaler');
     assert.match(pipeline.services.get('adaptive-threshold')?.text() ?? '', /"restored":true/);
     // The statistics went on from where they were (the marks keep learning from normal samples,
-    // so they move; the warm-up anchor and the count show they were not started again).
+    // so they move; the warm-up anchor and the count, never lower, show they were not started
+    // again: a cold start would have re-anchored and counted from zero).
     const restored = await readThresholdState();
-    assert.ok(restored.count > stored.count, `count ${stored.count} before, ${restored.count} after`);
+    assert.ok(restored.count >= stored.count, `count ${stored.count} before, ${restored.count} after`);
     assert.equal(restored.baseMean, stored.baseMean);
     assert.equal(restored.baseVariance, stored.baseVariance);
 
