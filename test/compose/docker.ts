@@ -9,8 +9,9 @@ import { existsSync, mkdirSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from '../harness/ports.js';
+import { ROOT } from '../harness/processes.js';
 
-export const ROOT = new URL('../..', import.meta.url).pathname;
+export { ROOT };
 const ENV = { ...process.env, DOCKER_BUILDKIT: '0', COMPOSE_DOCKER_CLI_BUILD: '0' };
 
 export interface Run {
