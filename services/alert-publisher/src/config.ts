@@ -37,6 +37,12 @@ export const schema = {
     env: `${ENV}_CRITICAL_RATIO`,
   },
   retryMs: { doc: 'How often unacknowledged alerts are offered to the broker again.', format: 'positive-int', default: 5000, env: `${ENV}_RETRY_MS` },
+  maxInFlight: {
+    doc: 'Alerts published and not yet acknowledged at any one time. A crash repeats at most these many (duplicates, dropped by id), however many were queued.',
+    format: 'positive-int',
+    default: 10,
+    env: `${ENV}_MAX_IN_FLIGHT`,
+  },
 };
 
 export type PublisherConfig = ReturnType<typeof loadPublisherConfig>;

@@ -48,6 +48,11 @@ export class Outbox {
     return [...this.pendingAlerts.values()];
   }
 
+  /** The pending alerts oldest first, lazily: a sender filling a small window stops early. */
+  pendingOldestFirst(): IterableIterator<Alert> {
+    return this.pendingAlerts.values();
+  }
+
   get size(): number {
     return this.pendingAlerts.size;
   }

@@ -62,8 +62,12 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   const latestState = new Map<string, string>();
   let loggedDown = false;
 
+  // A bounded window of unacknowledged alerts: a crash between the broker receiving an alert and
+  // its PUBACK being recorded repeats that alert after the restart, so the window is the most a
+  // crash can duplicate. Without it a backlog (after an outage) went out all at once, and a kill
+  // during that flush repeated 211 of 300. The rest wait in the outbox, oldest first.
   const publishAlert = (alert: Alert): void => {
-    if (!client.connected || inFlight.has(alert.id)) return;
+    if (!client.connected || inFlight.has(alert.id) || inFlight.size >= config.maxInFlight) return;
     inFlight.add(alert.id);
     client.publish(topics.alert(alert.asset), JSON.stringify(alert), { qos: 1 }, (error) => {
       inFlight.delete(alert.id);
@@ -74,10 +78,14 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
       outbox.ack(alert.id);
       published.inc({ asset: alert.asset });
       logger.info({ id: alert.id, asset: alert.asset, severity: alert.severity }, 'alert published');
+      publishPending();
     });
   };
   const publishPending = () => {
-    for (const alert of outbox.pending()) publishAlert(alert);
+    for (const alert of outbox.pendingOldestFirst()) {
+      if (inFlight.size >= config.maxInFlight) return;
+      publishAlert(alert);
+    }
   };
   const publishState = (asset: string, payload: string) => {
     if (client.connected) client.publish(topics.state(asset), payload, { qos: 1, retain: true });
