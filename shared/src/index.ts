@@ -11,5 +11,6 @@ export * from './features/index.js';
 export * from './model/index.js';
 export * from './csv-format.js';
 export * from './stage-loop.js';
+export * from './wall-clock.js';
 export * from './detection/adaptive-threshold.js';
 export * from './redis-state.js';

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './logger.js';
 import { THROTTLE_FLAGS, readCpuTemperatureCelsius, readThrottledBits, type ThrottleFlag } from './sysfs.js';
+import { preciseNowMs } from './wall-clock.js';
 
 export { Counter, Gauge, Histogram, Registry };
 
@@ -86,7 +87,7 @@ export function createServiceMetrics(stage: string, sysfsRoot: string, logger: L
     },
     completed(ingestTs) {
       messages.inc({ stage, outcome: 'ok', reason: 'none' });
-      stageLatency.observe({ stage }, (Date.now() - ingestTs) / 1000);
+      stageLatency.observe({ stage }, (preciseNowMs() - ingestTs) / 1000);
     },
   };
 }
