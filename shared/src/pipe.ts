@@ -52,33 +52,54 @@ export interface PushPipeOptions {
   whenFull: FullPolicy;
   /** How long close() may keep trying to deliver queued messages. */
   lingerMs: number;
+  /**
+   * drop-newest only: after this long with every send refused, replace the socket (0: never).
+   * libzmq can leave a PUSH pipe marked full after its peer has drained it (libzmq#4693: EAGAIN
+   * forever; seen here when a paused stage made every queue overflow): the peer has received
+   * every message sent, the TCP queues are empty, and every later message is refused, with or
+   * without ZMQ_IMMEDIATE. A new socket starts from a new pipe.
+   * What the old one still held is discarded and shows downstream as a seq gap, like any shed
+   * reading; under a real, lasting overload the reset only trades those queued readings for
+   * newer ones. Never for `block` outputs, whose messages must not be shed.
+   */
+  stallResetMs?: number;
+  /** Called after a stalled socket was replaced. */
+  onStallReset?: (stalledMs: number) => void;
 }
 
 export class PushPipe {
-  private readonly socket: Push;
+  private socket: Push;
   private sending: Promise<unknown> = Promise.resolve();
   private peerReady = false;
   private readonly peerWaiters = new Set<() => void>();
+  /** When the current run of refused sends began (drop-newest), or undefined while sends succeed. */
+  private refusedSince: number | undefined;
 
   constructor(private readonly options: PushPipeOptions) {
-    this.socket = new Push({
-      sendHighWaterMark: options.highWaterMark,
-      linger: options.lingerMs,
+    this.socket = this.openSocket();
+  }
+
+  private openSocket(): Push {
+    const socket = new Push({
+      sendHighWaterMark: this.options.highWaterMark,
+      linger: this.options.lingerMs,
       // Queue only to peers that are really connected: a message must not wait in a pipe to a
       // peer that is not there, where a restart of this process would lose it unseen.
       immediate: true,
-      sendTimeout: options.whenFull === 'drop-newest' ? 0 : -1,
+      sendTimeout: this.options.whenFull === 'drop-newest' ? 0 : -1,
     });
     // The ZMTP handshake, not the TCP connect, is when `immediate` starts accepting messages.
-    this.socket.events.on('handshake', () => {
+    socket.events.on('handshake', () => {
+      if (socket !== this.socket) return;
       this.peerReady = true;
       for (const wake of this.peerWaiters) wake();
       this.peerWaiters.clear();
     });
-    this.socket.events.on('disconnect', () => {
-      this.peerReady = false;
+    socket.events.on('disconnect', () => {
+      if (socket === this.socket) this.peerReady = false;
     });
-    this.socket.connect(options.endpoint);
+    socket.connect(this.options.endpoint);
+    return socket;
   }
 
   /**
@@ -117,11 +138,28 @@ export class PushPipe {
   private async sendNow(frame: Buffer): Promise<boolean> {
     try {
       await this.socket.send(frame);
+      this.refusedSince = undefined;
       return true;
     } catch (error) {
-      if (isZmqCode(error, 'EAGAIN')) return false;
-      throw error;
+      if (!isZmqCode(error, 'EAGAIN')) throw error;
+      this.noteRefused();
+      return false;
     }
+  }
+
+  private noteRefused(): void {
+    const now = Date.now();
+    this.refusedSince ??= now;
+    const stalledMs = now - this.refusedSince;
+    const resetAfter = this.options.stallResetMs ?? 0;
+    if (resetAfter <= 0 || stalledMs < resetAfter || this.socket.closed) return;
+    const stalled = this.socket;
+    stalled.linger = 0;
+    stalled.close();
+    this.peerReady = false;
+    this.socket = this.openSocket();
+    this.refusedSince = undefined;
+    this.options.onStallReset?.(stalledMs);
   }
 
   close(): void {

@@ -55,6 +55,12 @@ export const schema = {
       default: 'drop-newest',
       env: `${ENV}_OUTPUT_WHEN_FULL`,
     },
+    stallResetMs: {
+      doc: 'drop-newest: after this many ms with every reading refused, replace the output socket (a libzmq pipe can stay marked full after the preprocessor drained it); 0 never.',
+      format: 'nat',
+      default: 2_000,
+      env: `${ENV}_OUTPUT_STALL_RESET_MS`,
+    },
   },
   simulator: {
     seed: { doc: 'Random seed of the simulated pump.', format: 'nat', default: 1, env: `${ENV}_SIM_SEED` },

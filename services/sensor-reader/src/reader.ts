@@ -1,11 +1,13 @@
 import {
   connectRedis,
   createRedisClient,
+  Counter,
   createServiceMetrics,
   encodeMessage,
   Gauge,
   numberToReadingValue,
   OpsServer,
+  preciseNowMs,
   PushPipe,
   RateLimitedLog,
   readCpuTemperatureCelsius,
@@ -48,6 +50,11 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
     help: 'CPU temperature above which the sensor-reader lowers its sample rate.',
     registers,
   }).set(config.thermal.softLimitC);
+  const outputResets = new Counter({
+    name: 'vigil_output_socket_resets_total',
+    help: 'Times the output socket was replaced after refusing every reading for the stall limit.',
+    registers,
+  });
   rateGauge.set(config.rateHz);
   targetRateGauge.set(config.rateHz);
   limitedGauge.set({ reason: 'thermal' }, 0);
@@ -63,6 +70,11 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
     // seq gap downstream: a stalled pipeline must not grow this process without bound.
     whenFull: config.output.whenFull as 'drop-newest' | 'block',
     lingerMs: 2_000,
+    stallResetMs: config.output.stallResetMs,
+    onStallReset: (stalledMs) => {
+      outputResets.inc();
+      logger.warn({ stalledMs, endpoint: config.output.endpoint }, 'output refused every reading; replaced its socket (what it held is shed, visible as a seq gap)');
+    },
   });
 
   const send = (sample: RawSample): Promise<void> => {
@@ -72,7 +84,7 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
       asset: sample.asset,
       seq: seq.next(sample.asset),
       ts: sample.ts,
-      ingestTs: Date.now(),
+      ingestTs: preciseNowMs(),
       channels: Object.fromEntries(
         Object.entries(sample.channels).map(([channel, value]) => [channel, numberToReadingValue(value)]),
       ),
