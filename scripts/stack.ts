@@ -11,7 +11,7 @@ import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from 'mqtt';
-import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, PUMP_PHYSICAL_LIMITS } from '@vigil/shared';
+import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, PUMP_PHYSICAL_LIMITS, SERVICE_NODE_FLAGS } from '@vigil/shared';
 import { buildBundle } from '../services/inference/src/bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../services/inference/src/trainer.js';
 import { PumpSimulator } from '../services/sensor-reader/src/pump-simulator.js';
@@ -78,7 +78,7 @@ const services: Array<[string, Record<string, string>]> = [
 ];
 const children: ChildProcess[] = [];
 for (const [name, env] of services) {
-  const child = spawn(process.execPath, [join(root, 'services', name, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(root, 'services', name, 'dist/main.js')], {
     env: { ...process.env, ...common, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { SERVICE_NODE_FLAGS } from '@vigil/shared';
 import { PIPELINE_ORDER, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
 import { freePort, waitFor } from './harness/ports.js';
 import { ROOT, startProcess, type ManagedProcess } from './harness/processes.js';
@@ -59,6 +60,11 @@ describe('Grafana provisioning (files)', () => {
     assert.match(dockerfile, /GF_AUTH_ANONYMOUS_ORG_ROLE=Viewer/);
     assert.doesNotMatch(dockerfile, /GF_SECURITY_ADMIN_PASSWORD=/, 'no admin password baked into the image');
     assert.match(read('grafana/entrypoint.sh'), /GF_SECURITY_ADMIN_PASSWORD/);
+  });
+
+  it('runs the services in their images with the V8 flags the tests and benchmarks measured', () => {
+    const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'))?.[1] ?? '[]';
+    assert.deepEqual(JSON.parse(cmd), ['node', ...SERVICE_NODE_FLAGS, 'dist/main.js']);
   });
 
   it('pins the Grafana and Prometheus image tags', () => {

@@ -12,5 +12,6 @@ export * from './model/index.js';
 export * from './csv-format.js';
 export * from './stage-loop.js';
 export * from './wall-clock.js';
+export * from './node-runtime.js';
 export * from './detection/adaptive-threshold.js';
 export * from './redis-state.js';

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '@vigil/shared';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -67,7 +68,7 @@ export function startProcess(name: string, command: string, args: string[], env:
 
 export type ServiceName = 'sensor-reader' | 'preprocessor' | 'inference' | 'adaptive-threshold' | 'alert-publisher';
 
-/** Starts a service from its built bundle, as production does (`npm run build` first). */
+/** Starts a service from its built bundle with production's V8 flags (`npm run build` first). */
 export function startService(name: ServiceName, env: Record<string, string>): ManagedProcess {
-  return startProcess(name, process.execPath, [`services/${name}/dist/main.js`], { VIGIL_LOG_LEVEL: 'warn', ...env });
+  return startProcess(name, process.execPath, [...SERVICE_NODE_FLAGS, `services/${name}/dist/main.js`], { VIGIL_LOG_LEVEL: 'warn', ...env });
 }
