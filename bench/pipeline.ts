@@ -13,6 +13,7 @@ import { healthz, metricSum, scrape, type MetricSample } from '../test/harness/m
 import { PIPELINE_ORDER, startPipeline, type RunningPipeline } from '../test/harness/pipeline.js';
 import { waitFor } from '../test/harness/ports.js';
 import { startService, ROOT, type ServiceName } from '../test/harness/processes.js';
+import { processMemory, type ProcessMemory } from './process-memory.js';
 import { machineDescription, median, table } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -35,8 +36,7 @@ function cpuSeconds(pid: number): number {
 }
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((entry) => entry.startsWith('VmRSS:'));
-  return Number(line?.split(/\s+/)[1]) / 1024;
+  return processMemory(pid).rssMb;
 }
 
 /** Quantile from a Prometheus histogram, interpolating inside the bucket as histogram_quantile does. */
@@ -127,17 +127,17 @@ async function memory(seconds: number): Promise<void> {
   const start = new Map([...stack.services].map(([name, service]) => [name, rssMb(service.child.pid as number)]));
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
   const rows: Array<Array<string | number>> = [];
-  let total = 0;
-  for (const name of PIPELINE_ORDER) {
-    const end = rssMb(stack.services.get(name)?.child.pid as number);
-    total += end;
-    rows.push([name, start.get(name) ?? 0, end]);
-  }
-  rows.push(['total', [...start.values()].reduce((sum, value) => sum + value, 0), total]);
-  console.log(`\nRSS after ${seconds} s of traffic at 100 Hz (${machineDescription()}):\n`);
-  console.log(table(['service', 'RSS at start MB', `RSS after ${seconds} s MB`], rows));
+  const ends: Array<[ServiceName, ProcessMemory]> = PIPELINE_ORDER.map((name) => [name, processMemory(stack.services.get(name)?.child.pid as number)]);
+  for (const [name, end] of ends) rows.push([name, start.get(name) ?? 0, end.rssMb, end.privateMb, end.sharedFileMb, end.pssMb]);
+  const sum = (pick: (memory: ProcessMemory) => number) => ends.reduce((total, [, end]) => total + pick(end), 0);
+  const totals = { rssMb: sum((m) => m.rssMb), privateMb: sum((m) => m.privateMb), sharedFileMb: sum((m) => m.sharedFileMb), pssMb: sum((m) => m.pssMb) };
+  rows.push(['total', [...start.values()].reduce((total, value) => total + value, 0), totals.rssMb, totals.privateMb, totals.sharedFileMb, totals.pssMb]);
+  console.log(`\nMemory after ${seconds} s of traffic at 100 Hz (${machineDescription()}). RSS counts the Node executable's pages in every`);
+  console.log('process although the kernel holds them once; private is what each process alone holds; PSS shares the common pages out,');
+  console.log('so the PSS total is what the five really take:\n');
+  console.log(table(['service', 'RSS at start MB', `RSS after ${seconds} s MB`, 'private MB', 'shared file pages MB', 'PSS MB'], rows));
   await stack.stop();
-  save('memory', { seconds, rateHz: 100, services: rows });
+  save('memory', { seconds, rateHz: 100, services: Object.fromEntries(ends), totals });
 }
 
 async function startup(runs: number): Promise<void> {
@@ -173,13 +173,13 @@ async function soak(samples: number): Promise<void> {
   const started = Date.now();
   // Warm-up: the first minute fills queues, JIT caches and the heap; growth is measured after it.
   await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, (samples / rateHz) * 250)));
-  const afterWarmup = new Map([...pids].map(([name, pid]) => [name, rssMb(pid)]));
-  const peak = new Map(afterWarmup);
+  const afterWarmup = new Map([...pids].map(([name, pid]) => [name, processMemory(pid)]));
+  const peakRss = new Map([...afterWarmup].map(([name, memory]) => [name, memory.rssMb]));
   const lagP99 = new Map<ServiceName, number>();
   await waitFor(
     `${samples} samples at the publisher`,
     async () => {
-      for (const [name, pid] of pids) peak.set(name, Math.max(peak.get(name) ?? 0, rssMb(pid)));
+      for (const [name, pid] of pids) peakRss.set(name, Math.max(peakRss.get(name) ?? 0, rssMb(pid)));
       const publisherOk = metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_messages_total', { outcome: 'ok' });
       return publisherOk >= samples || undefined;
     },
@@ -191,17 +191,33 @@ async function soak(samples: number): Promise<void> {
   let lost = 0;
   for (const name of PIPELINE_ORDER) {
     const metrics = await scrape(stack.ports.metrics[name]);
-    const pid = pids.get(name) as number;
-    const end = rssMb(pid);
+    const end = processMemory(pids.get(name) as number);
     const warm = afterWarmup.get(name) ?? end;
     lagP99.set(name, metricSum(metrics, 'nodejs_eventloop_lag_p99_seconds') * 1000);
     const stageLost = metricSum(metrics, 'vigil_seq_lost_total') + metricSum(metrics, 'vigil_messages_total', { outcome: 'dropped' });
     lost += stageLost;
-    rows.push([name, metricSum(metrics, 'vigil_messages_total', { outcome: 'ok' }), stageLost, warm, end, peak.get(name) ?? end, (100 * (end - warm)) / warm, lagP99.get(name) ?? 0]);
+    rows.push([
+      name,
+      metricSum(metrics, 'vigil_messages_total', { outcome: 'ok' }),
+      stageLost,
+      warm.rssMb,
+      end.rssMb,
+      peakRss.get(name) ?? end.rssMb,
+      (100 * (end.rssMb - warm.rssMb)) / warm.rssMb,
+      warm.privateMb,
+      end.privateMb,
+      (100 * (end.privateMb - warm.privateMb)) / warm.privateMb,
+      lagP99.get(name) ?? 0,
+    ]);
   }
   const alerts = metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_alerts_published_total');
   console.log(`\nSoak: ${samples} samples at ${rateHz} Hz in ${seconds.toFixed(0)} s, ${lost} lost, ${alerts} alerts published (${machineDescription()}):\n`);
-  console.log(table(['service', 'messages ok', 'lost', 'RSS after warm-up MB', 'RSS at end MB', 'peak MB', 'growth %', 'event-loop lag p99 ms'], rows));
+  console.log(
+    table(
+      ['service', 'messages ok', 'lost', 'RSS warm MB', 'RSS end MB', 'RSS peak MB', 'RSS growth %', 'private warm MB', 'private end MB', 'private growth %', 'event-loop lag p99 ms'],
+      rows,
+    ),
+  );
   await stack.stop();
   save('soak', { samples, rateHz, seconds, lost, alerts, services: rows });
 }
