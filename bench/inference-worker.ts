@@ -1,6 +1,6 @@
 /**
  * One measurement in a fresh process, so import cost and RSS are those of this runtime alone:
- *   tsx bench/inference-worker.ts <runtime|tfjs> <bundle> <iterations>
+ *   node <bundled worker> <runtime|int8|iforest|tfjs> <bundle> <iterations>
  * Prints one JSON line.
  */
 import { loadTfjsReference } from '../test/harness/tfjs-reference.js';
@@ -15,6 +15,22 @@ const batch1: number[] = [];
 const batch64: number[] = [];
 let importMs: number;
 let rssLoaded: number;
+let modelBytes: number;
+
+/** Times `predict` at batch 1 and per sample in batches of 64. */
+function timePredict(predict: (input: number[]) => unknown): void {
+  for (let i = 0; i < iterations; i += 1) {
+    const input = samples[i % 64] as number[];
+    const t0 = performance.now();
+    predict(input);
+    batch1.push(performance.now() - t0);
+  }
+  for (let i = 0; i < iterations / 16; i += 1) {
+    const t0 = performance.now();
+    for (const input of samples) predict(input);
+    batch64.push((performance.now() - t0) / 64);
+  }
+}
 
 if (mode === 'runtime' || mode === 'int8') {
   const { loadBundle } = await import('../shared/src/model/bundle.js');
@@ -25,23 +41,27 @@ if (mode === 'runtime' || mode === 'int8') {
   const network = mode === 'int8' ? Int8DenseNetwork.quantize(bundle.network, calibration) : bundle.network;
   importMs = performance.now() - importStart;
   rssLoaded = process.memoryUsage().rss;
-  for (let i = 0; i < iterations; i += 1) {
-    const input = samples[i % 64] as number[];
-    const t0 = performance.now();
-    network.predict(input);
-    batch1.push(performance.now() - t0);
-  }
-  for (let i = 0; i < iterations / 16; i += 1) {
-    const t0 = performance.now();
-    for (const input of samples) network.predict(input);
-    batch64.push((performance.now() - t0) / 64);
-  }
+  modelBytes = network instanceof Int8DenseNetwork ? network.weightBytes : bundle.sizeBytes;
+  timePredict((input) => network.predict(input));
+} else if (mode === 'iforest') {
+  const { IsolationForest, DEFAULT_ISOLATION_FOREST_OPTIONS } = await import('../shared/src/model/isolation-forest.js');
+  // Grown on 2,000 rows of the same width (its shape, not its data, sets the cost): 100 trees of
+  // 256-row subsamples, as scikit-learn's defaults.
+  let state = 7;
+  const noise = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  const rows = Array.from({ length: 2000 }, (_, i) => (samples[i % 64] as number[]).map((value) => value + 0.1 * noise()));
+  const forest = IsolationForest.fit(rows, DEFAULT_ISOLATION_FOREST_OPTIONS);
+  importMs = performance.now() - importStart;
+  rssLoaded = process.memoryUsage().rss;
+  modelBytes = forest.sizeBytes;
+  timePredict((input) => forest.score(input));
 } else {
   const tf = await import('@tensorflow/tfjs');
   await tf.setBackend('cpu');
   const model = await loadTfjsReference(tf, bundleDir);
   importMs = performance.now() - importStart;
   rssLoaded = process.memoryUsage().rss;
+  modelBytes = model.countParams() * 4;
   for (let i = 0; i < iterations; i += 1) {
     const input = samples[i % 64] as number[];
     const t0 = performance.now();
@@ -64,6 +84,7 @@ console.log(
     rssBeforeMb: rssBefore / 2 ** 20,
     rssLoadedMb: rssLoaded / 2 ** 20,
     rssEndMb: process.memoryUsage().rss / 2 ** 20,
+    modelBytes,
     batch1P50Us: quantile(steady(batch1), 0.5) * 1000,
     batch1P99Us: quantile(steady(batch1), 0.99) * 1000,
     batch64P50Us: quantile(steady(batch64), 0.5) * 1000,

@@ -4,67 +4,18 @@
  * weights, in the same run, each in fresh processes (so import time and RSS are its own): medians
  * over the runs, and the ratio.
  */
-import { execFileSync } from 'node:child_process';
-import { build } from 'esbuild';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainTestBundle } from '../test/harness/model-fixture.js';
-import { machineDescription, median, table } from './stats.js';
+import { buildInferenceWorker, measureModes, medians, ROOT as root } from './inference-workers.js';
+import { machineDescription, table } from './stats.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, iterations: { type: 'string', default: '20000' } } });
 const runs = Number(args.runs);
-const root = new URL('..', import.meta.url).pathname;
 const bundle = await trainTestBundle({ samples: 6000, epochs: 5 });
-
-interface Measurement {
-  mode: string;
-  importMs: number;
-  rssLoadedMb: number;
-  batch1P50Us: number;
-  batch1P99Us: number;
-  batch64P50Us: number;
-  batch64P99Us: number;
-}
-
-// The worker runs as a bundled file under plain node, as the services do: a TypeScript loader
-// would add its own ~35 MB and import time to both sides.
-const workerFile = join(root, 'bench/results/.inference-worker.mjs');
-mkdirSync(join(root, 'bench/results'), { recursive: true });
-await build({
-  entryPoints: [join(root, 'bench/inference-worker.ts')],
-  outfile: workerFile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['@tensorflow/tfjs'],
-  logLevel: 'warning',
-});
-
-const measurements: Record<string, Measurement[]> = { runtime: [], int8: [], tfjs: [] };
-for (let run = 0; run < runs; run += 1) {
-  // Alternate, so drift in the machine's load hits both alike.
-  for (const mode of ['runtime', 'int8', 'tfjs']) {
-    const output = execFileSync(process.execPath, [workerFile, mode, bundle, String(args.iterations)], {
-      cwd: root,
-      encoding: 'utf8',
-    });
-    measurements[mode]?.push(JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as Measurement);
-  }
-}
-const summary = (mode: string) => {
-  const list = measurements[mode] ?? [];
-  const pick = (key: keyof Measurement) => median(list.map((m) => m[key] as number));
-  return {
-    batch1P50Us: pick('batch1P50Us'),
-    batch1P99Us: pick('batch1P99Us'),
-    batch64P50Us: pick('batch64P50Us'),
-    batch64P99Us: pick('batch64P99Us'),
-    importMs: pick('importMs'),
-    rssLoadedMb: pick('rssLoadedMb'),
-  };
-};
+const measurements = measureModes(await buildInferenceWorker(), ['runtime', 'int8', 'tfjs'], bundle, runs, Number(args.iterations));
+const summary = (mode: string) => medians(measurements[mode] ?? []);
 const ours = summary('runtime');
 const int8 = summary('int8');
 const tfjs = summary('tfjs');

@@ -66,6 +66,14 @@ export class IsolationForest {
   get nodeCount(): number {
     return this.trees.reduce((sum, tree) => sum + tree.feature.length, 0);
   }
+
+  /** Bytes of the flat node arrays: what the forest holds and what a bundle of it would ship. */
+  get sizeBytes(): number {
+    return this.trees.reduce(
+      (sum, tree) => sum + tree.feature.byteLength + tree.threshold.byteLength + tree.left.byteLength + tree.right.byteLength + tree.size.byteLength,
+      0,
+    );
+  }
 }
 
 function pathLength(tree: FlatTree, x: ArrayLike<number>): number {

@@ -1,0 +1,66 @@
+/**
+ * npm run bench:models [-- --runs 5 --iterations 20000]
+ * The seed's comparison table (DESIGN.md: a Pi 3B+ with TFLite), reproduced with this project's
+ * models: size of what the runtime holds, latency per sample at batch 1 in the real runtime
+ * (fresh process per measurement, medians over the runs), RSS of a process holding the model,
+ * and the SKAB scores from the last `npm run eval` (bench/results/skab-eval.json), with the same
+ * network through @tensorflow/tfjs predict measured in the same run as the reference.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { trainTestBundle } from '../test/harness/model-fixture.js';
+import { buildInferenceWorker, measureModes, medians, ROOT, type Summary } from './inference-workers.js';
+import { machineDescription, table } from './stats.js';
+
+const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, iterations: { type: 'string', default: '20000' } } });
+const runs = Number(args.runs);
+
+interface SkabRow {
+  model: string;
+  f1: number;
+  far: number;
+  mar: number;
+}
+
+/** Each row: our model, the worker mode that runs it, the eval row scoring it, the seed's row. */
+const MODELS: Array<{ name: string; mode?: string; evalRow?: string; seed: string }> = [
+  { name: 'conv AE FP32', seed: '12 MB / 180 ms / 340 MB' },
+  { name: 'conv AE INT8', seed: '3 MB / 45 ms / 95 MB' },
+  { name: 'isolation forest', mode: 'iforest', evalRow: 'isolation forest (levels, 5 s window)', seed: '2 MB / 8 ms / 60 MB' },
+  { name: 'dense AE FP32', mode: 'runtime', evalRow: 'dense-ae (levels, 5 s window)', seed: '-' },
+  { name: 'dense AE INT8', mode: 'int8', seed: '800 KB / 12 ms / 40 MB' },
+  { name: 'dense AE FP32 via @tensorflow/tfjs (reference)', mode: 'tfjs', seed: '-' },
+];
+
+const bundle = await trainTestBundle({ samples: 6000, epochs: 5 });
+const modes = MODELS.flatMap((model) => (model.mode ? [model.mode] : []));
+const measurements = measureModes(await buildInferenceWorker(), modes, bundle, runs, Number(args.iterations));
+const summaries: Record<string, Summary> = Object.fromEntries(modes.map((mode) => [mode, medians(measurements[mode] ?? [])]));
+
+const evalFile = join(ROOT, 'bench/results/skab-eval.json');
+const skab: SkabRow[] = existsSync(evalFile) ? (JSON.parse(readFileSync(evalFile, 'utf8')) as { results: SkabRow[] }).results : [];
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
+const rows = MODELS.map((model) => {
+  const measured = model.mode ? summaries[model.mode] : undefined;
+  const scores = skab.find((row) => row.model === model.evalRow);
+  if (!measured) return [model.name, 'not built yet', '-', '-', '-', '-', '-', '-', model.seed];
+  return [
+    model.name,
+    kb(measured.modelBytes),
+    measured.batch1P50Us,
+    measured.batch1P99Us,
+    measured.rssLoadedMb,
+    scores ? scores.f1 : '-',
+    scores ? scores.far : '-',
+    scores ? scores.mar : '-',
+    model.seed,
+  ];
+});
+console.log(`\nModels, medians of ${runs} fresh processes x ${args.iterations} samples (${machineDescription()}); SKAB from ${existsSync(evalFile) ? 'the last npm run eval' : 'no eval run yet'}:\n`);
+console.log(table(['model (24 features)', 'size', 'b1 p50 µs', 'b1 p99 µs', 'RSS MB', 'SKAB F1', 'FAR %', 'MAR %', 'seed on a Pi 3B+ (size / latency / RAM)'], rows));
+writeFileSync(
+  join(ROOT, 'bench/results/models.json'),
+  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), models: MODELS.map((model) => ({ ...model, measured: model.mode ? summaries[model.mode] : null, skab: skab.find((row) => row.model === model.evalRow) ?? null })) }, null, 2)}\n`,
+);
