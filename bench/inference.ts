@@ -4,12 +4,11 @@
  * weights, in the same run, each in fresh processes (so import time and RSS are its own): medians
  * over the runs, and the ratio.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { trainTestBundle } from '../test/harness/model-fixture.js';
-import { buildInferenceWorker, measureModes, medians, ROOT as root } from './inference-workers.js';
-import { machineDescription, table } from './stats.js';
+import { buildInferenceWorker, measureModes, medians } from './inference-workers.js';
+import { machineDescription, resultsFile, table } from './stats.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, iterations: { type: 'string', default: '20000' } } });
 const runs = Number(args.runs);
@@ -27,8 +26,7 @@ const rows = [
 ];
 const text = table(['runtime (24-64-32-64-24)', 'b1 p50 µs', 'b1 p99 µs', 'b64 p50 µs/sample', 'b64 p99 µs/sample', 'import+load ms', 'RSS MB'], rows);
 console.log(`\nInference, medians of ${runs} runs x ${args.iterations} samples (${machineDescription()}):\n\n${text}\n`);
-mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(
-  join(root, 'bench/results/inference.json'),
+  resultsFile('inference.json'),
   `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), ours, int8, tfjs, raw: measurements }, null, 2)}\n`,
 );

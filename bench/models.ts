@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainTestBundle } from '../test/harness/model-fixture.js';
 import { buildInferenceWorker, measureModes, medians, ROOT, type Summary } from './inference-workers.js';
-import { machineDescription, table } from './stats.js';
+import { machineDescription, resultsFile, table } from './stats.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, iterations: { type: 'string', default: '20000' } } });
 const runs = Number(args.runs);
@@ -61,6 +61,6 @@ const rows = MODELS.map((model) => {
 console.log(`\nModels, medians of ${runs} fresh processes x ${args.iterations} samples (${machineDescription()}); SKAB from ${existsSync(evalFile) ? 'the last npm run eval' : 'no eval run yet'}:\n`);
 console.log(table(['model (24 features)', 'size', 'b1 p50 µs', 'b1 p99 µs', 'RSS MB', 'SKAB F1', 'FAR %', 'MAR %', 'seed on a Pi 3B+ (size / latency / RAM)'], rows));
 writeFileSync(
-  join(ROOT, 'bench/results/models.json'),
+  resultsFile('models.json'),
   `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), models: MODELS.map((model) => ({ ...model, measured: model.mode ? summaries[model.mode] : null, skab: skab.find((row) => row.model === model.evalRow) ?? null })) }, null, 2)}\n`,
 );

@@ -6,15 +6,14 @@
  *   npm run bench:startup [-- --runs 5]                          process start to /healthz OK
  *   npm run soak [-- --samples 1000000]                          1 kHz until N samples: RSS growth, lag, loss
  */
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { healthz, metricSum, scrape, type MetricSample } from '../test/harness/metrics.js';
 import { PIPELINE_ORDER, startPipeline, type RunningPipeline } from '../test/harness/pipeline.js';
 import { waitFor } from '../test/harness/ports.js';
-import { startService, ROOT, type ServiceName } from '../test/harness/processes.js';
+import { startService, type ServiceName } from '../test/harness/processes.js';
 import { processMemory, type ProcessMemory } from './process-memory.js';
-import { machineDescription, median, table } from './stats.js';
+import { machineDescription, median, resultsFile, table } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,8 +59,7 @@ function histogramQuantile(samples: MetricSample[], name: string, labels: Record
 }
 
 function save(name: string, result: unknown): void {
-  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, `bench/results/${name}.json`), `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), ...(result as object) }, null, 2)}\n`);
+  writeFileSync(resultsFile(`${name}.json`), `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), ...(result as object) }, null, 2)}\n`);
 }
 
 async function throughput(samples: number): Promise<void> {

@@ -1,4 +1,8 @@
 /** Small statistics and table helpers for the benchmarks (medians: this machine is noisy). */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 export function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 0) return Number.NaN;
@@ -25,4 +29,14 @@ function formatNumber(value: number): string {
 
 export function machineDescription(): string {
   return `${process.platform}/${process.arch}, Node ${process.version}`;
+}
+
+/**
+ * Where a benchmark writes its results: bench/results, or VIGIL_BENCH_RESULTS_DIR (the smoke test
+ * runs the benchmarks at a small size and must not overwrite the full-size results).
+ */
+export function resultsFile(name: string): string {
+  const dir = process.env.VIGIL_BENCH_RESULTS_DIR ?? fileURLToPath(new URL('results', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  return join(dir, name);
 }

@@ -1,0 +1,67 @@
+/**
+ * The benchmarks at a small size, as a smoke test that each one runs and reports sound numbers
+ * (no timing is asserted: speed is for the full-size runs on a quiet machine). Their results go
+ * to a temporary folder, not over the full-size results in bench/results.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ROOT } from './harness/processes.js';
+
+const resultsDir = mkdtempSync(join(tmpdir(), 'vigil-bench-smoke-'));
+const bench = (script: string, ...args: string[]) =>
+  execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench', script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, VIGIL_BENCH_RESULTS_DIR: resultsDir },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 240_000,
+  });
+const result = <T>(name: string) => JSON.parse(readFileSync(join(resultsDir, `${name}.json`), 'utf8')) as T;
+
+describe('benchmarks, small size', { timeout: 600_000 }, () => {
+  it('bench:pipeline: every sample through, none lost; latency per stage', () => {
+    const output = bench('pipeline.ts', '--mode', 'pipeline', '--samples', '4000', '--seconds', '3');
+    assert.match(output, /samples\/s end to end, 0 lost/);
+    const throughput = result<{ samples: number; lost: number; stages: Array<[string, number]> }>('pipeline-throughput');
+    assert.equal(throughput.lost, 0);
+    for (const [stage, ok] of throughput.stages) assert.equal(ok, 4000, `${stage} handled every sample`);
+    const latency = result<{ stages: Record<string, { p50Ms: number; p99Ms: number }> }>('pipeline-latency');
+    assert.deepEqual(Object.keys(latency.stages), ['preprocessor', 'inference', 'adaptive-threshold', 'alert-publisher']);
+    for (const { p50Ms, p99Ms } of Object.values(latency.stages)) assert.ok(p50Ms > 0 && p99Ms >= p50Ms);
+  });
+
+  it('bench:memory: RSS, private and PSS per service, PSS below RSS', () => {
+    bench('pipeline.ts', '--mode', 'memory', '--seconds', '3');
+    const memory = result<{ services: Record<string, { rssMb: number; privateMb: number; pssMb: number }>; totals: { pssMb: number; rssMb: number } }>('memory');
+    assert.equal(Object.keys(memory.services).length, 5);
+    for (const [service, { rssMb, privateMb, pssMb }] of Object.entries(memory.services)) {
+      assert.ok(privateMb > 0 && privateMb < pssMb && pssMb < rssMb, `${service}: private ${privateMb} < PSS ${pssMb} < RSS ${rssMb}`);
+    }
+    assert.ok(memory.totals.pssMb < memory.totals.rssMb);
+  });
+
+  it('bench:startup and soak run and account for every sample', () => {
+    bench('pipeline.ts', '--mode', 'startup', '--runs', '1');
+    assert.equal(Object.keys(result<{ services: object }>('startup').services).length, 5);
+    bench('pipeline.ts', '--mode', 'soak', '--samples', '3000');
+    const soak = result<{ lost: number; services: Array<[string, number]> }>('soak');
+    assert.equal(soak.lost, 0);
+    for (const [service, ok] of soak.services) assert.equal(ok, 3000, `${service} handled every sample`);
+  });
+
+  it('bench:models and bench:floor: a row per model, the transport floor', () => {
+    const output = bench('models.ts', '--runs', '1', '--iterations', '400');
+    assert.match(output, /conv AE FP32 +\| not built yet/);
+    const models = result<{ models: Array<{ name: string; measured: { batch1P50Us: number; modelBytes: number } | null }> }>('models');
+    const measured = models.models.filter((model) => model.measured);
+    assert.equal(measured.length, 4);
+    for (const model of measured) assert.ok((model.measured?.batch1P50Us ?? 0) > 0 && (model.measured?.modelBytes ?? 0) > 0, model.name);
+    const bytes = (name: string) => models.models.find((model) => model.name === name)?.measured?.modelBytes ?? 0;
+    assert.ok(bytes('dense AE INT8') < bytes('dense AE FP32') / 3, 'INT8 weights about 4x smaller');
+    assert.match(bench('transport-floor.ts', '--messages', '200'), /\| p50 ms \| p99 ms \| max ms \|/);
+  });
+});
