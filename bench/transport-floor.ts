@@ -9,20 +9,21 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pull, Push } from 'zeromq';
+// The clock the stages' latency histograms use, so the floor and bench:pipeline are measured alike.
+import { preciseNowMs } from '@vigil/shared';
 import { freePort } from '../test/harness/ports.js';
 import { machineDescription, quantile, table } from './stats.js';
 
 const { values: args, positionals } = parseArgs({ allowPositionals: true, options: { messages: { type: 'string', default: '3000' } } });
 const messages = Number(args.messages);
 const [role, inPort, outPort] = positionals;
-const clock = () => performance.timeOrigin + performance.now();
 
 if (role === 'source') {
   const output = new Push({ immediate: true });
   output.connect(`tcp://127.0.0.1:${outPort}`);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   for (let seq = 0; seq < messages; seq += 1) {
-    await output.send(JSON.stringify({ seq, sentAt: clock(), channels: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`channel${i}`, Math.random()])) }));
+    await output.send(JSON.stringify({ seq, sentAt: preciseNowMs(), channels: Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`channel${i}`, Math.random()])) }));
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   output.close();
@@ -35,7 +36,7 @@ if (role === 'source') {
   for await (const [frame] of input) {
     const message = JSON.parse(String(frame)) as { sentAt: number };
     if (output) await output.send(JSON.stringify(message));
-    else latencies.push(clock() - message.sentAt);
+    else latencies.push(preciseNowMs() - message.sentAt);
     if (latencies.length === messages) break;
   }
   if (role === 'sink') console.log(JSON.stringify({ p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: Math.max(...latencies) }));
