@@ -15,3 +15,4 @@ export * from './wall-clock.js';
 export * from './node-runtime.js';
 export * from './detection/adaptive-threshold.js';
 export * from './redis-state.js';
+export * from './random.js';

@@ -10,6 +10,8 @@
  */
 const EULER_GAMMA = 0.5772156649015329;
 
+import { SeededRandom } from '../random.js';
+
 /** Average path length of an unsuccessful search in a binary search tree of n points: c(n). */
 export function averagePathLength(n: number): number {
   if (n <= 1) return 0;
@@ -45,7 +47,8 @@ export class IsolationForest {
   static fit(rows: ReadonlyArray<ArrayLike<number>>, options: IsolationForestOptions = DEFAULT_ISOLATION_FOREST_OPTIONS): IsolationForest {
     if (rows.length < 2) throw new Error('an isolation forest needs at least two rows');
     const inputSize = rows[0]?.length ?? 0;
-    const random = mulberry32(options.seed);
+    const generator = new SeededRandom(options.seed);
+    const random = () => generator.next();
     const subsampleSize = Math.min(options.maxSamples, rows.length);
     const depthLimit = Math.ceil(Math.log2(Math.max(subsampleSize, 2)));
     const trees: FlatTree[] = [];
@@ -141,15 +144,4 @@ function sampleWithoutReplacement(n: number, k: number, random: () => number): n
     [indices[i], indices[j]] = [indices[j] as number, indices[i] as number];
   }
   return indices.slice(0, k);
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,4 +1,4 @@
-/** A small seedable PRNG (mulberry32) so a simulated run can be repeated exactly. */
+/** A small seedable PRNG (mulberry32): simulated runs, forests and training epochs repeat exactly. */
 export class SeededRandom {
   private state: number;
   private spareGaussian: number | undefined;
