@@ -4,7 +4,7 @@
  *   npm run bench:pipeline [-- --samples 200000 --seconds 30]   throughput (0 loss), then latency at 100 Hz
  *   npm run bench:memory [-- --seconds 60]                       steady-state RSS after traffic
  *   npm run bench:startup [-- --runs 5]                          process start to /healthz OK
- *   npm run soak [-- --samples 1000000]                          1 kHz until N samples: RSS growth, lag, loss
+ *   npm run soak [-- --samples 1000000]                          1 kHz, warm-up, then N samples: RSS growth, lag, loss
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -166,19 +166,44 @@ function floorGrowthPercent(series: number[]): number {
   return (100 * (last - first)) / first;
 }
 
+/** Full (mark-compact) collections a service has run, from its own GC histogram. */
+function majorGcs(metrics: MetricSample[]): number {
+  return metricSum(metrics, 'nodejs_gc_duration_seconds_count', { kind: 'major' });
+}
+
 async function soak(samples: number): Promise<void> {
   const rateHz = 1000;
+  const maxWarmupMs = Math.min(20 * 60_000, (samples / rateHz) * 1000);
   const stack = await startStack({
     VIGIL_SENSOR_READER_RATE_HZ: String(rateHz),
     VIGIL_SENSOR_READER_SIM_SPEED: '1',
-    VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(samples),
+    // Enough for the longest warm-up and then `samples` more.
+    VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(samples + (maxWarmupMs / 1000) * rateHz),
     VIGIL_SENSOR_READER_SIM_FAULTS: 'bearing-wear@300+60,leak@700+30',
     VIGIL_SENSOR_READER_SIM_REPEAT_S: '1000',
   });
   const pids = new Map([...stack.services].map(([name, service]) => [name, service.child.pid as number]));
   const started = Date.now();
-  // Warm-up: the first minute fills queues, JIT caches and the heap; growth is measured after it.
-  await new Promise((resolve) => setTimeout(resolve, Math.min(60_000, (samples / rateHz) * 250)));
+  // Warm-up: at least a minute (queues, JIT caches), and until every service's V8 heap has run one
+  // full collection. Before it, V8 grows the old generation towards a limit it set at start-up;
+  // only a full collection sizes the heap to what the process really keeps. A service that
+  // allocates little (the publisher) reached it only after 5-13 minutes at 1 kHz, so a soak that
+  // started measuring at one minute saw that first rise as "growth" (+6.6 % and +7.1 %).
+  const warmed = new Set<ServiceName>();
+  await waitFor(
+    'warm-up',
+    async () => {
+      for (const name of PIPELINE_ORDER) if (majorGcs(await scrape(stack.ports.metrics[name])) >= 1) warmed.add(name);
+      const elapsed = Date.now() - started;
+      return (elapsed >= Math.min(60_000, maxWarmupMs) && warmed.size === PIPELINE_ORDER.length) || elapsed >= maxWarmupMs || undefined;
+    },
+    maxWarmupMs + 60_000,
+    5_000,
+  );
+  const warmupSeconds = (Date.now() - started) / 1000;
+  const okAtWarmup = metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_messages_total', { outcome: 'ok' });
+  const gcsAtWarmup = new Map<ServiceName, number>();
+  for (const name of PIPELINE_ORDER) gcsAtWarmup.set(name, majorGcs(await scrape(stack.ports.metrics[name])));
   const afterWarmup = new Map([...pids].map(([name, pid]) => [name, processMemory(pid)]));
   const peakRss = new Map([...afterWarmup].map(([name, memory]) => [name, memory.rssMb]));
   // Private memory every 5 s: two readings can land either side of a garbage collection, so growth
@@ -186,7 +211,7 @@ async function soak(samples: number): Promise<void> {
   const privateSeries = new Map([...afterWarmup].map(([name, memory]) => [name, [memory.privateMb]]));
   const lagP99 = new Map<ServiceName, number>();
   await waitFor(
-    `${samples} samples at the publisher`,
+    `${samples} samples at the publisher after the warm-up`,
     async () => {
       for (const [name, pid] of pids) {
         const memory = processMemory(pid);
@@ -194,7 +219,7 @@ async function soak(samples: number): Promise<void> {
         privateSeries.get(name)?.push(memory.privateMb);
       }
       const publisherOk = metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_messages_total', { outcome: 'ok' });
-      return publisherOk >= samples || undefined;
+      return publisherOk >= okAtWarmup + samples || undefined;
     },
     (samples / rateHz) * 3000 + 120_000,
     5_000,
@@ -221,19 +246,24 @@ async function soak(samples: number): Promise<void> {
       end.privateMb,
       (100 * (end.privateMb - warm.privateMb)) / warm.privateMb,
       floorGrowthPercent(privateSeries.get(name) ?? []),
+      majorGcs(metrics) - (gcsAtWarmup.get(name) ?? 0),
       lagP99.get(name) ?? 0,
     ]);
   }
   const alerts = metricSum(await scrape(stack.ports.metrics['alert-publisher']), 'vigil_alerts_published_total');
-  console.log(`\nSoak: ${samples} samples at ${rateHz} Hz in ${seconds.toFixed(0)} s, ${lost} lost, ${alerts} alerts published (${machineDescription()}):\n`);
+  const unwarmed = PIPELINE_ORDER.filter((name) => !warmed.has(name));
+  console.log(
+    `\nSoak: warm-up ${warmupSeconds.toFixed(0)} s (${unwarmed.length === 0 ? 'every service ran a full GC' : `no full GC yet in ${unwarmed.join(', ')}`}), ` +
+      `then ${samples} samples at ${rateHz} Hz; ${seconds.toFixed(0)} s in all, ${lost} lost, ${alerts} alerts published (${machineDescription()}):\n`,
+  );
   console.log(
     table(
-      ['service', 'messages ok', 'lost', 'RSS warm MB', 'RSS end MB', 'RSS peak MB', 'RSS growth %', 'private warm MB', 'private end MB', 'private growth %', 'private floor growth %', 'event-loop lag p99 ms'],
+      ['service', 'messages ok', 'lost', 'RSS warm MB', 'RSS end MB', 'RSS peak MB', 'RSS growth %', 'private warm MB', 'private end MB', 'private growth %', 'private floor growth %', 'full GCs after warm-up', 'event-loop lag p99 ms'],
       rows,
     ),
   );
   await stack.stop();
-  save('soak', { samples, rateHz, seconds, lost, alerts, services: rows });
+  save('soak', { samples, rateHz, warmupSeconds, unwarmed, seconds, lost, alerts, services: rows });
 }
 
 switch (args.mode) {
