@@ -1,6 +1,6 @@
 /**
  * One measurement in a fresh process, so import cost and RSS are those of this runtime alone:
- *   node <bundled worker> <runtime|int8|iforest|tfjs> <bundle> <iterations>
+ *   node <bundled worker> <runtime|int8|conv|iforest|tfjs> <bundle> <iterations>
  * Prints one JSON line.
  */
 import { loadTfjsReference } from '../test/harness/tfjs-reference.js';
@@ -10,7 +10,11 @@ const iterations = Number(iterationsText);
 const rssBefore = process.memoryUsage().rss;
 const importStart = performance.now();
 
-const samples = Array.from({ length: 64 }, (_, i) => Array.from({ length: 24 }, (_, j) => Math.sin(i * 0.7 + j)));
+/** 64 inputs of the model's width (24 features for the dense models, 16 x 8 for the conv one). */
+let samples = inputsOfWidth(24);
+function inputsOfWidth(width: number): number[][] {
+  return Array.from({ length: 64 }, (_, i) => Array.from({ length: width }, (_, j) => Math.sin(i * 0.7 + j)));
+}
 const batch1: number[] = [];
 const batch64: number[] = [];
 let importMs: number;
@@ -32,16 +36,18 @@ function timePredict(predict: (input: number[]) => unknown): void {
   }
 }
 
-if (mode === 'runtime' || mode === 'int8') {
+if (mode === 'runtime' || mode === 'int8' || mode === 'conv') {
+  // The bundle as it ships, loaded as the inference service loads it (its precision is its own).
   const { loadBundle } = await import('../shared/src/model/bundle.js');
-  const { Int8DenseNetwork } = await import('../shared/src/model/int8-network.js');
   const bundle = await loadBundle(bundleDir);
-  // Calibration quality does not change speed: any 256 inputs of the right size will do here.
-  const calibration = Array.from({ length: 256 }, (_, i) => samples[i % 64] as number[]);
-  const network = mode === 'int8' ? Int8DenseNetwork.quantize(bundle.network, calibration) : bundle.network;
+  const expected = mode === 'int8' ? 'int8' : 'fp32';
+  if (bundle.network.precision !== expected) throw new Error(`mode ${mode} needs an ${expected} bundle, ${bundleDir} is ${bundle.network.precision}`);
+  if ((mode === 'conv') !== (bundle.manifest.kind === 'conv-autoencoder')) throw new Error(`mode ${mode} cannot run a ${bundle.manifest.kind} bundle`);
+  const network = bundle.network;
+  samples = inputsOfWidth(network.inputSize);
   importMs = performance.now() - importStart;
   rssLoaded = process.memoryUsage().rss;
-  modelBytes = network instanceof Int8DenseNetwork ? network.weightBytes : bundle.sizeBytes;
+  modelBytes = bundle.sizeBytes;
   timePredict((input) => network.predict(input));
 } else if (mode === 'iforest') {
   const { IsolationForest, DEFAULT_ISOLATION_FOREST_OPTIONS } = await import('../shared/src/model/isolation-forest.js');

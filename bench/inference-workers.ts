@@ -13,7 +13,7 @@ export interface Measurement {
   mode: string;
   importMs: number;
   rssLoadedMb: number;
-  /** Bytes of the model's parameters as the runtime holds (and ships) them. */
+  /** Bytes of the model as it ships (the bundle's network files), or of the forest's nodes. */
   modelBytes: number;
   batch1P50Us: number;
   batch1P99Us: number;
@@ -41,11 +41,22 @@ export async function buildInferenceWorker(): Promise<string> {
   return workerFile;
 }
 
-/** `runs` fresh processes per mode, alternating modes so drift in the machine's load hits all alike. */
-export function measureModes(workerFile: string, modes: string[], bundleDir: string, runs: number, iterations: number): Record<string, Measurement[]> {
+/**
+ * `runs` fresh processes per mode, alternating modes so drift in the machine's load hits all alike.
+ * `bundleDirs` names the bundle each mode loads (int8 an INT8 bundle, conv the conv autoencoder's,
+ * the others the dense FP32 one).
+ */
+export function measureModes(
+  workerFile: string,
+  modes: string[],
+  bundleDirs: { fp32: string; int8: string; conv?: string },
+  runs: number,
+  iterations: number,
+): Record<string, Measurement[]> {
   const measurements: Record<string, Measurement[]> = Object.fromEntries(modes.map((mode) => [mode, []]));
   for (let run = 0; run < runs; run += 1) {
     for (const mode of modes) {
+      const bundleDir = mode === 'int8' ? bundleDirs.int8 : mode === 'conv' ? (bundleDirs.conv ?? '') : bundleDirs.fp32;
       const output = execFileSync(process.execPath, [workerFile, mode, bundleDir, String(iterations)], { cwd: ROOT, encoding: 'utf8' });
       measurements[mode]?.push(JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as Measurement);
     }

@@ -12,8 +12,11 @@ import { machineDescription, resultsFile, table } from './stats.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, iterations: { type: 'string', default: '20000' } } });
 const runs = Number(args.runs);
-const bundle = await trainTestBundle({ samples: 6000, epochs: 5 });
-const measurements = measureModes(await buildInferenceWorker(), ['runtime', 'int8', 'tfjs'], bundle, runs, Number(args.iterations));
+const bundles = {
+  fp32: await trainTestBundle({ samples: 6000, epochs: 5 }),
+  int8: await trainTestBundle({ samples: 6000, epochs: 5, precision: 'int8' }),
+};
+const measurements = measureModes(await buildInferenceWorker(), ['runtime', 'int8', 'tfjs'], bundles, runs, Number(args.iterations));
 const summary = (mode: string) => medians(measurements[mode] ?? []);
 const ours = summary('runtime');
 const int8 = summary('int8');

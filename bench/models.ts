@@ -25,17 +25,21 @@ interface SkabRow {
 
 /** Each row: our model, the worker mode that runs it, the eval row scoring it, the seed's row. */
 const MODELS: Array<{ name: string; mode?: string; evalRow?: string; seed: string }> = [
-  { name: 'conv AE FP32', seed: '12 MB / 180 ms / 340 MB' },
+  { name: 'conv AE FP32 (16 x 8 window)', mode: 'conv', evalRow: 'conv-ae (16 s window)', seed: '12 MB / 180 ms / 340 MB' },
   { name: 'conv AE INT8', seed: '3 MB / 45 ms / 95 MB' },
   { name: 'isolation forest', mode: 'iforest', evalRow: 'isolation forest (levels, 5 s window)', seed: '2 MB / 8 ms / 60 MB' },
   { name: 'dense AE FP32', mode: 'runtime', evalRow: 'dense-ae (levels, 5 s window)', seed: '-' },
-  { name: 'dense AE INT8', mode: 'int8', seed: '800 KB / 12 ms / 40 MB' },
+  { name: 'dense AE INT8', mode: 'int8', evalRow: 'dense-ae INT8 (levels, 5 s window)', seed: '800 KB / 12 ms / 40 MB' },
   { name: 'dense AE FP32 via @tensorflow/tfjs (reference)', mode: 'tfjs', seed: '-' },
 ];
 
-const bundle = await trainTestBundle({ samples: 6000, epochs: 5 });
+const bundles = {
+  fp32: await trainTestBundle({ samples: 6000, epochs: 5 }),
+  int8: await trainTestBundle({ samples: 6000, epochs: 5, precision: 'int8' }),
+  conv: await trainTestBundle({ samples: 4000, epochs: 4, kind: 'conv-autoencoder' }),
+};
 const modes = MODELS.flatMap((model) => (model.mode ? [model.mode] : []));
-const measurements = measureModes(await buildInferenceWorker(), modes, bundle, runs, Number(args.iterations));
+const measurements = measureModes(await buildInferenceWorker(), modes, bundles, runs, Number(args.iterations));
 const summaries: Record<string, Summary> = Object.fromEntries(modes.map((mode) => [mode, medians(measurements[mode] ?? [])]));
 
 const evalFile = join(ROOT, 'bench/results/skab-eval.json');

@@ -60,6 +60,7 @@ if (!existsSync(join(args.model ?? '', 'bundle.json'))) {
     version: new Date().toISOString().slice(0, 10),
     featureSettings: { ...DEFAULT_FEATURE_SPEC, limits: PUMP_PHYSICAL_LIMITS, policies: DEFAULT_CLEANER_POLICIES, forwardFillLimit: DEFAULT_FORWARD_FILL_LIMIT },
     train: { ...DEFAULT_TRAIN_OPTIONS, epochs: 20 },
+    precision: 'int8',
   });
   console.log(`Trained on ${manifest.training.samples} samples (loss ${manifest.training.finalLoss.toFixed(5)}).`);
 }

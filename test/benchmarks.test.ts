@@ -48,17 +48,19 @@ describe('benchmarks, small size', { timeout: 600_000 }, () => {
     bench('pipeline.ts', '--mode', 'startup', '--runs', '1');
     assert.equal(Object.keys(result<{ services: object }>('startup').services).length, 5);
     bench('pipeline.ts', '--mode', 'soak', '--samples', '3000');
-    const soak = result<{ lost: number; services: Array<[string, number]> }>('soak');
+    const soak = result<{ lost: number; warmupSeconds: number; services: Array<[string, number]> }>('soak');
     assert.equal(soak.lost, 0);
-    for (const [service, ok] of soak.services) assert.equal(ok, 3000, `${service} handled every sample`);
+    assert.ok(soak.warmupSeconds > 0);
+    // Warm-up samples come on top of the measured 3,000.
+    for (const [service, ok] of soak.services) assert.ok(ok >= 3000, `${service} handled ${ok} samples`);
   });
 
   it('bench:models and bench:floor: a row per model, the transport floor', () => {
     const output = bench('models.ts', '--runs', '1', '--iterations', '400');
-    assert.match(output, /conv AE FP32 +\| not built yet/);
+    assert.match(output, /conv AE INT8 +\| not built yet/);
     const models = result<{ models: Array<{ name: string; measured: { batch1P50Us: number; modelBytes: number } | null }> }>('models');
     const measured = models.models.filter((model) => model.measured);
-    assert.equal(measured.length, 4);
+    assert.equal(measured.length, 5);
     for (const model of measured) assert.ok((model.measured?.batch1P50Us ?? 0) > 0 && (model.measured?.modelBytes ?? 0) > 0, model.name);
     const bytes = (name: string) => models.models.find((model) => model.name === name)?.measured?.modelBytes ?? 0;
     assert.ok(bytes('dense AE INT8') < bytes('dense AE FP32') / 3, 'INT8 weights about 4x smaller');

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   AssetFeaturePipeline,
   featureNames,
+  valuesPerChannel,
   parseLimits,
   ReadingCleaner,
   RunningStats,
@@ -54,7 +55,21 @@ describe('SlidingWindow features', () => {
   });
 
   it('names features channel-major', () => {
-    assert.deepEqual(featureNames(['a', 'b'], ['mean', 'std']), ['a.mean', 'a.std', 'b.mean', 'b.std']);
+    assert.deepEqual(featureNames(['a', 'b'], ['mean', 'std'], 5), ['a.mean', 'a.std', 'b.mean', 'b.std']);
+    assert.deepEqual(featureNames(['a', 'b'], ['series', 'mean'], 3), ['a.t-2', 'a.t-1', 'a.t-0', 'a.mean', 'b.t-2', 'b.t-1', 'b.t-0', 'b.mean']);
+    assert.equal(valuesPerChannel(['series', 'mean'], 3), 4);
+  });
+
+  it('gives the window itself as a series, oldest first, padded with the oldest value until full', () => {
+    const window = new SlidingWindow(4, 2);
+    const out: number[] = [];
+    window.push([1, 10]);
+    window.push([2, 20]);
+    window.features(['series'], out);
+    assert.deepEqual(out, [1, 1, 1, 2, 10, 10, 10, 20]);
+    [3, 4, 5].forEach((value) => window.push([value, value * 10]));
+    window.features(['series', 'last'], out);
+    assert.deepEqual(out, [2, 3, 4, 5, 5, 20, 30, 40, 50, 50]);
   });
 });
 

@@ -7,6 +7,8 @@ import {
   DEFAULT_FORWARD_FILL_LIMIT,
   PUMP_PHYSICAL_LIMITS,
   type FeatureSettings,
+  type ModelKind,
+  type ModelPrecision,
 } from '@vigil/shared';
 import { buildBundle } from '../../services/inference/src/bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../../services/inference/src/trainer.js';
@@ -19,6 +21,9 @@ export const TEST_FEATURE_SETTINGS: FeatureSettings = {
   forwardFillLimit: DEFAULT_FORWARD_FILL_LIMIT,
 };
 
+/** The conv autoencoder reads the standardised window itself: 16 readings of every channel. */
+export const CONV_TEST_FEATURE_SETTINGS: FeatureSettings = { ...TEST_FEATURE_SETTINGS, features: ['series'], windowSize: 16 };
+
 /** Normal readings from the simulated pump (no faults). */
 export function simulatedNormalReadings(samples: number, seed: number, rateHz = 10): Array<Record<string, number>> {
   const simulator = new PumpSimulator({ seed, rateHz });
@@ -30,17 +35,24 @@ export function simulatedNormalReadings(samples: number, seed: number, rateHz = 
  * path as `npm run train`. Training takes ~25 s, so one run of the suite trains each distinct
  * bundle once and the test files share it from the temporary folder.
  */
-export async function trainTestBundle(options: { samples?: number; epochs?: number; seed?: number } = {}): Promise<string> {
+export async function trainTestBundle(
+  options: { samples?: number; epochs?: number; seed?: number; precision?: ModelPrecision; kind?: ModelKind } = {},
+): Promise<string> {
   const samples = options.samples ?? 12_000;
   const epochs = options.epochs ?? 15;
   const seed = options.seed ?? 3;
-  const dir = join(tmpdir(), `vigil-test-bundle-${process.env.VIGIL_TEST_RUN ?? process.pid}-${samples}-${epochs}-${seed}`);
+  // FP32 unless asked: the runtime-vs-TensorFlow.js tests read the bundle with TF.js itself.
+  const precision = options.precision ?? 'fp32';
+  const kind = options.kind ?? 'dense-autoencoder';
+  const dir = join(tmpdir(), `vigil-test-bundle-${process.env.VIGIL_TEST_RUN ?? process.pid}-${samples}-${epochs}-${seed}-${precision}-${kind}`);
   if (existsSync(join(dir, 'bundle.json'))) return dir;
   await buildBundle(simulatedNormalReadings(samples, seed), dir, {
     name: 'test-pump-ae',
     version: 'test',
-    featureSettings: TEST_FEATURE_SETTINGS,
+    featureSettings: kind === 'conv-autoencoder' ? CONV_TEST_FEATURE_SETTINGS : TEST_FEATURE_SETTINGS,
     train: { ...DEFAULT_TRAIN_OPTIONS, epochs },
+    precision,
+    kind,
   });
   return dir;
 }

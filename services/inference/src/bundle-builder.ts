@@ -7,23 +7,36 @@ import {
   AssetFeaturePipeline,
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
-  decodeDenseLayers,
+  decodeFloatNetwork,
   DenseNetwork,
+  featureNames,
+  Int8DenseNetwork,
+  INT8_MODEL_FILE,
+  MIN_CALIBRATION_SAMPLES,
+  MODEL_FILE,
   ReconstructionScorer,
   residualScaleOf,
   writeBundle,
+  type AutoencoderNetwork,
   type BundleManifest,
   type FeatureSettings,
   type LayersModelJson,
+  type ModelKind,
+  type ModelPrecision,
+  valuesPerChannel,
   type ScoreSummary,
 } from '@vigil/shared';
-import { trainDenseAutoencoder, WEIGHTS_FILE, type TrainOptions } from './trainer.js';
+import { trainConvAutoencoder, trainDenseAutoencoder, WEIGHTS_FILE, type TrainOptions } from './trainer.js';
 
 export interface BuildBundleOptions {
   name: string;
   version: string;
   featureSettings: FeatureSettings;
   train: TrainOptions;
+  /** How the bundle ships; int8 is calibrated on the training samples themselves (real normal data). */
+  precision: ModelPrecision;
+  /** dense-autoencoder (default) or conv-autoencoder (features must be ['series']). */
+  kind?: ModelKind;
 }
 
 /** Feature vectors of the readings that are past warm-up (scaler learned, window full). */
@@ -44,10 +57,13 @@ export function featuresOfReadings(
 
 export interface TrainedBundle {
   manifest: BundleManifest;
-  modelJson: unknown;
-  weights: Uint8Array;
-  network: DenseNetwork;
+  /** The network's files by name, as writeBundle takes them. */
+  files: Record<string, Uint8Array | string>;
+  /** The network that ships (INT8 or FP32) and a scorer over it. */
+  network: AutoencoderNetwork;
   scorer: ReconstructionScorer;
+  /** The FP32 network as trained, before any quantization. */
+  floatNetwork: AutoencoderNetwork;
 }
 
 /** Trains a bundle on readings of normal operation (warm-up readings are skipped) and writes it. */
@@ -58,7 +74,7 @@ export async function buildBundle(
 ): Promise<BundleManifest> {
   const { features } = featuresOfReadings(readings, options.featureSettings);
   const trained = await trainBundle(features, options);
-  await writeBundle(outDir, trained.manifest, trained.modelJson, { [WEIGHTS_FILE]: trained.weights });
+  await writeBundle(outDir, trained.manifest, trained.files);
   return trained.manifest;
 }
 
@@ -70,15 +86,38 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
         `and window (${options.featureSettings.windowSize}): give more normal data`,
     );
   }
-  const trained = await trainDenseAutoencoder(features, options.train);
+  if (options.precision === 'int8' && features.length < MIN_CALIBRATION_SAMPLES) {
+    throw new Error(
+      `INT8 calibration needs at least ${MIN_CALIBRATION_SAMPLES} normal samples, got ${features.length}: give more normal data or ship fp32`,
+    );
+  }
+  const kind = options.kind ?? 'dense-autoencoder';
+  const { channels, features: windowFeatures, windowSize, scalerWarmup } = options.featureSettings;
+  if (kind === 'conv-autoencoder' && (windowFeatures.length !== 1 || windowFeatures[0] !== 'series')) {
+    throw new Error(`a conv-autoencoder reads the window itself: features must be series, got ${windowFeatures.join(',')}`);
+  }
+  if (kind === 'conv-autoencoder' && options.precision === 'int8') throw new Error('INT8 conv-autoencoder bundles are not supported yet: ship fp32');
+  const trained =
+    kind === 'conv-autoencoder'
+      ? await trainConvAutoencoder(features, { steps: windowSize, channels: channels.length }, options.train)
+      : await trainDenseAutoencoder(features, options.train);
   const weightBuffer = trained.weights.buffer.slice(
     trained.weights.byteOffset,
     trained.weights.byteOffset + trained.weights.byteLength,
   ) as ArrayBuffer;
-  const network = new DenseNetwork(decodeDenseLayers(trained.modelJson as unknown as LayersModelJson, weightBuffer));
-  const { channels, features: windowFeatures, windowSize, scalerWarmup } = options.featureSettings;
+  const floatNetwork = decodeFloatNetwork(kind, trained.modelJson as unknown as LayersModelJson, weightBuffer);
+  // The residual scale and the training scores are measured on the network that ships, so the
+  // score's units in service are the ones the threshold prior was computed in.
+  const quantized = options.precision === 'int8' && floatNetwork instanceof DenseNetwork ? Int8DenseNetwork.quantize(floatNetwork, features) : undefined;
+  const network: AutoencoderNetwork = quantized ?? floatNetwork;
+  const files: Record<string, Uint8Array | string> = quantized
+    ? (() => {
+        const artifacts = quantized.toArtifacts();
+        return { [artifacts.model.weightsFile]: artifacts.weights, [INT8_MODEL_FILE]: JSON.stringify(artifacts.model) };
+      })()
+    : { [MODEL_FILE]: JSON.stringify(trained.modelJson), [WEIGHTS_FILE]: trained.weights };
   const residualScale = residualScaleOf(network, features);
-  const scorer = new ReconstructionScorer(network, channels, windowFeatures.length, residualScale);
+  const scorer = new ReconstructionScorer(network, channels, valuesPerChannel(windowFeatures, windowSize), residualScale);
   const scores = features.map((vector) => scorer.score(vector).score);
 
   const manifest: BundleManifest = {
@@ -86,10 +125,12 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
     formatVersion: BUNDLE_FORMAT_VERSION,
     name: options.name,
     version: options.version,
-    kind: 'dense-autoencoder',
+    kind,
+    precision: options.precision,
+    ...(quantized ? { calibrationSamples: features.length } : {}),
     createdAt: new Date().toISOString(),
     featureSpec: { channels: [...channels], features: [...windowFeatures], windowSize, scalerWarmup },
-    featureNames: channels.flatMap((channel) => windowFeatures.map((feature) => `${channel}.${feature}`)),
+    featureNames: featureNames(channels, windowFeatures, windowSize),
     training: {
       samples: features.length,
       epochs: options.train.epochs,
@@ -99,7 +140,7 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
       scores: summarise(scores),
     },
   };
-  return { manifest, modelJson: trained.modelJson, weights: trained.weights, network, scorer };
+  return { manifest, files, network, scorer, floatNetwork };
 }
 
 export function summarise(values: number[]): ScoreSummary {

@@ -29,6 +29,12 @@ export const schema = {
     },
     samples: { doc: 'Feature vectors to learn from (3,000 = 5 minutes at 10 Hz).', format: 'positive-int', default: 3000, env: `${ENV}_LEARN_SAMPLES` },
     epochs: { doc: 'Training epochs in learn mode.', format: 'positive-int', default: 30, env: `${ENV}_LEARN_EPOCHS` },
+    precision: {
+      doc: 'How the learned model ships: int8 (weights int8 per output channel, activations calibrated on the learned samples; ~4x smaller) or fp32 (standard TF.js layers format).',
+      format: ['int8', 'fp32'],
+      default: 'int8',
+      env: `${ENV}_LEARN_PRECISION`,
+    },
   },
   // The feature spec the preprocessor uses, read from the preprocessor's own variables so the
   // two cannot disagree when the stack shares one environment; learn mode records it in the bundle.

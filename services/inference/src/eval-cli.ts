@@ -1,5 +1,5 @@
 /**
- * npm run eval -- --skab <folder> [--out bench/results] [--files 34]
+ * npm run eval -- --skab <folder> [--out bench/results] [--files 34] [--models dense-ae,dense-ae-int8]
  * Replays SKAB through the services' preprocessing, model and threshold code, following the
  * leaderboard protocol, and prints F1 / FAR / MAR / NAB beside the published rows.
  */
@@ -19,7 +19,7 @@ const { values: args } = parseArgs({
   },
 });
 if (!args.skab) {
-  process.stderr.write('usage: npm run eval -- --skab <SKAB data folder> [--out bench/results] [--models dense-ae]\n');
+  process.stderr.write(`usage: npm run eval -- --skab <SKAB data folder> [--out bench/results] [--models ${EVAL_MODELS.map((model) => model.id).join(',')}]\n`);
   process.exit(2);
 }
 
@@ -34,8 +34,13 @@ const LEADERBOARD = [
 let files = loadSkab(args.skab);
 if (args.files) files = files.slice(0, Number(args.files));
 const wanted = args.models?.split(',');
+const unknown = wanted?.filter((id) => !EVAL_MODELS.some((model) => model.id === id)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(`eval: unknown model ${unknown.join(', ')}; known: ${EVAL_MODELS.map((model) => model.id).join(', ')}\n`);
+  process.exit(2);
+}
 const results: EvalResult[] = [];
-for (const config of EVAL_MODELS.filter((model) => !wanted || wanted.includes(model.name))) {
+for (const config of EVAL_MODELS.filter((model) => !wanted || wanted.includes(model.id))) {
   process.stderr.write(`evaluating ${config.name} on ${files.length} files...\n`);
   results.push(await evaluateSkab(files, config));
 }

@@ -2,12 +2,12 @@
  * Child process of the inference service's learn mode: trains a bundle on the feature vectors
  * collected from the running pipeline and writes it atomically. TensorFlow.js lives here only,
  * so the service itself never carries it.
- *   node learn-worker.js <job.json>   job: { features, featureSpec, outDir, name, version, epochs }
+ *   node learn-worker.js <job.json>   job: { features, featureSpec, outDir, name, version, epochs, precision }
  */
 import { readFile } from 'node:fs/promises';
-import { writeBundle, type FeatureSpec } from '@vigil/shared';
+import { MODEL_PRECISIONS, writeBundle, type FeatureSpec, type ModelPrecision } from '@vigil/shared';
 import { trainBundle } from './bundle-builder.js';
-import { DEFAULT_TRAIN_OPTIONS, WEIGHTS_FILE } from './trainer.js';
+import { DEFAULT_TRAIN_OPTIONS } from './trainer.js';
 
 interface LearnJob {
   features: number[][];
@@ -16,14 +16,20 @@ interface LearnJob {
   name: string;
   version: string;
   epochs: number;
+  precision: ModelPrecision;
 }
 
 const job = JSON.parse(await readFile(process.argv[2] ?? '', 'utf8')) as LearnJob;
+if (!MODEL_PRECISIONS.includes(job.precision)) throw new Error(`job precision ${String(job.precision)} is not one of ${MODEL_PRECISIONS.join(', ')}`);
 const trained = await trainBundle(job.features, {
   name: job.name,
   version: job.version,
   featureSettings: { ...job.featureSpec, limits: {}, policies: { missing: 'reject', non_finite: 'reject', out_of_range: 'reject' }, forwardFillLimit: 0 },
   train: { ...DEFAULT_TRAIN_OPTIONS, epochs: job.epochs },
+  precision: job.precision,
 });
-await writeBundle(job.outDir, trained.manifest, trained.modelJson, { [WEIGHTS_FILE]: trained.weights });
-process.stdout.write(`${JSON.stringify({ samples: trained.manifest.training.samples, loss: trained.manifest.training.finalLoss })}\n`);
+await writeBundle(job.outDir, trained.manifest, trained.files);
+const sizeBytes = Object.values(trained.files).reduce((total, content) => total + (typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength), 0);
+process.stdout.write(
+  `${JSON.stringify({ samples: trained.manifest.training.samples, loss: trained.manifest.training.finalLoss, precision: job.precision, sizeBytes })}\n`,
+);

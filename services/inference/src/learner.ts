@@ -7,11 +7,12 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FeatureSpec, Logger } from '@vigil/shared';
+import type { FeatureSpec, Logger, ModelPrecision } from '@vigil/shared';
 
 export interface LearnSettings {
   samples: number;
   epochs: number;
+  precision: ModelPrecision;
   featureSpec: FeatureSpec;
   modelPath: string;
 }
@@ -52,7 +53,7 @@ export class Learner {
       const version = new Date().toISOString();
       await writeFile(
         jobPath,
-        JSON.stringify({ features: this.collected, featureSpec: this.settings.featureSpec, outDir: this.settings.modelPath, name: 'learned-dense-ae', version, epochs: this.settings.epochs }),
+        JSON.stringify({ features: this.collected, featureSpec: this.settings.featureSpec, outDir: this.settings.modelPath, name: 'learned-dense-ae', version, epochs: this.settings.epochs, precision: this.settings.precision }),
       );
       this.collected.length = 0;
       this.logger.info({ result: await runLearnWorker(jobPath) }, 'learn mode: model trained');

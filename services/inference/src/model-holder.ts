@@ -15,6 +15,7 @@ import {
   type LoadedBundle,
   type Logger,
   type ModelRef,
+  valuesPerChannel,
 } from '@vigil/shared';
 
 export interface ActiveModel {
@@ -68,13 +69,18 @@ export class ModelHolder {
     const { manifest } = bundle;
     this.active = {
       bundle,
-      scorer: new ReconstructionScorer(bundle.network, manifest.featureSpec.channels, manifest.featureSpec.features.length, manifest.training.residualScale),
+      scorer: new ReconstructionScorer(
+        bundle.network,
+        manifest.featureSpec.channels,
+        valuesPerChannel(manifest.featureSpec.features, manifest.featureSpec.windowSize),
+        manifest.training.residualScale,
+      ),
       ref: { name: manifest.name, version: manifest.version },
     };
     this.loads.inc({ outcome: 'ok' });
     this.info.reset();
-    this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: 'fp32' }, 1);
-    this.logger.info({ model: this.active.ref, replaced: previous?.ref, features: manifest.featureNames.length }, 'model loaded');
+    this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: bundle.network.precision }, 1);
+    this.logger.info({ model: this.active.ref, replaced: previous?.ref, precision: bundle.network.precision, sizeBytes: bundle.sizeBytes, features: manifest.featureNames.length }, 'model loaded');
     return true;
   }
 

@@ -1,7 +1,7 @@
 /**
  * Proves that this build runs on this machine's CPU, end to end, with no network and no data:
- * trains a small model in the learn worker (TensorFlow.js), loads the bundle it wrote with the
- * lean runtime, scores a sample, and sends a message through a ZeroMQ socket (the native addon).
+ * trains a small model in the learn worker (TensorFlow.js), quantizes it to INT8, loads the bundle
+ * it wrote with the lean runtime, scores a sample, and sends a message through a ZeroMQ socket (the native addon).
  * Run inside an image built for another architecture (arm64 under emulation) it catches a native
  * module or an x86-only dependency before a Pi does.
  *   node dist/self-check.js        prints one JSON line; exit 0 when every step passed
@@ -9,7 +9,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_FEATURE_SPEC, loadBundle, ReconstructionScorer } from '@vigil/shared';
+import { DEFAULT_FEATURE_SPEC, loadBundle, ReconstructionScorer, valuesPerChannel } from '@vigil/shared';
 import { runLearnWorker } from './learner.js';
 
 /** Feature vectors of a smooth, slightly noisy process: enough for the autoencoder to learn. */
@@ -45,16 +45,22 @@ const dir = await mkdtemp(join(tmpdir(), 'vigil-self-check-'));
 const steps: Record<string, unknown> = { arch: arch(), node: process.version };
 try {
   const featureSpec = DEFAULT_FEATURE_SPEC;
-  const width = featureSpec.channels.length * featureSpec.features.length;
+  const width = featureSpec.channels.length * valuesPerChannel(featureSpec.features, featureSpec.windowSize);
   const modelPath = join(dir, 'model');
   const jobPath = join(dir, 'job.json');
-  const job = { features: syntheticFeatures(400, width), featureSpec, outDir: modelPath, name: 'self-check', version: '0', epochs: 2 };
+  const job = { features: syntheticFeatures(400, width), featureSpec, outDir: modelPath, name: 'self-check', version: '0', epochs: 2, precision: 'int8' };
   await writeFile(jobPath, JSON.stringify(job));
   steps.training = JSON.parse(await runLearnWorker(jobPath)) as unknown;
 
   const bundle = await loadBundle(modelPath);
   const { manifest } = bundle;
-  const scorer = new ReconstructionScorer(bundle.network, manifest.featureSpec.channels, manifest.featureSpec.features.length, manifest.training.residualScale);
+  if (bundle.network.precision !== 'int8') throw new Error(`learn worker shipped ${bundle.network.precision}, expected int8`);
+  const scorer = new ReconstructionScorer(
+    bundle.network,
+    manifest.featureSpec.channels,
+    valuesPerChannel(manifest.featureSpec.features, manifest.featureSpec.windowSize),
+    manifest.training.residualScale,
+  );
   const score = scorer.score(job.features[0] as number[]).score;
   if (!Number.isFinite(score)) throw new Error(`score is ${score}`);
   steps.score = score;

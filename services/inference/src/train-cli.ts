@@ -1,6 +1,6 @@
 /**
  * npm run train -- --csv normal.csv --out models/pump [--epochs 40] [--window 10]
- *   [--features mean,std,slope] [--warmup 3000] [--name pump-ae] [--version 1]
+ *   [--features mean,std,slope] [--warmup 3000] [--name pump-ae] [--version 1] [--precision int8|fp32]
  * Makes a model bundle from a CSV of normal operation (SKAB layout or generic with a header).
  */
 import { readFile } from 'node:fs/promises';
@@ -10,9 +10,12 @@ import {
   DEFAULT_FEATURE_SPEC,
   DEFAULT_FORWARD_FILL_LIMIT,
   isWindowFeature,
+  WINDOW_FEATURES,
+  MODEL_PRECISIONS,
   parseColumnMap,
   parseCsvText,
   PUMP_PHYSICAL_LIMITS,
+  type ModelPrecision,
   type WindowFeature,
 } from '@vigil/shared';
 import { buildBundle } from './bundle-builder.js';
@@ -32,6 +35,7 @@ const { values: args } = parseArgs({
     name: { type: 'string', default: 'pump-dense-ae' },
     version: { type: 'string', default: new Date().toISOString().slice(0, 10) },
     seed: { type: 'string', default: String(DEFAULT_TRAIN_OPTIONS.seed) },
+    precision: { type: 'string', default: 'int8' },
   },
 });
 
@@ -48,7 +52,9 @@ function positiveInt(name: string, text: string | undefined): number {
 
 if (!args.csv || !args.out) fail('usage: train --csv <normal-data.csv> --out <bundle folder>');
 const features = (args.features ?? '').split(',').map((feature) => feature.trim());
-if (!features.every(isWindowFeature)) fail(`--features must be from: last, mean, std, slope, min, max`);
+if (!features.every(isWindowFeature)) fail(`--features must be from: ${WINDOW_FEATURES.join(', ')}`);
+const precision = args.precision as ModelPrecision;
+if (!MODEL_PRECISIONS.includes(precision)) fail(`--precision must be one of ${MODEL_PRECISIONS.join(', ')}`);
 const channels = (args.channels ?? '').split(',').map((channel) => channel.trim());
 
 const text = await readFile(args.csv, 'utf8').catch((error: Error) => fail(`cannot read ${args.csv}: ${error.message}`));
@@ -80,10 +86,11 @@ const manifest = await buildBundle(
         if ((epoch + 1) % 10 === 0) process.stdout.write(`epoch ${epoch + 1}: loss ${loss.toFixed(5)}\n`);
       },
     },
+    precision,
   },
 ).catch((error: Error) => fail(error.message));
 process.stdout.write(
-  `wrote ${args.out}: ${manifest.name} ${manifest.version}, ${manifest.training.samples} samples ` +
+  `wrote ${args.out}: ${manifest.name} ${manifest.version} (${precision}), ${manifest.training.samples} samples ` +
     `(${rows.length} rows, ${rejected} malformed), loss ${manifest.training.finalLoss.toFixed(5)}, ` +
     `backend ${manifest.training.backend}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
 );

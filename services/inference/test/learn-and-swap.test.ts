@@ -84,6 +84,11 @@ describe('learn mode and hot-swap (in-process, real ZeroMQ, training in a child 
     assert.equal(last.model.name, 'learned-dense-ae');
     assert.ok(last.score > 0);
     assert.equal(bundleInService()?.manifest.featureSpec.windowSize, TEST_FEATURE_SETTINGS.windowSize);
+    // Shipped as INT8 by default, calibrated on the samples it learned from.
+    assert.equal(bundleInService()?.manifest.precision, 'int8');
+    assert.equal(bundleInService()?.manifest.calibrationSamples, bundleInService()?.manifest.training.samples);
+    assert.equal(bundleInService()?.network.precision, 'int8');
+    assert.equal(metricSum(await scrape(opsPort), 'vigil_model_info', { name: 'learned-dense-ae', format: 'int8' }), 1);
   });
 
   it('swaps in a bundle dropped into the model folder, once, without a restart', async () => {

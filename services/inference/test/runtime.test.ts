@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { loadBundle, ModelFormatError } from '@vigil/shared';
-import { simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
+import { ConvNetwork, loadBundle, ModelFormatError } from '@vigil/shared';
+import { CONV_TEST_FEATURE_SETTINGS, simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { loadTfjsReference } from '../../../test/harness/tfjs-reference.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
 
@@ -78,5 +78,48 @@ describe('dense runtime', () => {
     await assert.rejects(loadBundle(newerFormat), /formatVersion 99/);
 
     await assert.rejects(loadBundle(join(tmpdir(), 'no-such-bundle-here')), /bundle.json is missing/);
+  });
+});
+
+describe('conv runtime', () => {
+  let convDir: string;
+
+  before(async () => {
+    convDir = await trainTestBundle({ kind: 'conv-autoencoder', samples: 4000, epochs: 4 });
+  });
+
+  it('matches TensorFlow.js predict to 1e-5 on real windows', async () => {
+    const bundle = await loadBundle(convDir);
+    assert.equal(bundle.manifest.kind, 'conv-autoencoder');
+    assert.ok(bundle.network instanceof ConvNetwork);
+    const reference = await loadTfjsReference(tf, convDir);
+    const { features } = featuresOfReadings(simulatedNormalReadings(2500, 4321), CONV_TEST_FEATURE_SETTINGS);
+    const batch = features.slice(0, 200);
+    const { windowSize: steps, channels } = { windowSize: CONV_TEST_FEATURE_SETTINGS.windowSize, channels: CONV_TEST_FEATURE_SETTINGS.channels.length };
+    // TF.js takes [steps][channels]; the feature vector is channel-major.
+    const windows = batch.map((row) => Array.from({ length: steps }, (_, t) => Array.from({ length: channels }, (_, c) => row[c * steps + t] as number)));
+    const expected = (reference.predict(tf.tensor3d(windows)) as tf.Tensor).arraySync() as number[][][];
+    let maxDifference = 0;
+    let largest = 0;
+    for (const [row, input] of batch.entries()) {
+      const output = bundle.network.predict(input);
+      for (let t = 0; t < steps; t += 1) {
+        for (let c = 0; c < channels; c += 1) {
+          const value = (expected[row] as number[][])[t]?.[c] as number;
+          largest = Math.max(largest, Math.abs(value));
+          maxDifference = Math.max(maxDifference, Math.abs(value - (output[c * steps + t] as number)));
+        }
+      }
+    }
+    assert.ok(largest > 0.1, 'the outputs are not all near zero');
+    assert.ok(maxDifference <= 1e-5, `max |runtime - tfjs| = ${maxDifference}`);
+  });
+
+  it('refuses a conv bundle whose features are not the window itself', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'vigil-conv-copy-')), 'bundle');
+    await cp(convDir, dir, { recursive: true });
+    const manifest = JSON.parse(await readFile(join(dir, 'bundle.json'), 'utf8'));
+    await writeFile(join(dir, 'bundle.json'), JSON.stringify({ ...manifest, featureSpec: { ...manifest.featureSpec, features: ['mean'] } }));
+    await assert.rejects(loadBundle(dir), /featureSpec.features must be \["series"\]/);
   });
 });

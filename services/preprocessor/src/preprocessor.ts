@@ -9,6 +9,7 @@ import {
   Gauge,
   isRunningStatsState,
   isWindowFeature,
+  WINDOW_FEATURES,
   OpsServer,
   parseLimits,
   RateLimitedLog,
@@ -39,7 +40,7 @@ export interface Preprocessor extends RunningService {
 export function featureSettingsOf(config: PreprocessorConfig): FeatureSettings {
   const features = config.features.filter(isWindowFeature);
   if (features.length !== config.features.length || features.length === 0) {
-    throw new Error(`features must be from last, mean, std, slope, min, max; got ${config.features.join(',')}`);
+    throw new Error(`features must be from ${WINDOW_FEATURES.join(', ')}; got ${config.features.join(',')}`);
   }
   return {
     channels: config.channels,

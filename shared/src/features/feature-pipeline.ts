@@ -42,7 +42,7 @@ export class AssetFeaturePipeline {
     private readonly settings: FeatureSettings,
     scalerState?: RunningStatsState[],
   ) {
-    this.names = featureNames(settings.channels, settings.features);
+    this.names = featureNames(settings.channels, settings.features, settings.windowSize);
     this.cleaner = new ReadingCleaner({ ...settings, channels: settings.channels });
     this.window = new SlidingWindow(settings.windowSize, settings.channels.length);
     this.scalers =

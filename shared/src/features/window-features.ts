@@ -3,16 +3,30 @@
  * sensor behaves over time and not one noisy instant: a pump that starts to vibrate irregularly
  * shows it in the window's spread long before in any single reading.
  */
-export const WINDOW_FEATURES = ['last', 'mean', 'std', 'slope', 'min', 'max'] as const;
+export const WINDOW_FEATURES = ['last', 'mean', 'std', 'slope', 'min', 'max', 'series'] as const;
 export type WindowFeature = (typeof WINDOW_FEATURES)[number];
+/** The summaries: one value per channel each. `series` is the window itself, windowSize values. */
+type SummaryFeature = Exclude<WindowFeature, 'series'>;
 
 export function isWindowFeature(value: unknown): value is WindowFeature {
   return typeof value === 'string' && (WINDOW_FEATURES as readonly string[]).includes(value);
 }
 
-/** Feature names in vector order: channel-major, `pressure.mean`, `pressure.std`, ... */
-export function featureNames(channels: readonly string[], features: readonly WindowFeature[]): string[] {
-  return channels.flatMap((channel) => features.map((feature) => `${channel}.${feature}`));
+/**
+ * Feature names in vector order: channel-major, `pressure.mean`, `pressure.std`, ...; `series`
+ * gives the window oldest first, `pressure.t-9` ... `pressure.t-0` (what a convolutional model reads).
+ */
+export function featureNames(channels: readonly string[], features: readonly WindowFeature[], windowSize: number): string[] {
+  return channels.flatMap((channel) =>
+    features.flatMap((feature) =>
+      feature === 'series' ? Array.from({ length: windowSize }, (_, i) => `${channel}.t-${windowSize - 1 - i}`) : [`${channel}.${feature}`],
+    ),
+  );
+}
+
+/** How many values each channel contributes to the feature vector. */
+export function valuesPerChannel(features: readonly WindowFeature[], windowSize: number): number {
+  return features.reduce((total, feature) => total + (feature === 'series' ? windowSize : 1), 0);
 }
 
 /** A fixed-size ring buffer of channel vectors with the window features computed on demand. */
@@ -67,6 +81,12 @@ export class SlidingWindow {
         covariance += (i - xMean) * deviation;
       }
       for (const feature of features) {
+        if (feature === 'series') {
+          // A window not yet full repeats its oldest value in front, so the shape never changes.
+          for (let i = 0; i < this.size; i += 1) out[offset + i] = n > 0 ? this.at(Math.max(0, i - (this.size - n)), channel) : 0;
+          offset += this.size;
+          continue;
+        }
         out[offset] = featureValue(feature, {
           last: n > 0 ? this.at(n - 1, channel) : 0,
           mean,
@@ -85,6 +105,6 @@ export class SlidingWindow {
   }
 }
 
-function featureValue(feature: WindowFeature, summary: Record<WindowFeature, number>): number {
+function featureValue(feature: SummaryFeature, summary: Record<SummaryFeature, number>): number {
   return summary[feature];
 }

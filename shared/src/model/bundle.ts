@@ -8,15 +8,29 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import type { FeatureSpec } from '../features/feature-pipeline.js';
 import { featureNames, isWindowFeature } from '../features/window-features.js';
-import { DenseNetwork } from './dense-runtime.js';
-import { decodeDenseLayers, ModelFormatError, parseLayersModelJson, weightPaths } from './tfjs-layers-format.js';
+import { DenseNetwork, type AutoencoderNetwork } from './dense-runtime.js';
+import { Int8DenseNetwork, INT8_MODEL_FILE, INT8_WEIGHTS_FILE } from './int8-network.js';
+import { ConvNetwork } from './conv-runtime.js';
+import { decodeConvLayers, decodeDenseLayers, ModelFormatError, parseLayersModelJson, weightPaths, type LayersModelJson } from './tfjs-layers-format.js';
 
 export const BUNDLE_FORMAT = 'vigil-model-bundle';
 export const BUNDLE_FORMAT_VERSION = 1;
 export const MANIFEST_FILE = 'bundle.json';
 export const MODEL_FILE = 'model.json';
 
-export type ModelKind = 'dense-autoencoder';
+/**
+ * dense-autoencoder: window summaries (mean, std, ...) per channel through dense layers.
+ * conv-autoencoder: the window itself (`series`) through 1-D convolutions over time.
+ */
+export type ModelKind = 'dense-autoencoder' | 'conv-autoencoder';
+export const MODEL_KINDS: readonly ModelKind[] = ['dense-autoencoder', 'conv-autoencoder'];
+/**
+ * How the network's weights ship. fp32: the standard TF.js layers format (model.json +
+ * weights.bin), readable by TensorFlow.js itself. int8: weights as int8 with a scale per output
+ * unit and calibrated activation ranges (model.int8.json + weights.int8.bin), ~4x smaller.
+ */
+export type ModelPrecision = 'fp32' | 'int8';
+export const MODEL_PRECISIONS: readonly ModelPrecision[] = ['fp32', 'int8'];
 
 export interface ScoreSummary {
   mean: number;
@@ -32,6 +46,10 @@ export interface BundleManifest {
   name: string;
   version: string;
   kind: ModelKind;
+  /** Absent in bundles written before INT8 shipped: those are fp32. */
+  precision?: ModelPrecision;
+  /** For int8: how many normal samples calibrated the activation ranges. */
+  calibrationSamples?: number;
   createdAt: string;
   featureSpec: FeatureSpec;
   featureNames: string[];
@@ -50,12 +68,40 @@ export interface BundleManifest {
 export interface LoadedBundle {
   dir: string;
   manifest: BundleManifest;
-  network: DenseNetwork;
+  network: AutoencoderNetwork;
+  /** Bytes of the network's files (model description and weights). */
   sizeBytes: number;
 }
 
 export async function loadBundle(dir: string): Promise<LoadedBundle> {
   const manifest = validateManifest(await readJson(join(dir, MANIFEST_FILE)));
+  const { network, sizeBytes } = manifest.precision === 'int8' ? await loadInt8Network(dir) : await loadFloatNetwork(dir, manifest.kind);
+  const expected = manifest.featureNames.length;
+  if (network.inputSize !== expected || network.outputSize !== expected) {
+    throw new ModelFormatError(
+      `network is ${network.inputSize}→${network.outputSize} but the bundle declares ${expected} features`,
+    );
+  }
+  return { dir, manifest, network, sizeBytes };
+}
+
+async function loadInt8Network(dir: string): Promise<{ network: AutoencoderNetwork; sizeBytes: number }> {
+  const modelText = await readFile(join(dir, INT8_MODEL_FILE), 'utf8').catch(() => {
+    throw new ModelFormatError(`${INT8_MODEL_FILE} is missing`);
+  });
+  const weights = await readFile(join(dir, INT8_WEIGHTS_FILE)).catch(() => {
+    throw new ModelFormatError(`${INT8_WEIGHTS_FILE} is missing`);
+  });
+  let model: unknown;
+  try {
+    model = JSON.parse(modelText);
+  } catch {
+    throw new ModelFormatError(`${INT8_MODEL_FILE} is not JSON`);
+  }
+  return { network: Int8DenseNetwork.fromArtifacts(model, weights), sizeBytes: modelText.length + weights.byteLength };
+}
+
+async function loadFloatNetwork(dir: string, kind: ModelKind): Promise<{ network: AutoencoderNetwork; sizeBytes: number }> {
   const modelText = await readFile(join(dir, MODEL_FILE), 'utf8').catch(() => {
     throw new ModelFormatError(`${MODEL_FILE} is missing`);
   });
@@ -67,16 +113,17 @@ export async function loadBundle(dir: string): Promise<LoadedBundle> {
     }),
   );
   const weights = Buffer.concat(weightBuffers);
-  const network = new DenseNetwork(
-    decodeDenseLayers(model, weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer),
-  );
-  const expected = manifest.featureNames.length;
-  if (network.inputSize !== expected || network.outputSize !== expected) {
-    throw new ModelFormatError(
-      `network is ${network.inputSize}→${network.outputSize} but the bundle declares ${expected} features`,
-    );
+  const network = decodeFloatNetwork(kind, model, weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) as ArrayBuffer);
+  return { network, sizeBytes: weights.byteLength + modelText.length };
+}
+
+/** The FP32 network of a model in the TF.js layers format, for the runtime of its kind. */
+export function decodeFloatNetwork(kind: ModelKind, model: LayersModelJson, weightData: ArrayBuffer): DenseNetwork | ConvNetwork {
+  if (kind === 'conv-autoencoder') {
+    const { layers, input } = decodeConvLayers(model, weightData);
+    return new ConvNetwork(layers, input);
   }
-  return { dir, manifest, network, sizeBytes: weights.byteLength + modelText.length };
+  return new DenseNetwork(decodeDenseLayers(model, weightData));
 }
 
 function validateManifest(value: unknown): BundleManifest {
@@ -86,7 +133,14 @@ function validateManifest(value: unknown): BundleManifest {
   if (manifest?.formatVersion !== BUNDLE_FORMAT_VERSION) {
     problems.push(`formatVersion ${String(manifest?.formatVersion)} is not ${BUNDLE_FORMAT_VERSION}`);
   }
-  if (manifest?.kind !== 'dense-autoencoder') problems.push(`kind ${String(manifest?.kind)} is not supported`);
+  if (!MODEL_KINDS.includes(manifest?.kind)) problems.push(`kind ${String(manifest?.kind)} is not supported`);
+  if (manifest?.kind === 'conv-autoencoder' && JSON.stringify(manifest.featureSpec?.features) !== '["series"]') {
+    problems.push('a conv-autoencoder reads the window itself: featureSpec.features must be ["series"]');
+  }
+  if (manifest?.kind === 'conv-autoencoder' && manifest.precision === 'int8') problems.push('INT8 conv-autoencoder bundles are not supported yet');
+  if (manifest?.precision !== undefined && !MODEL_PRECISIONS.includes(manifest.precision)) {
+    problems.push(`precision ${String(manifest.precision)} is not one of ${MODEL_PRECISIONS.join(', ')}`);
+  }
   if (typeof manifest?.name !== 'string' || typeof manifest?.version !== 'string') problems.push('name and version are required');
   const spec = manifest?.featureSpec;
   if (
@@ -98,7 +152,7 @@ function validateManifest(value: unknown): BundleManifest {
     !Number.isInteger(spec.scalerWarmup)
   ) {
     problems.push('featureSpec is missing or malformed');
-  } else if (JSON.stringify(featureNames(spec.channels, spec.features)) !== JSON.stringify(manifest.featureNames)) {
+  } else if (JSON.stringify(featureNames(spec.channels, spec.features, spec.windowSize)) !== JSON.stringify(manifest.featureNames)) {
     problems.push('featureNames do not follow from featureSpec');
   }
   const scale = manifest?.training?.residualScale;
@@ -123,18 +177,15 @@ async function readJson(path: string): Promise<unknown> {
   }
 }
 
-/** Writes a bundle atomically: into a sibling temporary folder, then renamed over `dir`. */
-export async function writeBundle(
-  dir: string,
-  manifest: BundleManifest,
-  modelJson: unknown,
-  weightFiles: Record<string, Uint8Array>,
-): Promise<void> {
+/**
+ * Writes a bundle atomically: into a sibling temporary folder, then renamed over `dir`.
+ * `networkFiles` are the network's files by name (model.json + weights.bin, or the INT8 pair).
+ */
+export async function writeBundle(dir: string, manifest: BundleManifest, networkFiles: Record<string, Uint8Array | string>): Promise<void> {
   const staging = join(dirname(dir), `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);
   await mkdir(staging, { recursive: true });
   try {
-    await writeFile(join(staging, MODEL_FILE), JSON.stringify(modelJson));
-    for (const [name, bytes] of Object.entries(weightFiles)) await writeFile(join(staging, name), bytes);
+    for (const [name, content] of Object.entries(networkFiles)) await writeFile(join(staging, name), content);
     // The manifest goes last: a folder with a manifest is a complete bundle.
     await writeFile(join(staging, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     const previous = `${staging}.old`;

@@ -1,10 +1,22 @@
 import type { DenseLayerWeights } from './tfjs-layers-format.js';
 
+/** What the scorer needs of a network, whichever precision it runs in. */
+export interface AutoencoderNetwork {
+  readonly precision: 'fp32' | 'int8';
+  readonly inputSize: number;
+  readonly outputSize: number;
+  /** Returns the output buffer, reused by the next call. */
+  predict(input: ArrayLike<number>): Float32Array;
+  /** Bytes of weights (and scales) held in memory. */
+  readonly weightBytes: number;
+}
+
 /**
  * Forward pass of a stack of dense layers over Float32Arrays, with every buffer allocated once.
  * This is the whole inference runtime: ~10 µs a sample for 20-64-32-64-20, no framework.
  */
-export class DenseNetwork {
+export class DenseNetwork implements AutoencoderNetwork {
+  readonly precision = 'fp32';
   readonly inputSize: number;
   readonly outputSize: number;
   private readonly input: Float32Array;

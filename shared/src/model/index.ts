@@ -4,3 +4,4 @@ export * from './reconstruction-scorer.js';
 export * from './tfjs-layers-format.js';
 export * from './isolation-forest.js';
 export * from './int8-network.js';
+export * from './conv-runtime.js';

@@ -1,4 +1,4 @@
-import type { DenseNetwork } from './dense-runtime.js';
+import type { AutoencoderNetwork } from './dense-runtime.js';
 
 export interface ScoredSample {
   /** Mean squared reconstruction error over the features, each in units of its normal error. */
@@ -20,7 +20,7 @@ export class ReconstructionScorer {
   private readonly inverseScale: Float64Array;
 
   constructor(
-    private readonly network: DenseNetwork,
+    private readonly network: AutoencoderNetwork,
     private readonly channels: readonly string[],
     private readonly featuresPerChannel: number,
     residualScale?: readonly number[],
@@ -66,7 +66,7 @@ export function topContributors(contributions: Record<string, number>, count: nu
  * Typical reconstruction error per feature on normal data: the root mean square of the
  * residuals, floored so a feature reconstructed almost perfectly does not turn noise into alarms.
  */
-export function residualScaleOf(network: DenseNetwork, samples: ReadonlyArray<ArrayLike<number>>): number[] {
+export function residualScaleOf(network: AutoencoderNetwork, samples: ReadonlyArray<ArrayLike<number>>): number[] {
   const sums = new Float64Array(network.inputSize);
   for (const sample of samples) {
     const reconstruction = network.predict(sample);

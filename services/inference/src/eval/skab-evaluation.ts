@@ -15,6 +15,7 @@ import {
   PUMP_CHANNEL_NAMES,
   PUMP_PHYSICAL_LIMITS,
   type FeatureSettings,
+  type ModelPrecision,
   type ThresholdSettings,
   type WindowFeature,
 } from '@vigil/shared';
@@ -26,12 +27,16 @@ import type { SkabFile } from './skab-dataset.js';
 export const SKAB_TRAIN_ROWS = 400;
 
 export interface EvalModelConfig {
+  /** Short name for --models. */
+  id: string;
   name: string;
-  kind: 'dense-ae' | 'isolation-forest';
+  kind: 'dense-ae' | 'conv-ae' | 'isolation-forest';
   windowSize: number;
   features: WindowFeature[];
   train: TrainOptions;
   threshold: Omit<ThresholdSettings, 'warmupSamples'>;
+  /** How the model ships (int8: quantized and calibrated on the training rows, as learn mode does). */
+  precision?: ModelPrecision;
   /** Share of the training rows held out from the model to warm the threshold up on unseen data. */
   holdoutFraction: number;
 }
@@ -91,6 +96,8 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
             version: 'eval',
             featureSettings,
             train: { ...config.train, batchSize: Math.min(config.train.batchSize, fitted.length) },
+            precision: config.precision ?? 'fp32',
+            kind: config.kind === 'conv-ae' ? 'conv-autoencoder' : 'dense-autoencoder',
           })
         ).scorer;
 
