@@ -1,6 +1,6 @@
 /**
  * One measurement in a fresh process, so import cost and RSS are those of this runtime alone:
- *   node <bundled worker> <runtime|int8|conv|iforest|tfjs> <bundle> <iterations>
+ *   node <bundled worker> <runtime|int8|conv|conv-int8|iforest|tfjs> <bundle> <iterations>
  * Prints one JSON line.
  */
 import { loadTfjsReference } from '../test/harness/tfjs-reference.js';
@@ -36,13 +36,13 @@ function timePredict(predict: (input: number[]) => unknown): void {
   }
 }
 
-if (mode === 'runtime' || mode === 'int8' || mode === 'conv') {
+if (mode === 'runtime' || mode === 'int8' || mode === 'conv' || mode === 'conv-int8') {
   // The bundle as it ships, loaded as the inference service loads it (its precision is its own).
   const { loadBundle } = await import('../shared/src/model/bundle.js');
   const bundle = await loadBundle(bundleDir);
-  const expected = mode === 'int8' ? 'int8' : 'fp32';
+  const expected = mode.endsWith('int8') ? 'int8' : 'fp32';
   if (bundle.network.precision !== expected) throw new Error(`mode ${mode} needs an ${expected} bundle, ${bundleDir} is ${bundle.network.precision}`);
-  if ((mode === 'conv') !== (bundle.manifest.kind === 'conv-autoencoder')) throw new Error(`mode ${mode} cannot run a ${bundle.manifest.kind} bundle`);
+  if (mode.startsWith('conv') !== (bundle.manifest.kind === 'conv-autoencoder')) throw new Error(`mode ${mode} cannot run a ${bundle.manifest.kind} bundle`);
   const network = bundle.network;
   samples = inputsOfWidth(network.inputSize);
   importMs = performance.now() - importStart;

@@ -49,14 +49,14 @@ export async function buildInferenceWorker(): Promise<string> {
 export function measureModes(
   workerFile: string,
   modes: string[],
-  bundleDirs: { fp32: string; int8: string; conv?: string },
+  bundleDirs: { fp32: string; int8: string; conv?: string; convInt8?: string },
   runs: number,
   iterations: number,
 ): Record<string, Measurement[]> {
   const measurements: Record<string, Measurement[]> = Object.fromEntries(modes.map((mode) => [mode, []]));
   for (let run = 0; run < runs; run += 1) {
     for (const mode of modes) {
-      const bundleDir = mode === 'int8' ? bundleDirs.int8 : mode === 'conv' ? (bundleDirs.conv ?? '') : bundleDirs.fp32;
+      const bundleDir = { int8: bundleDirs.int8, conv: bundleDirs.conv, 'conv-int8': bundleDirs.convInt8 }[mode] ?? bundleDirs.fp32;
       const output = execFileSync(process.execPath, [workerFile, mode, bundleDir, String(iterations)], { cwd: ROOT, encoding: 'utf8' });
       measurements[mode]?.push(JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as Measurement);
     }

@@ -24,12 +24,12 @@ interface SkabRow {
 }
 
 /** Each row: our model, the worker mode that runs it, the eval row scoring it, the seed's row. */
-const MODELS: Array<{ name: string; mode?: string; evalRow?: string; seed: string }> = [
+const MODELS: Array<{ name: string; mode: string; evalRow?: string; seed: string }> = [
   { name: 'conv AE FP32 (16 x 8 window)', mode: 'conv', evalRow: 'conv-ae (16 s window)', seed: '12 MB / 180 ms / 340 MB' },
-  { name: 'conv AE INT8', seed: '3 MB / 45 ms / 95 MB' },
+  { name: 'conv AE INT8 (16 x 8 window)', mode: 'conv-int8', evalRow: 'conv-ae INT8 (16 s window)', seed: '3 MB / 45 ms / 95 MB' },
   { name: 'isolation forest', mode: 'iforest', evalRow: 'isolation forest (levels, 5 s window)', seed: '2 MB / 8 ms / 60 MB' },
-  { name: 'dense AE FP32', mode: 'runtime', evalRow: 'dense-ae (levels, 5 s window)', seed: '-' },
-  { name: 'dense AE INT8', mode: 'int8', evalRow: 'dense-ae INT8 (levels, 5 s window)', seed: '800 KB / 12 ms / 40 MB' },
+  { name: 'dense AE FP32', mode: 'runtime', evalRow: 'dense-ae (levels, no loop temperatures)', seed: '-' },
+  { name: 'dense AE INT8', mode: 'int8', evalRow: 'dense-ae INT8 (levels, no loop temperatures)', seed: '800 KB / 12 ms / 40 MB' },
   { name: 'dense AE FP32 via @tensorflow/tfjs (reference)', mode: 'tfjs', seed: '-' },
 ];
 
@@ -37,8 +37,9 @@ const bundles = {
   fp32: await trainTestBundle({ samples: 6000, epochs: 5 }),
   int8: await trainTestBundle({ samples: 6000, epochs: 5, precision: 'int8' }),
   conv: await trainTestBundle({ samples: 4000, epochs: 4, kind: 'conv-autoencoder' }),
+  convInt8: await trainTestBundle({ samples: 4000, epochs: 4, kind: 'conv-autoencoder', precision: 'int8' }),
 };
-const modes = MODELS.flatMap((model) => (model.mode ? [model.mode] : []));
+const modes = MODELS.map((model) => model.mode);
 const measurements = measureModes(await buildInferenceWorker(), modes, bundles, runs, Number(args.iterations));
 const summaries: Record<string, Summary> = Object.fromEntries(modes.map((mode) => [mode, medians(measurements[mode] ?? [])]));
 
@@ -47,9 +48,9 @@ const skab: SkabRow[] = existsSync(evalFile) ? (JSON.parse(readFileSync(evalFile
 
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const rows = MODELS.map((model) => {
-  const measured = model.mode ? summaries[model.mode] : undefined;
+  const measured = summaries[model.mode];
   const scores = skab.find((row) => row.model === model.evalRow);
-  if (!measured) return [model.name, 'not built yet', '-', '-', '-', '-', '-', '-', model.seed];
+  if (!measured) throw new Error(`${model.name} was not measured`);
   return [
     model.name,
     kb(measured.modelBytes),
@@ -63,8 +64,8 @@ const rows = MODELS.map((model) => {
   ];
 });
 console.log(`\nModels, medians of ${runs} fresh processes x ${args.iterations} samples (${machineDescription()}); SKAB from ${existsSync(evalFile) ? 'the last npm run eval' : 'no eval run yet'}:\n`);
-console.log(table(['model (24 features)', 'size', 'b1 p50 µs', 'b1 p99 µs', 'RSS MB', 'SKAB F1', 'FAR %', 'MAR %', 'seed on a Pi 3B+ (size / latency / RAM)'], rows));
+console.log(table(['model', 'size', 'b1 p50 µs', 'b1 p99 µs', 'RSS MB', 'SKAB F1', 'FAR %', 'MAR %', 'seed on a Pi 3B+ (size / latency / RAM)'], rows));
 writeFileSync(
   resultsFile('models.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), models: MODELS.map((model) => ({ ...model, measured: model.mode ? summaries[model.mode] : null, skab: skab.find((row) => row.model === model.evalRow) ?? null })) }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), models: MODELS.map((model) => ({ ...model, measured: summaries[model.mode], skab: skab.find((row) => row.model === model.evalRow) ?? null })) }, null, 2)}\n`,
 );

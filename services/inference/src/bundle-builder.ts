@@ -8,9 +8,9 @@ import {
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
   decodeFloatNetwork,
-  DenseNetwork,
   featureNames,
-  Int8DenseNetwork,
+  Int8Network,
+  modelKindFor,
   INT8_MODEL_FILE,
   MIN_CALIBRATION_SAMPLES,
   MODEL_FILE,
@@ -35,7 +35,7 @@ export interface BuildBundleOptions {
   train: TrainOptions;
   /** How the bundle ships; int8 is calibrated on the training samples themselves (real normal data). */
   precision: ModelPrecision;
-  /** dense-autoencoder (default) or conv-autoencoder (features must be ['series']). */
+  /** Which model; by default the one the features call for (`series`: the conv autoencoder). */
   kind?: ModelKind;
 }
 
@@ -91,12 +91,11 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
       `INT8 calibration needs at least ${MIN_CALIBRATION_SAMPLES} normal samples, got ${features.length}: give more normal data or ship fp32`,
     );
   }
-  const kind = options.kind ?? 'dense-autoencoder';
   const { channels, features: windowFeatures, windowSize, scalerWarmup } = options.featureSettings;
+  const kind = options.kind ?? modelKindFor(windowFeatures);
   if (kind === 'conv-autoencoder' && (windowFeatures.length !== 1 || windowFeatures[0] !== 'series')) {
     throw new Error(`a conv-autoencoder reads the window itself: features must be series, got ${windowFeatures.join(',')}`);
   }
-  if (kind === 'conv-autoencoder' && options.precision === 'int8') throw new Error('INT8 conv-autoencoder bundles are not supported yet: ship fp32');
   const trained =
     kind === 'conv-autoencoder'
       ? await trainConvAutoencoder(features, { steps: windowSize, channels: channels.length }, options.train)
@@ -108,7 +107,7 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
   const floatNetwork = decodeFloatNetwork(kind, trained.modelJson as unknown as LayersModelJson, weightBuffer);
   // The residual scale and the training scores are measured on the network that ships, so the
   // score's units in service are the ones the threshold prior was computed in.
-  const quantized = options.precision === 'int8' && floatNetwork instanceof DenseNetwork ? Int8DenseNetwork.quantize(floatNetwork, features) : undefined;
+  const quantized = options.precision === 'int8' ? Int8Network.quantize(floatNetwork, features) : undefined;
   const network: AutoencoderNetwork = quantized ?? floatNetwork;
   const files: Record<string, Uint8Array | string> = quantized
     ? (() => {

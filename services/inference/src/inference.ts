@@ -6,6 +6,7 @@ import {
   Histogram,
   LATENCY_BUCKETS_SECONDS,
   loadBundle,
+  modelKindFor,
   OpsServer,
   RateLimitedLog,
   isWindowFeature,
@@ -64,6 +65,8 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
     windowSize: config.windowSize,
     scalerWarmup: config.scalerWarmup,
   };
+  // Refused at start, not after minutes of collecting: features the learner could not train on.
+  modelKindFor(featureSpec.features);
   let learner: Learner | undefined;
   if (!holder.active) {
     if ((await holder.bundlePresent()) || !config.learn.enabled) {

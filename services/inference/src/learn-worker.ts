@@ -2,10 +2,10 @@
  * Child process of the inference service's learn mode: trains a bundle on the feature vectors
  * collected from the running pipeline and writes it atomically. TensorFlow.js lives here only,
  * so the service itself never carries it.
- *   node learn-worker.js <job.json>   job: { features, featureSpec, outDir, name, version, epochs, precision }
+ *   node learn-worker.js <job.json>   job: { features, featureSpec, outDir, name, version, epochs, precision, kind }
  */
 import { readFile } from 'node:fs/promises';
-import { MODEL_PRECISIONS, writeBundle, type FeatureSpec, type ModelPrecision } from '@vigil/shared';
+import { MODEL_KINDS, MODEL_PRECISIONS, writeBundle, type FeatureSpec, type ModelKind, type ModelPrecision } from '@vigil/shared';
 import { trainBundle } from './bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from './trainer.js';
 
@@ -17,9 +17,11 @@ interface LearnJob {
   version: string;
   epochs: number;
   precision: ModelPrecision;
+  kind: ModelKind;
 }
 
 const job = JSON.parse(await readFile(process.argv[2] ?? '', 'utf8')) as LearnJob;
+if (!MODEL_KINDS.includes(job.kind)) throw new Error(`job kind ${String(job.kind)} is not one of ${MODEL_KINDS.join(', ')}`);
 if (!MODEL_PRECISIONS.includes(job.precision)) throw new Error(`job precision ${String(job.precision)} is not one of ${MODEL_PRECISIONS.join(', ')}`);
 const trained = await trainBundle(job.features, {
   name: job.name,
@@ -27,6 +29,7 @@ const trained = await trainBundle(job.features, {
   featureSettings: { ...job.featureSpec, limits: {}, policies: { missing: 'reject', non_finite: 'reject', out_of_range: 'reject' }, forwardFillLimit: 0 },
   train: { ...DEFAULT_TRAIN_OPTIONS, epochs: job.epochs },
   precision: job.precision,
+  kind: job.kind,
 });
 await writeBundle(job.outDir, trained.manifest, trained.files);
 const sizeBytes = Object.values(trained.files).reduce((total, content) => total + (typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength), 0);

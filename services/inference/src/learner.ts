@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FeatureSpec, Logger, ModelPrecision } from '@vigil/shared';
+import { modelKindFor, type FeatureSpec, type Logger, type ModelPrecision } from '@vigil/shared';
 
 export interface LearnSettings {
   samples: number;
@@ -51,9 +51,19 @@ export class Learner {
     try {
       const jobPath = join(dir, 'job.json');
       const version = new Date().toISOString();
+      const kind = modelKindFor(this.settings.featureSpec.features);
       await writeFile(
         jobPath,
-        JSON.stringify({ features: this.collected, featureSpec: this.settings.featureSpec, outDir: this.settings.modelPath, name: 'learned-dense-ae', version, epochs: this.settings.epochs, precision: this.settings.precision }),
+        JSON.stringify({
+          features: this.collected,
+          featureSpec: this.settings.featureSpec,
+          outDir: this.settings.modelPath,
+          name: kind === 'conv-autoencoder' ? 'learned-conv-ae' : 'learned-dense-ae',
+          version,
+          epochs: this.settings.epochs,
+          precision: this.settings.precision,
+          kind,
+        }),
       );
       this.collected.length = 0;
       this.logger.info({ result: await runLearnWorker(jobPath) }, 'learn mode: model trained');

@@ -48,7 +48,7 @@ try {
   const width = featureSpec.channels.length * valuesPerChannel(featureSpec.features, featureSpec.windowSize);
   const modelPath = join(dir, 'model');
   const jobPath = join(dir, 'job.json');
-  const job = { features: syntheticFeatures(400, width), featureSpec, outDir: modelPath, name: 'self-check', version: '0', epochs: 2, precision: 'int8' };
+  const job = { features: syntheticFeatures(400, width), featureSpec, outDir: modelPath, name: 'self-check', version: '0', epochs: 2, precision: 'int8', kind: 'dense-autoencoder' };
   await writeFile(jobPath, JSON.stringify(job));
   steps.training = JSON.parse(await runLearnWorker(jobPath)) as unknown;
 

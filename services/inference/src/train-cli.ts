@@ -1,6 +1,7 @@
 /**
  * npm run train -- --csv normal.csv --out models/pump [--epochs 40] [--window 10]
  *   [--features mean,std,slope] [--warmup 3000] [--name pump-ae] [--version 1] [--precision int8|fp32]
+ * `--features series --window 16` trains the conv autoencoder on the window itself.
  * Makes a model bundle from a CSV of normal operation (SKAB layout or generic with a header).
  */
 import { readFile } from 'node:fs/promises';

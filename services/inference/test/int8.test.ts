@@ -3,8 +3,8 @@ import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { DenseNetwork, Int8DenseNetwork, INT8_MODEL_FILE, INT8_WEIGHTS_FILE, loadBundle, ModelFormatError, type LoadedBundle } from '@vigil/shared';
-import { TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
+import { ConvNetwork, DenseNetwork, Int8Network, INT8_MODEL_FILE, INT8_WEIGHTS_FILE, loadBundle, ModelFormatError, type LoadedBundle } from '@vigil/shared';
+import { CONV_TEST_FEATURE_SETTINGS, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { PumpSimulator } from '../../sensor-reader/src/pump-simulator.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
 
@@ -52,7 +52,7 @@ describe('INT8 quantization', () => {
   let faulty: number[][];
 
   /** How the INT8 model compares: correlation of log scores, and faults caught above the normal p99. */
-  const compare = (int8: Int8DenseNetwork) => {
+  const compare = (int8: Int8Network) => {
     const scale = bundle.manifest.training.residualScale;
     const fp32 = (x: number[]) => bundle.network.predict(x);
     const quantized = (x: number[]) => int8.predict(x);
@@ -71,14 +71,14 @@ describe('INT8 quantization', () => {
   it('calibrated on 300 real normal samples, tracks the FP32 model on normal and faulty data', () => {
     normal = evaluation.slice(0, 400);
     faulty = evaluation.slice(400);
-    const result = compare(Int8DenseNetwork.quantize(bundle.network, calibration));
+    const result = compare(Int8Network.quantize(bundle.network, calibration));
     assert.ok(result.correlation > 0.9, `log-score correlation ${result.correlation}`);
     assert.ok(result.caughtFp32 > 0.1, 'the faulty samples stand out for the FP32 model');
     assert.ok(Math.abs(result.caughtInt8 - result.caughtFp32) < 0.1, `faults caught: FP32 ${result.caughtFp32}, INT8 ${result.caughtInt8}`);
   });
 
   it('computes an input beyond the calibrated range in float instead of clipping it', () => {
-    const int8 = Int8DenseNetwork.quantize(bundle.network, calibration);
+    const int8 = Int8Network.quantize(bundle.network, calibration);
     const far = (evaluation[0] as number[]).map((value, i) => (i === 0 ? value + 40 : value));
     const expected = Array.from(bundle.network.predict(far));
     const got = Array.from(int8.predict(far));
@@ -89,25 +89,25 @@ describe('INT8 quantization', () => {
   });
 
   it('without calibration the output is garbage', () => {
-    const result = compare(Int8DenseNetwork.quantize(bundle.network, 'uncalibrated'));
+    const result = compare(Int8Network.quantize(bundle.network, 'uncalibrated'));
     assert.ok(result.correlation < 0.5, `log-score correlation ${result.correlation}`);
     assert.ok(result.caughtInt8 < result.caughtFp32 / 2, `faults caught: FP32 ${result.caughtFp32}, INT8 ${result.caughtInt8}`);
   });
 
   it('holds the weights in about a quarter of the bytes, and refuses too small a calibration set', () => {
-    const int8 = Int8DenseNetwork.quantize(bundle.network, calibration);
+    const int8 = Int8Network.quantize(bundle.network, calibration);
     assert.ok(bundle.network.weightBytes / int8.weightBytes > 3, `${bundle.network.weightBytes} vs ${int8.weightBytes} bytes`);
-    assert.throws(() => Int8DenseNetwork.quantize(bundle.network, calibration.slice(0, 50)), /at least 200/);
+    assert.throws(() => Int8Network.quantize(bundle.network, calibration.slice(0, 50)), /at least 200/);
   });
 
   it('ships as int8 files that load back to the very same network', () => {
-    const int8 = Int8DenseNetwork.quantize(bundle.network, calibration);
+    const int8 = Int8Network.quantize(bundle.network, calibration);
     const { model, weights } = int8.toArtifacts();
-    const reloaded = Int8DenseNetwork.fromArtifacts(JSON.parse(JSON.stringify(model)), weights);
+    const reloaded = Int8Network.fromArtifacts(JSON.parse(JSON.stringify(model)), weights);
     for (const input of evaluation) assert.deepEqual(Array.from(reloaded.predict(input)), Array.from(int8.predict(input)));
-    assert.throws(() => Int8DenseNetwork.fromArtifacts(model, weights.subarray(0, weights.length - 4)), /shorter than/);
-    assert.throws(() => Int8DenseNetwork.fromArtifacts({ ...model, layers: model.layers.map((layer) => ({ ...layer, inputScale: 0 })) }, weights), /calibrated input scale/);
-    assert.throws(() => Int8DenseNetwork.fromArtifacts({ ...model, format: 'other' }, weights), ModelFormatError);
+    assert.throws(() => Int8Network.fromArtifacts(model, weights.subarray(0, weights.length - 4)), /shorter than/);
+    assert.throws(() => Int8Network.fromArtifacts({ ...model, layers: model.layers.map((layer) => ({ ...layer, inputScale: 0 })) }, weights), /calibrated input scale/);
+    assert.throws(() => Int8Network.fromArtifacts({ ...model, format: 'other' }, weights), ModelFormatError);
   });
 });
 
@@ -166,5 +166,28 @@ describe('an INT8 bundle, as learn mode and npm run train ship it', () => {
     const manifest = JSON.parse(await readFile(join(damaged, 'bundle.json'), 'utf8'));
     await writeFile(join(damaged, 'bundle.json'), JSON.stringify({ ...manifest, precision: 'int4' }));
     await assert.rejects(loadBundle(damaged), /precision int4 is not one of fp32, int8/);
+  });
+});
+
+describe('INT8 conv autoencoder', () => {
+  it('calibrated on 300 real windows, tracks the FP32 conv model and ships as the same network', async () => {
+    const convDir = await trainTestBundle({ kind: 'conv-autoencoder', samples: 4000, epochs: 4 });
+    const { network, manifest } = await loadBundle(convDir);
+    assert.ok(network instanceof ConvNetwork);
+    const windows = (seed: number, samples: number, fault?: 'bearing-wear' | 'leak') => {
+      const simulator = new PumpSimulator({ seed, rateHz: 10 });
+      if (fault) simulator.addFault({ kind: fault, startS: 120, durationS: 10_000 });
+      return featuresOfReadings(Array.from({ length: samples }, () => ({ ...simulator.next() })), CONV_TEST_FEATURE_SETTINGS).features;
+    };
+    const int8 = Int8Network.quantize(network, windows(111, 1600).slice(0, 300));
+    const scale = manifest.training.residualScale;
+    const evaluation = [...windows(222, 1700).slice(0, 300), ...windows(333, 1700, 'bearing-wear').slice(200, 400), ...windows(444, 1700, 'leak').slice(200, 400)];
+    const fp32Scores = evaluation.map((x) => Math.log(score((v) => network.predict(v), x, scale)));
+    const int8Scores = evaluation.map((x) => Math.log(score((v) => int8.predict(v), x, scale)));
+    assert.ok(correlation(fp32Scores, int8Scores) > 0.9, `log-score correlation ${correlation(fp32Scores, int8Scores)}`);
+    const { model, weights } = int8.toArtifacts();
+    const reloaded = Int8Network.fromArtifacts(JSON.parse(JSON.stringify(model)), weights);
+    for (const input of evaluation.slice(0, 50)) assert.deepEqual(Array.from(reloaded.predict(input)), Array.from(int8.predict(input)));
+    assert.ok(network.weightBytes / int8.weightBytes > 3, `${network.weightBytes} vs ${int8.weightBytes} bytes`);
   });
 });

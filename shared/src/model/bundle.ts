@@ -9,7 +9,7 @@ import { dirname, join, basename } from 'node:path';
 import type { FeatureSpec } from '../features/feature-pipeline.js';
 import { featureNames, isWindowFeature } from '../features/window-features.js';
 import { DenseNetwork, type AutoencoderNetwork } from './dense-runtime.js';
-import { Int8DenseNetwork, INT8_MODEL_FILE, INT8_WEIGHTS_FILE } from './int8-network.js';
+import { Int8Network, INT8_MODEL_FILE, INT8_WEIGHTS_FILE } from './int8-network.js';
 import { ConvNetwork } from './conv-runtime.js';
 import { decodeConvLayers, decodeDenseLayers, ModelFormatError, parseLayersModelJson, weightPaths, type LayersModelJson } from './tfjs-layers-format.js';
 
@@ -24,6 +24,13 @@ export const MODEL_FILE = 'model.json';
  */
 export type ModelKind = 'dense-autoencoder' | 'conv-autoencoder';
 export const MODEL_KINDS: readonly ModelKind[] = ['dense-autoencoder', 'conv-autoencoder'];
+
+/** The model a feature spec calls for: the window itself (`series`) is read by convolutions. */
+export function modelKindFor(features: readonly string[]): ModelKind {
+  if (!features.includes('series')) return 'dense-autoencoder';
+  if (features.length > 1) throw new Error(`'series' (the window itself, for the conv autoencoder) cannot be mixed with summaries: ${features.join(',')}`);
+  return 'conv-autoencoder';
+}
 /**
  * How the network's weights ship. fp32: the standard TF.js layers format (model.json +
  * weights.bin), readable by TensorFlow.js itself. int8: weights as int8 with a scale per output
@@ -98,7 +105,7 @@ async function loadInt8Network(dir: string): Promise<{ network: AutoencoderNetwo
   } catch {
     throw new ModelFormatError(`${INT8_MODEL_FILE} is not JSON`);
   }
-  return { network: Int8DenseNetwork.fromArtifacts(model, weights), sizeBytes: modelText.length + weights.byteLength };
+  return { network: Int8Network.fromArtifacts(model, weights), sizeBytes: modelText.length + weights.byteLength };
 }
 
 async function loadFloatNetwork(dir: string, kind: ModelKind): Promise<{ network: AutoencoderNetwork; sizeBytes: number }> {
@@ -137,7 +144,6 @@ function validateManifest(value: unknown): BundleManifest {
   if (manifest?.kind === 'conv-autoencoder' && JSON.stringify(manifest.featureSpec?.features) !== '["series"]') {
     problems.push('a conv-autoencoder reads the window itself: featureSpec.features must be ["series"]');
   }
-  if (manifest?.kind === 'conv-autoencoder' && manifest.precision === 'int8') problems.push('INT8 conv-autoencoder bundles are not supported yet');
   if (manifest?.precision !== undefined && !MODEL_PRECISIONS.includes(manifest.precision)) {
     problems.push(`precision ${String(manifest.precision)} is not one of ${MODEL_PRECISIONS.join(', ')}`);
   }

@@ -1,14 +1,23 @@
 /**
- * INT8 version of a dense network: weights as int8 with one scale per output unit (per channel,
- * 4x smaller than float32), and each layer's input quantized to int8 with a scale calibrated on
- * representative samples, so the dot products are integer arithmetic (a value beyond the range takes
- * a float path, see below). Without calibration the range is a guess; one wide enough to hold any
- * input leaves normal values a few of the 255 steps: the output is garbage (tested).
+ * INT8 version of an autoencoder, dense or convolutional: weights as int8 with one scale per
+ * output unit or filter (per channel, 4x smaller than float32), and each layer's input quantized
+ * to int8 with a scale calibrated on representative samples, so the dot products are integer
+ * arithmetic (a value beyond the range takes a float path, see below). Without calibration the
+ * range is a guess; one wide enough to hold any input leaves normal values a few of the 255
+ * steps: the output is garbage (tested).
+ *
+ * One layer shape serves both models: a dense layer is a convolution over a single step with a
+ * kernel of one, so the integer loop, the calibration and the file format are written once.
  */
+import { ConvNetwork, outputShape } from './conv-runtime.js';
 import type { AutoencoderNetwork, DenseNetwork } from './dense-runtime.js';
-import { ModelFormatError, type DenseLayerWeights } from './tfjs-layers-format.js';
+import { ModelFormatError } from './tfjs-layers-format.js';
 
 export const MIN_CALIBRATION_SAMPLES = 200;
+/** The INT8 network as it ships in a bundle: this file (layers, scales) beside INT8_WEIGHTS_FILE. */
+export const INT8_MODEL_FILE = 'model.int8.json';
+export const INT8_WEIGHTS_FILE = 'weights.int8.bin';
+const INT8_FORMAT = 'vigil-int8';
 /**
  * A layer input the calibrated range cannot hold (a value beyond ±127 steps) is not clipped: it is
  * left out of the integer dot product and added in float32 with its dequantized weights (the
@@ -20,34 +29,51 @@ export const MIN_CALIBRATION_SAMPLES = 200;
  * coarse that scores on the simulated pump no longer correlated with FP32 (0.17).
  */
 const INT8_MAX = 127;
-/** The INT8 network as it ships in a bundle: this file (layers, scales) beside INT8_WEIGHTS_FILE. */
-export const INT8_MODEL_FILE = 'model.int8.json';
-export const INT8_WEIGHTS_FILE = 'weights.int8.bin';
-const INT8_FORMAT = 'vigil-int8-dense';
-
 /**
- * model.int8.json. TF.js's own weight quantization is one affine uint8 range per tensor; a
- * per-output-channel int8 scale keeps small-weight units from collapsing to zero, so the INT8
- * network has its own small format (the float network it came from is standard TF.js layers).
+ * The range assumed without calibration: wide enough that standardised data never leaves it, as a
+ * guess must be. Every value then lands on a few of the 255 steps: the output is garbage (tested).
  */
-export interface Int8ModelJson {
-  format: typeof INT8_FORMAT;
-  weightsFile: string;
-  /** Per layer, in order; weights file holds per layer: int8 kernel (padded to 4), float32 scales, float32 bias. */
-  layers: Array<{ name: string; inputSize: number; units: number; activation: 'relu' | 'linear'; inputScale: number }>;
+const UNCALIBRATED_RANGE = 64;
+
+/** Where a layer's kernel sits on its input: `steps` x `inChannels` in, `outSteps` x `filters` out. */
+interface Geometry {
+  name: string;
+  activation: 'relu' | 'linear';
+  inSteps: number;
+  inChannels: number;
+  filters: number;
+  kernelSize: number;
+  strides: number;
+  padding: 'same' | 'valid';
 }
 
-interface Int8Layer {
-  name: string;
-  inputSize: number;
-  units: number;
-  activation: DenseLayerWeights['activation'];
+interface LayerPlan extends Geometry {
+  outSteps: number;
+  /** Zero padding before the first step ('same' pads as TensorFlow does: the smaller half first). */
+  padLeft: number;
+}
+
+interface FloatLayer extends LayerPlan {
+  /** [filter][k][inChannel] */
+  kernel: Float32Array;
+  bias: Float32Array;
+}
+
+interface Int8Layer extends LayerPlan {
+  /** [filter][k][inChannel]: weight = int8 * weightScale[filter]. */
   weights: Int8Array;
-  /** Per output unit: weight = int8 * weightScale[unit]. */
   weightScale: Float32Array;
   bias: Float32Array;
   /** input = int8 * inputScale (from calibration). */
   inputScale: number;
+}
+
+/** model.int8.json. TF.js's own quantization is one uint8 range per tensor, so this format is ours. */
+export interface Int8ModelJson {
+  format: typeof INT8_FORMAT;
+  weightsFile: string;
+  /** Per layer, in order; the weights file holds per layer: int8 kernel (padded to 4), float32 scales, float32 bias. */
+  layers: Array<Geometry & { inputScale: number }>;
 }
 
 /** Per layer: the indices of inputs beyond the calibrated range in this sample, and how many. */
@@ -56,119 +82,126 @@ interface Outliers {
   count: number;
 }
 
-/**
- * The range assumed without calibration: wide enough that standardised data never leaves it, as a
- * guess must be. Every value then lands on a few of the 255 steps: the output is garbage (tested).
- */
-const UNCALIBRATED_RANGE = 64;
-
-export class Int8DenseNetwork implements AutoencoderNetwork {
+export class Int8Network implements AutoencoderNetwork {
   readonly precision = 'int8';
   readonly inputSize: number;
   readonly outputSize: number;
+  private readonly steps: number;
+  private readonly channels: number;
   private readonly input: Float32Array;
   private readonly quantizedInput: Int8Array[];
   private readonly outliers: Outliers[];
   private readonly outputs: Float32Array[];
+  private readonly output: Float32Array;
   /** Layer inputs that took the float path since the network was made: normal data rarely does. */
   outlierCount = 0;
 
   private constructor(private readonly layers: Int8Layer[]) {
-    this.input = new Float32Array(layers[0]?.inputSize ?? 0);
-    this.inputSize = layers[0]?.inputSize ?? 0;
-    this.outputSize = layers.at(-1)?.units ?? 0;
-    this.quantizedInput = layers.map((layer) => new Int8Array(layer.inputSize));
-    this.outliers = layers.map((layer) => ({ indices: new Int32Array(layer.inputSize), count: 0 }));
-    this.outputs = layers.map((layer) => new Float32Array(layer.units));
+    const first = layers[0] as Int8Layer;
+    const last = layers.at(-1) as Int8Layer;
+    this.steps = first.inSteps;
+    this.channels = first.inChannels;
+    this.inputSize = first.inSteps * first.inChannels;
+    this.outputSize = last.outSteps * last.filters;
+    if (this.outputSize !== this.inputSize || last.outSteps !== this.steps) {
+      throw new ModelFormatError(`an autoencoder must give back its input shape: ${this.inputSize} in, ${this.outputSize} out`);
+    }
+    this.input = new Float32Array(this.inputSize);
+    this.quantizedInput = layers.map((layer) => new Int8Array(layer.inSteps * layer.inChannels));
+    this.outliers = layers.map((layer) => ({ indices: new Int32Array(layer.inSteps * layer.inChannels), count: 0 }));
+    this.outputs = layers.map((layer) => new Float32Array(layer.outSteps * layer.filters));
+    this.output = new Float32Array(this.outputSize);
   }
 
   /**
    * Quantizes a float network. `calibration` are representative inputs (real normal samples):
-   * each layer's input scale is the largest magnitude seen there. Pass `uncalibrated` to use a
-   * guessed range of ±64 instead (to show what calibration is for).
+   * each layer's input scale is the largest magnitude seen there (its 99.99th percentile). Pass
+   * `uncalibrated` to use a guessed range of ±64 instead (to show what calibration is for).
    */
-  static quantize(network: DenseNetwork, calibration: ReadonlyArray<ArrayLike<number>> | 'uncalibrated'): Int8DenseNetwork {
-    const unsupported = network.layers.find((layer) => layer.activation !== 'relu' && layer.activation !== 'linear');
-    if (unsupported) throw new Error(`INT8: activation ${unsupported.activation} of layer ${unsupported.name} is not supported (relu, linear)`);
+  static quantize(network: DenseNetwork | ConvNetwork, calibration: ReadonlyArray<ArrayLike<number>> | 'uncalibrated'): Int8Network {
+    const floats = floatLayersOf(network);
     if (calibration !== 'uncalibrated' && calibration.length < MIN_CALIBRATION_SAMPLES) {
       throw new Error(`INT8 calibration needs at least ${MIN_CALIBRATION_SAMPLES} representative samples, got ${calibration.length}`);
     }
-    // Each layer's input range: the 99.99th percentile of |activation| over the calibration set,
-    // not the maximum - one extreme value would otherwise coarsen the step for all the others.
-    const magnitudes: number[][] = network.layers.map(() => []);
+    // The 99.99th percentile rather than the maximum: one extreme value would otherwise coarsen
+    // the step for all the others (and values beyond it take the float path anyway).
+    const magnitudes: number[][] = floats.map(() => []);
     if (calibration !== 'uncalibrated') {
+      const first = floats[0] as FloatLayer;
       for (const sample of calibration) {
-        let current: ArrayLike<number> = sample;
-        network.layers.forEach((layer, index) => {
+        let current: Float32Array = toTimeMajor(sample, first.inSteps, first.inChannels, new Float32Array(first.inSteps * first.inChannels));
+        floats.forEach((layer, index) => {
           for (let i = 0; i < current.length; i += 1) magnitudes[index]?.push(Math.abs(current[i] as number));
-          current = forwardFloat(layer, current);
+          current = floatForward(layer, current);
         });
       }
     }
-    const ranges = magnitudes.map((values) => {
-      const sorted = values.sort((a, b) => a - b);
-      return sorted[Math.floor(0.9999 * (sorted.length - 1))] ?? 0;
-    });
-    const layers = network.layers.map((layer, index): Int8Layer => {
-      const weights = new Int8Array(layer.kernelByOutput.length);
-      const weightScale = new Float32Array(layer.units);
-      for (let unit = 0; unit < layer.units; unit += 1) {
-        let max = 0;
-        for (let i = 0; i < layer.inputSize; i += 1) max = Math.max(max, Math.abs(layer.kernelByOutput[unit * layer.inputSize + i] as number));
-        const scale = max > 0 ? max / 127 : 1;
-        weightScale[unit] = scale;
-        for (let i = 0; i < layer.inputSize; i += 1) {
-          weights[unit * layer.inputSize + i] = Math.round((layer.kernelByOutput[unit * layer.inputSize + i] as number) / scale);
+    const ranges = magnitudes.map((values) => values.sort((a, b) => a - b)[Math.floor(0.9999 * (values.length - 1))] ?? 0);
+    return new Int8Network(
+      floats.map((layer, index): Int8Layer => {
+        const span = layer.kernelSize * layer.inChannels;
+        const weights = new Int8Array(layer.kernel.length);
+        const weightScale = new Float32Array(layer.filters);
+        for (let f = 0; f < layer.filters; f += 1) {
+          let max = 0;
+          for (let i = 0; i < span; i += 1) max = Math.max(max, Math.abs(layer.kernel[f * span + i] as number));
+          const scale = max > 0 ? max / INT8_MAX : 1;
+          weightScale[f] = scale;
+          for (let i = 0; i < span; i += 1) weights[f * span + i] = Math.round((layer.kernel[f * span + i] as number) / scale);
         }
-      }
-      const range = calibration === 'uncalibrated' ? UNCALIBRATED_RANGE : ranges[index] || 1;
-      return { name: layer.name, inputSize: layer.inputSize, units: layer.units, activation: layer.activation, weights, weightScale, bias: layer.bias, inputScale: range / 127 };
-    });
-    return new Int8DenseNetwork(layers);
+        const range = calibration === 'uncalibrated' ? UNCALIBRATED_RANGE : ranges[index] || 1;
+        const { kernel: _kernel, ...plan } = layer;
+        return { ...plan, weights, weightScale, inputScale: range / INT8_MAX };
+      }),
+    );
   }
 
   /** Reads the shipped form back (model.int8.json + its weights file), checking every size. */
-  static fromArtifacts(model: unknown, weights: Uint8Array): Int8DenseNetwork {
+  static fromArtifacts(model: unknown, weights: Uint8Array): Int8Network {
     const spec = model as Int8ModelJson;
     if (spec?.format !== INT8_FORMAT || !Array.isArray(spec.layers) || spec.layers.length === 0) {
       throw new ModelFormatError(`${INT8_MODEL_FILE}: not a ${INT8_FORMAT} model`);
     }
     const view = new DataView(weights.buffer, weights.byteOffset, weights.byteLength);
     let offset = 0;
+    let previous: LayerPlan | undefined;
     const layers = spec.layers.map((layer, index): Int8Layer => {
-      const { name, inputSize, units, activation, inputScale } = layer ?? {};
-      if (!Number.isInteger(inputSize) || !Number.isInteger(units) || inputSize <= 0 || units <= 0) {
-        throw new ModelFormatError(`${INT8_MODEL_FILE}: layer ${index} has no valid size`);
+      const where = `${INT8_MODEL_FILE}: layer ${index}`;
+      const { inputScale, ...geometry } = layer ?? ({} as Geometry & { inputScale: number });
+      const sizes = [geometry.inSteps, geometry.inChannels, geometry.filters, geometry.kernelSize, geometry.strides];
+      if (!sizes.every((size) => Number.isInteger(size) && size > 0)) throw new ModelFormatError(`${where} has no valid size`);
+      if (geometry.activation !== 'relu' && geometry.activation !== 'linear') throw new ModelFormatError(`${where}: activation ${String(geometry.activation)} is not supported`);
+      if (geometry.padding !== 'same' && geometry.padding !== 'valid') throw new ModelFormatError(`${where}: padding ${String(geometry.padding)} is not supported`);
+      if (!(Number.isFinite(inputScale) && inputScale > 0)) throw new ModelFormatError(`${where} has no calibrated input scale`);
+      if (previous && (previous.outSteps !== geometry.inSteps || previous.filters !== geometry.inChannels)) {
+        throw new ModelFormatError(`${where} takes ${geometry.inSteps}x${geometry.inChannels} but the layer before gives ${previous.outSteps}x${previous.filters}`);
       }
-      if (activation !== 'relu' && activation !== 'linear') throw new ModelFormatError(`${INT8_MODEL_FILE}: activation ${String(activation)} is not supported`);
-      if (!(Number.isFinite(inputScale) && inputScale > 0)) throw new ModelFormatError(`${INT8_MODEL_FILE}: layer ${index} has no calibrated input scale`);
-      const previous = spec.layers[index - 1];
-      if (previous && previous.units !== inputSize) {
-        throw new ModelFormatError(`${INT8_MODEL_FILE}: layer ${index} takes ${inputSize} inputs but the layer before gives ${previous.units}`);
+      const plan = planOf({ ...geometry, name: String(geometry.name) });
+      previous = plan;
+      const kernelBytes = plan.filters * plan.kernelSize * plan.inChannels;
+      if (offset + padTo4(kernelBytes) + 8 * plan.filters > weights.byteLength) {
+        throw new ModelFormatError(`${INT8_WEIGHTS_FILE} is shorter than ${INT8_MODEL_FILE} says`);
       }
-      const kernelBytes = inputSize * units;
-      const needed = padTo4(kernelBytes) + 8 * units;
-      if (offset + needed > weights.byteLength) throw new ModelFormatError(`${INT8_WEIGHTS_FILE} is shorter than ${INT8_MODEL_FILE} says`);
       const kernel = new Int8Array(weights.slice(offset, offset + kernelBytes));
       offset += padTo4(kernelBytes);
       const readFloats = () => {
-        const values = new Float32Array(units);
-        for (let i = 0; i < units; i += 1) values[i] = view.getFloat32(offset + 4 * i, true);
-        offset += 4 * units;
+        const values = new Float32Array(plan.filters);
+        for (let i = 0; i < plan.filters; i += 1) values[i] = view.getFloat32(offset + 4 * i, true);
+        offset += 4 * plan.filters;
         return values;
       };
       const weightScale = readFloats();
       const bias = readFloats();
       if (![...weightScale, ...bias].every(Number.isFinite)) throw new ModelFormatError(`${INT8_WEIGHTS_FILE}: layer ${index} has non-finite scales or biases`);
-      return { name: String(name), inputSize, units, activation, weights: kernel, weightScale, bias, inputScale };
+      return { ...plan, weights: kernel, weightScale, bias, inputScale };
     });
     if (offset !== weights.byteLength) throw new ModelFormatError(`${INT8_WEIGHTS_FILE} is longer than ${INT8_MODEL_FILE} says`);
-    return new Int8DenseNetwork(layers);
+    return new Int8Network(layers);
   }
 
   /** The shipped form: model.int8.json's content and the bytes of its weights file. */
   toArtifacts(): { model: Int8ModelJson; weights: Uint8Array } {
-    const size = this.layers.reduce((total, layer) => total + padTo4(layer.weights.length) + 8 * layer.units, 0);
+    const size = this.layers.reduce((total, layer) => total + padTo4(layer.weights.length) + 8 * layer.filters, 0);
     const bytes = new Uint8Array(size);
     const view = new DataView(bytes.buffer);
     let offset = 0;
@@ -186,26 +219,35 @@ export class Int8DenseNetwork implements AutoencoderNetwork {
       model: {
         format: INT8_FORMAT,
         weightsFile: INT8_WEIGHTS_FILE,
-        layers: this.layers.map(({ name, inputSize, units, activation, inputScale }) => ({ name, inputSize, units, activation: activation as 'relu' | 'linear', inputScale })),
+        layers: this.layers.map(({ name, activation, inSteps, inChannels, filters, kernelSize, strides, padding, inputScale }) => ({
+          name,
+          activation,
+          inSteps,
+          inChannels,
+          filters,
+          kernelSize,
+          strides,
+          padding,
+          inputScale,
+        })),
       },
       weights: bytes,
     };
   }
 
-  /** Returns the output buffer, reused by the next call. */
+  /** Returns the output buffer (channel-major, like the input), reused by the next call. */
   predict(input: ArrayLike<number>): Float32Array {
     if (input.length !== this.inputSize) throw new Error(`input has ${input.length} values, expected ${this.inputSize}`);
-    // Copied into a Float32Array first so the loop below only ever sees one array type (as in DenseNetwork).
-    const first = this.input;
-    for (let i = 0; i < first.length; i += 1) first[i] = input[i] as number;
-    let current = first;
+    // Into one Float32Array first, time-major as the layers read it (for a dense network, one step:
+    // the same order), so the loops below only ever see one array type.
+    let current = toTimeMajor(input, this.steps, this.channels, this.input);
     for (let l = 0; l < this.layers.length; l += 1) {
       const layer = this.layers[l] as Int8Layer;
       const quantized = this.quantizedInput[l] as Int8Array;
       const outliers = this.outliers[l] as Outliers;
       const inverse = 1 / layer.inputScale;
       outliers.count = 0;
-      for (let i = 0; i < layer.inputSize; i += 1) {
+      for (let i = 0; i < quantized.length; i += 1) {
         const q = Math.round((current[i] as number) * inverse);
         if (q > INT8_MAX || q < -INT8_MAX) {
           quantized[i] = 0;
@@ -220,7 +262,9 @@ export class Int8DenseNetwork implements AutoencoderNetwork {
       int8Forward(quantized, current, outliers, layer, output);
       current = output;
     }
-    return current;
+    const last = this.layers.at(-1) as Int8Layer;
+    for (let c = 0; c < last.filters; c += 1) for (let t = 0; t < last.outSteps; t += 1) this.output[c * last.outSteps + t] = current[t * last.filters + c] as number;
+    return this.output;
   }
 
   /** Bytes of weights and scales held (int8 weights, float32 scales and biases). */
@@ -229,48 +273,100 @@ export class Int8DenseNetwork implements AutoencoderNetwork {
   }
 }
 
+/** A float network's layers in the one shape both kinds share. */
+function floatLayersOf(network: DenseNetwork | ConvNetwork): FloatLayer[] {
+  if (network instanceof ConvNetwork) {
+    const conv = network;
+    let steps = conv.input.steps;
+    return conv.layers.map((layer) => {
+      const plan = planOf({ name: layer.name, activation: layer.activation, inSteps: steps, inChannels: layer.inChannels, filters: layer.filters, kernelSize: layer.kernelSize, strides: layer.strides, padding: layer.padding });
+      steps = plan.outSteps;
+      return { ...plan, kernel: layer.kernelByFilter, bias: layer.bias };
+    });
+  }
+  return (network as DenseNetwork).layers.map((layer) => {
+    if (layer.activation !== 'relu' && layer.activation !== 'linear') {
+      throw new Error(`INT8: activation ${layer.activation} of layer ${layer.name} is not supported (relu, linear)`);
+    }
+    const plan = planOf({ name: layer.name, activation: layer.activation, inSteps: 1, inChannels: layer.inputSize, filters: layer.units, kernelSize: 1, strides: 1, padding: 'valid' });
+    return { ...plan, kernel: layer.kernelByOutput, bias: layer.bias };
+  });
+}
+
+function planOf(geometry: Geometry): LayerPlan {
+  const { steps: outSteps } = outputShape(
+    { type: 'conv1d', name: geometry.name, filters: geometry.filters, kernelSize: geometry.kernelSize, strides: geometry.strides, padding: geometry.padding, activation: geometry.activation, kernelByFilter: new Float32Array(0), bias: new Float32Array(0), inChannels: geometry.inChannels },
+    { steps: geometry.inSteps, channels: geometry.inChannels },
+  );
+  const padTotal = geometry.padding === 'same' ? Math.max((outSteps - 1) * geometry.strides + geometry.kernelSize - geometry.inSteps, 0) : 0;
+  return { ...geometry, outSteps, padLeft: Math.floor(padTotal / 2) };
+}
+
+/** Channel-major [channel][step] (the feature vector) to time-major [step][channel] (what the layers read). */
+function toTimeMajor(input: ArrayLike<number>, steps: number, channels: number, out: Float32Array): Float32Array {
+  for (let c = 0; c < channels; c += 1) for (let t = 0; t < steps; t += 1) out[t * channels + c] = input[c * steps + t] as number;
+  return out;
+}
+
 /**
- * One layer's integer dot products, four independent int32 sums per unit (|q·w| ≤ 127·127, so a
- * sum over thousands of inputs stays far inside int32 and V8 keeps it in integer registers), then
- * one rescale to float per unit, plus the outliers' share in float.
+ * One layer's integer dot products: per output step, the kernel taps that land inside the input
+ * are one contiguous run of it, summed in four independent int32 accumulators (|q·w| ≤ 127·127,
+ * so V8 keeps the sums in integer registers); then one rescale to float per output, plus the
+ * outliers' share in float.
  */
 function int8Forward(quantized: Int8Array, input: Float32Array, outliers: Outliers, layer: Int8Layer, output: Float32Array): void {
-  const { weights, weightScale, bias, inputSize, units, inputScale } = layer;
+  const { weights, weightScale, bias, inChannels, inSteps, filters, kernelSize, strides, padLeft, outSteps, inputScale } = layer;
   const relu = layer.activation === 'relu';
-  for (let unit = 0; unit < units; unit += 1) {
-    const base = unit * inputSize;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let i = 0;
-    for (; i + 3 < inputSize; i += 4) {
-      s0 = (s0 + (quantized[i] as number) * (weights[base + i] as number)) | 0;
-      s1 = (s1 + (quantized[i + 1] as number) * (weights[base + i + 1] as number)) | 0;
-      s2 = (s2 + (quantized[i + 2] as number) * (weights[base + i + 2] as number)) | 0;
-      s3 = (s3 + (quantized[i + 3] as number) * (weights[base + i + 3] as number)) | 0;
+  const span = kernelSize * inChannels;
+  for (let t = 0; t < outSteps; t += 1) {
+    const start = t * strides - padLeft;
+    const kFrom = Math.max(0, -start);
+    const kTo = Math.min(kernelSize, inSteps - start);
+    const qBase = (start + kFrom) * inChannels;
+    const length = (kTo - kFrom) * inChannels;
+    for (let f = 0; f < filters; f += 1) {
+      const wBase = f * span + kFrom * inChannels;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let i = 0;
+      for (; i + 3 < length; i += 4) {
+        s0 = (s0 + (quantized[qBase + i] as number) * (weights[wBase + i] as number)) | 0;
+        s1 = (s1 + (quantized[qBase + i + 1] as number) * (weights[wBase + i + 1] as number)) | 0;
+        s2 = (s2 + (quantized[qBase + i + 2] as number) * (weights[wBase + i + 2] as number)) | 0;
+        s3 = (s3 + (quantized[qBase + i + 3] as number) * (weights[wBase + i + 3] as number)) | 0;
+      }
+      let accumulator = (s0 + s1 + s2 + s3) | 0;
+      for (; i < length; i += 1) accumulator = (accumulator + (quantized[qBase + i] as number) * (weights[wBase + i] as number)) | 0;
+      let value = accumulator * inputScale * (weightScale[f] as number) + (bias[f] as number);
+      for (let o = 0; o < outliers.count; o += 1) {
+        const index = outliers.indices[o] as number;
+        const k = Math.floor(index / inChannels) - start;
+        if (k >= kFrom && k < kTo) value += (input[index] as number) * (weights[f * span + k * inChannels + (index % inChannels)] as number) * (weightScale[f] as number);
+      }
+      output[t * filters + f] = relu ? (value > 0 ? value : 0) : value;
     }
-    let accumulator = (s0 + s1 + s2 + s3) | 0;
-    for (; i < inputSize; i += 1) accumulator = (accumulator + (quantized[i] as number) * (weights[base + i] as number)) | 0;
-    let value = accumulator * inputScale * (weightScale[unit] as number) + (bias[unit] as number);
-    for (let o = 0; o < outliers.count; o += 1) {
-      const index = outliers.indices[o] as number;
-      value += (input[index] as number) * (weights[base + index] as number) * (weightScale[unit] as number);
-    }
-    output[unit] = relu ? (value > 0 ? value : 0) : value;
   }
+}
+
+/** The float layer, for calibration: the same loop in float32 weights. */
+function floatForward(layer: FloatLayer, input: Float32Array): Float32Array {
+  const { kernel, bias, inChannels, inSteps, filters, kernelSize, strides, padLeft, outSteps } = layer;
+  const output = new Float32Array(outSteps * filters);
+  for (let t = 0; t < outSteps; t += 1) {
+    const start = t * strides - padLeft;
+    for (let f = 0; f < filters; f += 1) {
+      let sum = bias[f] as number;
+      for (let k = Math.max(0, -start); k < Math.min(kernelSize, inSteps - start); k += 1) {
+        for (let c = 0; c < inChannels; c += 1) sum += (input[(start + k) * inChannels + c] as number) * (kernel[f * kernelSize * inChannels + k * inChannels + c] as number);
+      }
+      output[t * filters + f] = layer.activation === 'relu' ? Math.max(0, sum) : sum;
+    }
+  }
+  return output;
 }
 
 function padTo4(bytes: number): number {
   return Math.ceil(bytes / 4) * 4;
-}
-
-function forwardFloat(layer: DenseLayerWeights, input: ArrayLike<number>): Float32Array {
-  const output = new Float32Array(layer.units);
-  for (let unit = 0; unit < layer.units; unit += 1) {
-    let sum = layer.bias[unit] as number;
-    for (let i = 0; i < layer.inputSize; i += 1) sum += (input[i] as number) * (layer.kernelByOutput[unit * layer.inputSize + i] as number);
-    output[unit] = layer.activation === 'relu' ? Math.max(0, sum) : sum;
-  }
-  return output;
 }

@@ -33,6 +33,8 @@ export interface EvalModelConfig {
   kind: 'dense-ae' | 'conv-ae' | 'isolation-forest';
   windowSize: number;
   features: WindowFeature[];
+  /** The channels the model reads (default: all eight). */
+  channels?: string[];
   train: TrainOptions;
   threshold: Omit<ThresholdSettings, 'warmupSamples'>;
   /** How the model ships (int8: quantized and calibrated on the training rows, as learn mode does). */
@@ -63,7 +65,7 @@ export interface EvalResult {
 
 export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Promise<FileResult> {
   const featureSettings: FeatureSettings = {
-    channels: [...PUMP_CHANNEL_NAMES],
+    channels: config.channels ?? [...PUMP_CHANNEL_NAMES],
     features: config.features,
     windowSize: config.windowSize,
     scalerWarmup: SKAB_TRAIN_ROWS,
@@ -71,7 +73,11 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
     policies: DEFAULT_CLEANER_POLICIES,
     forwardFillLimit: DEFAULT_FORWARD_FILL_LIMIT,
   };
-  const trainRows = file.readings.slice(0, SKAB_TRAIN_ROWS);
+  // A reading with a channel the pipeline does not know is refused, so unread channels are dropped first.
+  const readings = config.channels
+    ? file.readings.map((reading) => Object.fromEntries(Object.entries(reading).filter(([channel]) => config.channels?.includes(channel))))
+    : file.readings;
+  const trainRows = readings.slice(0, SKAB_TRAIN_ROWS);
   // Learn the scaler on the training rows first, so the model trains on features standardised
   // exactly as the rows after them will be (a scaler still learning would shift under it).
   const scalerPass = new AssetFeaturePipeline(featureSettings);
@@ -107,7 +113,7 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
   const predictions: boolean[] = [];
   const detections: number[] = [];
   let anomalous = threshold.state.state === 'anomalous';
-  file.readings.slice(SKAB_TRAIN_ROWS).forEach((reading, index) => {
+  readings.slice(SKAB_TRAIN_ROWS).forEach((reading, index) => {
     const result = pipeline.process(reading);
     if (result.ok) {
       const decision = threshold.decide(scorer.score(result.features).score, index, true);
