@@ -1,9 +1,12 @@
 /**
- * npm run eval -- --skab <folder> [--out bench/results] [--files 34] [--models dense-ae,dense-ae-int8]
+ * npm run eval -- --skab <folder> [--out bench/results] [--files 34] [--models dense-ae,dense-ae-int8] [--merge [a.json,b.json]]
+ * --merge keeps the rows of models not evaluated this time from the last skab-eval.json (or from
+ * the result files named), so one slow model can be rerun alone: training is seeded, so a row does
+ * not change between runs of the same code and data.
  * Replays SKAB through the services' preprocessing, model and threshold code, following the
  * leaderboard protocol, and prints F1 / FAR / MAR / NAB beside the published rows.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EVAL_MODELS } from './eval/eval-models.js';
@@ -16,6 +19,8 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'bench/results' },
     files: { type: 'string' },
     models: { type: 'string' },
+    merge: { type: 'boolean', default: false },
+    'merge-from': { type: 'string' },
   },
 });
 if (!args.skab) {
@@ -45,6 +50,18 @@ for (const config of EVAL_MODELS.filter((model) => !wanted || wanted.includes(mo
   results.push(await evaluateSkab(files, config));
 }
 
+const outDir = args.out ?? 'bench/results';
+const previousFile = join(outDir, 'skab-eval.json');
+const mergeFrom = args['merge-from']?.split(',') ?? (args.merge && existsSync(previousFile) ? [previousFile] : []);
+for (const file of mergeFrom) {
+  const previous = JSON.parse(readFileSync(file, 'utf8')) as { files: number; results: EvalResult[] };
+  if (previous.files !== files.length) throw new Error(`merge: ${file} scored ${previous.files} files, this run ${files.length}`);
+  const kept = previous.results.filter((old) => !results.some((result) => result.model === old.model));
+  // In the order of EVAL_MODELS, so the table reads the same whichever rows were rerun.
+  const order = (name: string) => EVAL_MODELS.findIndex((model) => model.name === name);
+  results.push(...kept);
+  results.sort((a, b) => order(a.model) - order(b.model));
+}
 const rows = [
   ...results.map((result) => ({ model: result.model, f1: result.f1, far: result.far, mar: result.mar, nab: result.nab })),
   ...LEADERBOARD.map((row) => ({ ...row, nab: Number.NaN })),
@@ -61,6 +78,6 @@ for (const result of results) {
   const { tp, fp, fn, tn } = result.confusion;
   process.stdout.write(`${result.model}: TP ${tp} FP ${fp} FN ${fn} TN ${tn}, ${result.seconds.toFixed(0)} s\n`);
 }
-mkdirSync(args.out ?? 'bench/results', { recursive: true });
-writeFileSync(join(args.out ?? 'bench/results', 'skab-eval.json'), `${JSON.stringify({ date: new Date().toISOString(), files: files.length, results, leaderboard: LEADERBOARD }, null, 2)}\n`);
-writeFileSync(join(args.out ?? 'bench/results', 'skab-eval.md'), `# SKAB evaluation (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);
+mkdirSync(outDir, { recursive: true });
+writeFileSync(previousFile, `${JSON.stringify({ date: new Date().toISOString(), files: files.length, results, leaderboard: LEADERBOARD }, null, 2)}\n`);
+writeFileSync(join(outDir, 'skab-eval.md'), `# SKAB evaluation (${new Date().toISOString().slice(0, 10)})\n\n${table}\n`);

@@ -13,9 +13,11 @@ import {
   isWindowFeature,
   WINDOW_FEATURES,
   MODEL_PRECISIONS,
+  modelKindFor,
   parseColumnMap,
   parseCsvText,
   PUMP_PHYSICAL_LIMITS,
+  type ModelKind,
   type ModelPrecision,
   type WindowFeature,
 } from '@vigil/shared';
@@ -33,7 +35,7 @@ const { values: args } = parseArgs({
     channels: { type: 'string', default: DEFAULT_FEATURE_SPEC.channels.join(',') },
     columns: { type: 'string', default: '' },
     'time-column': { type: 'string', default: 'datetime' },
-    name: { type: 'string', default: 'pump-dense-ae' },
+    name: { type: 'string' },
     version: { type: 'string', default: new Date().toISOString().slice(0, 10) },
     seed: { type: 'string', default: String(DEFAULT_TRAIN_OPTIONS.seed) },
     precision: { type: 'string', default: 'int8' },
@@ -54,6 +56,12 @@ function positiveInt(name: string, text: string | undefined): number {
 if (!args.csv || !args.out) fail('usage: train --csv <normal-data.csv> --out <bundle folder>');
 const features = (args.features ?? '').split(',').map((feature) => feature.trim());
 if (!features.every(isWindowFeature)) fail(`--features must be from: ${WINDOW_FEATURES.join(', ')}`);
+let kind: ModelKind = 'dense-autoencoder';
+try {
+  kind = modelKindFor(features);
+} catch (error) {
+  fail((error as Error).message);
+}
 const precision = args.precision as ModelPrecision;
 if (!MODEL_PRECISIONS.includes(precision)) fail(`--precision must be one of ${MODEL_PRECISIONS.join(', ')}`);
 const channels = (args.channels ?? '').split(',').map((channel) => channel.trim());
@@ -68,7 +76,7 @@ const manifest = await buildBundle(
   rows.map((row) => row.channels),
   args.out,
   {
-    name: args.name ?? 'pump-dense-ae',
+    name: args.name ?? (kind === 'conv-autoencoder' ? 'pump-conv-ae' : 'pump-dense-ae'),
     version: args.version ?? '1',
     featureSettings: {
       channels,
@@ -91,7 +99,7 @@ const manifest = await buildBundle(
   },
 ).catch((error: Error) => fail(error.message));
 process.stdout.write(
-  `wrote ${args.out}: ${manifest.name} ${manifest.version} (${precision}), ${manifest.training.samples} samples ` +
+  `wrote ${args.out}: ${manifest.name} ${manifest.version} (${manifest.kind}, ${precision}), ${manifest.training.samples} samples ` +
     `(${rows.length} rows, ${rejected} malformed), loss ${manifest.training.finalLoss.toFixed(5)}, ` +
     `backend ${manifest.training.backend}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
 );
