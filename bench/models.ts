@@ -46,6 +46,10 @@ const summaries: Record<string, Summary> = Object.fromEntries(modes.map((mode) =
 const evalFile = join(ROOT, 'bench/results/skab-eval.json');
 const skab: SkabRow[] = existsSync(evalFile) ? (JSON.parse(readFileSync(evalFile, 'utf8')) as { results: SkabRow[] }).results : [];
 
+const scoresOf = (row: string | undefined) => {
+  const found = skab.find((result) => result.model === row);
+  return found ? { model: found.model, f1: found.f1, far: found.far, mar: found.mar } : null;
+};
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const rows = MODELS.map((model) => {
   const measured = summaries[model.mode];
@@ -67,5 +71,5 @@ console.log(`\nModels, medians of ${runs} fresh processes x ${args.iterations} s
 console.log(table(['model', 'size', 'b1 p50 µs', 'b1 p99 µs', 'RSS MB', 'SKAB F1', 'FAR %', 'MAR %', 'seed on a Pi 3B+ (size / latency / RAM)'], rows));
 writeFileSync(
   resultsFile('models.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), models: MODELS.map((model) => ({ ...model, measured: summaries[model.mode], skab: skab.find((row) => row.model === model.evalRow) ?? null })) }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), models: MODELS.map((model) => ({ ...model, measured: summaries[model.mode], skab: scoresOf(model.evalRow) })) }, null, 2)}\n`,
 );
