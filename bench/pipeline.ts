@@ -177,8 +177,8 @@ async function soak(samples: number): Promise<void> {
   const stack = await startStack({
     VIGIL_SENSOR_READER_RATE_HZ: String(rateHz),
     VIGIL_SENSOR_READER_SIM_SPEED: '1',
-    // Enough for the longest warm-up and then `samples` more.
-    VIGIL_SENSOR_READER_SIM_MAX_SAMPLES: String(samples + (maxWarmupMs / 1000) * rateHz),
+    // No sample limit: how many the warm-up takes is not known in advance (and the reader starts
+    // before the clock here does); the stack is stopped once `samples` more have passed.
     VIGIL_SENSOR_READER_SIM_FAULTS: 'bearing-wear@300+60,leak@700+30',
     VIGIL_SENSOR_READER_SIM_REPEAT_S: '1000',
   });
