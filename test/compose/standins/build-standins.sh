@@ -64,6 +64,14 @@ build() { # name, dockerfile-dir
 
 # node:20-bookworm-slim: Node at /usr/local/bin, npm, user `node` (uid 1000), as the real one.
 node_ctx="$work/node-context"
+# The arm64 test points this name at the arm64 stand-in for its build and back after; a run
+# killed in between leaves it there, and every service image built on it then runs under qemu
+# (and out of its memory limit). A base of the wrong architecture is dropped and rebuilt.
+if [ "$arch" = amd64 ] && have_image node:20-bookworm-slim &&
+  [ "$(docker image inspect -f '{{.Architecture}}' node:20-bookworm-slim)" != amd64 ]; then
+  log "node:20-bookworm-slim is not amd64 (an interrupted arm64 build?): rebuilding it"
+  docker image rm node:20-bookworm-slim >/dev/null
+fi
 if ! have_image "node:20-bookworm-slim$suffix"; then
   rm -rf "$node_ctx" && mkdir -p "$node_ctx"
   cp "$here/node.Dockerfile" "$node_ctx/Dockerfile"
