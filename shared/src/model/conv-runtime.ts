@@ -80,20 +80,29 @@ export function outputShape(layer: SequenceLayer, input: Shape): Shape {
   if (layer.inChannels !== input.channels) {
     throw new ModelFormatError(`layer ${layer.name} takes ${layer.inChannels} channels but the layer before gives ${input.channels}`);
   }
-  const steps =
-    layer.padding === 'same' ? Math.ceil(input.steps / layer.strides) : Math.floor((input.steps - layer.kernelSize) / layer.strides) + 1;
-  if (steps <= 0) throw new ModelFormatError(`layer ${layer.name}: a window of ${input.steps} is too short for its kernel`);
-  return { steps, channels: layer.filters };
+  return { steps: convPlacement(layer, input.steps).outSteps, channels: layer.filters };
 }
 
 /**
- * out[t][f] = act(bias[f] + Σ_k Σ_c in[t·s + k − padLeft][c] · W[k][c][f]), zero outside the
- * input. 'same' pads as TensorFlow does: total max((out−1)·s + k − in, 0), the smaller half first.
+ * Where a kernel lands on an input of `inSteps`: how many output steps, and how much zero padding
+ * comes before the first input step. 'same' pads as TensorFlow does: total max((out−1)·s + k − in,
+ * 0), the smaller half first.
  */
-function conv1dForward(layer: Conv1DLayerWeights, input: Float32Array, shape: Shape, output: Float32Array, outSteps: number): void {
+export function convPlacement(
+  layer: Pick<Conv1DLayerWeights, 'name' | 'kernelSize' | 'strides' | 'padding'>,
+  inSteps: number,
+): { outSteps: number; padLeft: number } {
+  const { kernelSize, strides, padding } = layer;
+  const outSteps = padding === 'same' ? Math.ceil(inSteps / strides) : Math.floor((inSteps - kernelSize) / strides) + 1;
+  if (outSteps <= 0) throw new ModelFormatError(`layer ${layer.name}: a window of ${inSteps} is too short for its kernel`);
+  const padTotal = padding === 'same' ? Math.max((outSteps - 1) * strides + kernelSize - inSteps, 0) : 0;
+  return { outSteps, padLeft: Math.floor(padTotal / 2) };
+}
+
+/** out[t][f] = act(bias[f] + Σ_k Σ_c in[t·s + k − padLeft][c] · W[k][c][f]), zero outside the input. */
+export function conv1dForward(layer: Conv1DLayerWeights, input: Float32Array, shape: Shape, output: Float32Array, outSteps: number): void {
   const { filters, kernelSize, strides, inChannels, kernelByFilter, bias } = layer;
-  const padTotal = layer.padding === 'same' ? Math.max((outSteps - 1) * strides + kernelSize - shape.steps, 0) : 0;
-  const padLeft = Math.floor(padTotal / 2);
+  const { padLeft } = convPlacement(layer, shape.steps);
   const relu = layer.activation === 'relu';
   const span = kernelSize * inChannels;
   for (let t = 0; t < outSteps; t += 1) {

@@ -9,7 +9,7 @@
  * One layer shape serves both models: a dense layer is a convolution over a single step with a
  * kernel of one, so the integer loop, the calibration and the file format are written once.
  */
-import { ConvNetwork, outputShape } from './conv-runtime.js';
+import { conv1dForward, convPlacement, ConvNetwork, type Conv1DLayerWeights } from './conv-runtime.js';
 import type { AutoencoderNetwork, DenseNetwork } from './dense-runtime.js';
 import { ModelFormatError } from './tfjs-layers-format.js';
 
@@ -53,11 +53,8 @@ interface LayerPlan extends Geometry {
   padLeft: number;
 }
 
-interface FloatLayer extends LayerPlan {
-  /** [filter][k][inChannel] */
-  kernel: Float32Array;
-  bias: Float32Array;
-}
+/** A float layer in both shapes: its plan, and a Conv1D layer the float runtime can run (calibration). */
+interface FloatLayer extends LayerPlan, Omit<Conv1DLayerWeights, 'activation'> {}
 
 interface Int8Layer extends LayerPlan {
   /** [filter][k][inChannel]: weight = int8 * weightScale[filter]. */
@@ -132,7 +129,9 @@ export class Int8Network implements AutoencoderNetwork {
         let current: Float32Array = toTimeMajor(sample, first.inSteps, first.inChannels, new Float32Array(first.inSteps * first.inChannels));
         floats.forEach((layer, index) => {
           for (let i = 0; i < current.length; i += 1) magnitudes[index]?.push(Math.abs(current[i] as number));
-          current = floatForward(layer, current);
+          const output = new Float32Array(layer.outSteps * layer.filters);
+          conv1dForward(layer, current, { steps: layer.inSteps, channels: layer.inChannels }, output, layer.outSteps);
+          current = output;
         });
       }
     }
@@ -140,17 +139,17 @@ export class Int8Network implements AutoencoderNetwork {
     return new Int8Network(
       floats.map((layer, index): Int8Layer => {
         const span = layer.kernelSize * layer.inChannels;
-        const weights = new Int8Array(layer.kernel.length);
+        const weights = new Int8Array(layer.kernelByFilter.length);
         const weightScale = new Float32Array(layer.filters);
         for (let f = 0; f < layer.filters; f += 1) {
           let max = 0;
-          for (let i = 0; i < span; i += 1) max = Math.max(max, Math.abs(layer.kernel[f * span + i] as number));
+          for (let i = 0; i < span; i += 1) max = Math.max(max, Math.abs(layer.kernelByFilter[f * span + i] as number));
           const scale = max > 0 ? max / INT8_MAX : 1;
           weightScale[f] = scale;
-          for (let i = 0; i < span; i += 1) weights[f * span + i] = Math.round((layer.kernel[f * span + i] as number) / scale);
+          for (let i = 0; i < span; i += 1) weights[f * span + i] = Math.round((layer.kernelByFilter[f * span + i] as number) / scale);
         }
         const range = calibration === 'uncalibrated' ? UNCALIBRATED_RANGE : ranges[index] || 1;
-        const { kernel: _kernel, ...plan } = layer;
+        const { kernelByFilter: _kernel, type: _type, ...plan } = layer;
         return { ...plan, weights, weightScale, inputScale: range / INT8_MAX };
       }),
     );
@@ -281,7 +280,7 @@ function floatLayersOf(network: DenseNetwork | ConvNetwork): FloatLayer[] {
     return conv.layers.map((layer) => {
       const plan = planOf({ name: layer.name, activation: layer.activation, inSteps: steps, inChannels: layer.inChannels, filters: layer.filters, kernelSize: layer.kernelSize, strides: layer.strides, padding: layer.padding });
       steps = plan.outSteps;
-      return { ...plan, kernel: layer.kernelByFilter, bias: layer.bias };
+      return { ...plan, type: 'conv1d' as const, kernelByFilter: layer.kernelByFilter, bias: layer.bias };
     });
   }
   return (network as DenseNetwork).layers.map((layer) => {
@@ -289,17 +288,12 @@ function floatLayersOf(network: DenseNetwork | ConvNetwork): FloatLayer[] {
       throw new Error(`INT8: activation ${layer.activation} of layer ${layer.name} is not supported (relu, linear)`);
     }
     const plan = planOf({ name: layer.name, activation: layer.activation, inSteps: 1, inChannels: layer.inputSize, filters: layer.units, kernelSize: 1, strides: 1, padding: 'valid' });
-    return { ...plan, kernel: layer.kernelByOutput, bias: layer.bias };
+    return { ...plan, type: 'conv1d' as const, kernelByFilter: layer.kernelByOutput, bias: layer.bias };
   });
 }
 
 function planOf(geometry: Geometry): LayerPlan {
-  const { steps: outSteps } = outputShape(
-    { type: 'conv1d', name: geometry.name, filters: geometry.filters, kernelSize: geometry.kernelSize, strides: geometry.strides, padding: geometry.padding, activation: geometry.activation, kernelByFilter: new Float32Array(0), bias: new Float32Array(0), inChannels: geometry.inChannels },
-    { steps: geometry.inSteps, channels: geometry.inChannels },
-  );
-  const padTotal = geometry.padding === 'same' ? Math.max((outSteps - 1) * geometry.strides + geometry.kernelSize - geometry.inSteps, 0) : 0;
-  return { ...geometry, outSteps, padLeft: Math.floor(padTotal / 2) };
+  return { ...geometry, ...convPlacement(geometry, geometry.inSteps) };
 }
 
 /** Channel-major [channel][step] (the feature vector) to time-major [step][channel] (what the layers read). */
@@ -348,23 +342,6 @@ function int8Forward(quantized: Int8Array, input: Float32Array, outliers: Outlie
       output[t * filters + f] = relu ? (value > 0 ? value : 0) : value;
     }
   }
-}
-
-/** The float layer, for calibration: the same loop in float32 weights. */
-function floatForward(layer: FloatLayer, input: Float32Array): Float32Array {
-  const { kernel, bias, inChannels, inSteps, filters, kernelSize, strides, padLeft, outSteps } = layer;
-  const output = new Float32Array(outSteps * filters);
-  for (let t = 0; t < outSteps; t += 1) {
-    const start = t * strides - padLeft;
-    for (let f = 0; f < filters; f += 1) {
-      let sum = bias[f] as number;
-      for (let k = Math.max(0, -start); k < Math.min(kernelSize, inSteps - start); k += 1) {
-        for (let c = 0; c < inChannels; c += 1) sum += (input[(start + k) * inChannels + c] as number) * (kernel[f * kernelSize * inChannels + k * inChannels + c] as number);
-      }
-      output[t * filters + f] = layer.activation === 'relu' ? Math.max(0, sum) : sum;
-    }
-  }
-  return output;
 }
 
 function padTo4(bytes: number): number {
