@@ -16,3 +16,4 @@ export * from './node-runtime.js';
 export * from './detection/adaptive-threshold.js';
 export * from './redis-state.js';
 export * from './random.js';
+export * from './live-heap.js';

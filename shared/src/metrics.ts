@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './logger.js';
+import { registerLiveHeapGauge } from './live-heap.js';
 import { THROTTLE_FLAGS, readCpuTemperatureCelsius, readThrottledBits, type ThrottleFlag } from './sysfs.js';
 import { preciseNowMs } from './wall-clock.js';
 
@@ -26,14 +27,16 @@ export interface ServiceMetrics {
 }
 
 /**
- * The metrics every service exposes: process memory and event-loop lag (prom-client defaults),
- * per-stage message outcomes, stage latency from ingest, seq accounting, connection state and,
- * where the machine has them, CPU temperature and the Pi's throttle flags.
+ * The metrics every service exposes: process memory and event-loop lag (prom-client defaults), the
+ * heap that survives a full GC, per-stage message outcomes, stage latency from ingest, seq
+ * accounting, connection state and, where the machine has them, CPU temperature and the Pi's
+ * throttle flags.
  */
 export function createServiceMetrics(stage: string, sysfsRoot: string, logger: Logger): ServiceMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service: stage });
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+  registerLiveHeapGauge(registry);
 
   const messages = new Counter({
     name: 'vigil_messages_total',
