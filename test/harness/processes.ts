@@ -68,7 +68,13 @@ export function startProcess(name: string, command: string, args: string[], env:
 
 export type ServiceName = 'sensor-reader' | 'preprocessor' | 'inference' | 'adaptive-threshold' | 'alert-publisher';
 
+/**
+ * V8 flags added after production's for a benchmark that compares them (`VIGIL_EXTRA_NODE_FLAGS=
+ * "--trace-gc" npm run soak`); empty in tests, so what they check is what ships.
+ */
+const EXTRA_NODE_FLAGS = (process.env.VIGIL_EXTRA_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 /** Starts a service from its built bundle with production's V8 flags (`npm run build` first). */
 export function startService(name: ServiceName, env: Record<string, string>): ManagedProcess {
-  return startProcess(name, process.execPath, [...SERVICE_NODE_FLAGS, `services/${name}/dist/main.js`], { VIGIL_LOG_LEVEL: 'warn', ...env });
+  return startProcess(name, process.execPath, [...SERVICE_NODE_FLAGS, ...EXTRA_NODE_FLAGS, `services/${name}/dist/main.js`], { VIGIL_LOG_LEVEL: 'warn', ...env });
 }
