@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EVAL_MODELS } from './eval/eval-models.js';
 import { loadSkab } from './eval/skab-dataset.js';
+import { addConfusion, emptyConfusion, rateScores } from './eval/detection-metrics.js';
 import { evaluateSkab, type EvalResult } from './eval/skab-evaluation.js';
 
 const { values: args } = parseArgs({
@@ -76,7 +77,22 @@ const table = lines.join('\n');
 process.stdout.write(`\nSKAB, ${files.length} files, learn on the first 400 rows of each, score the rest (causal):\n\n${table}\n\n`);
 for (const result of results) {
   const { tp, fp, fn, tn } = result.confusion;
-  process.stdout.write(`${result.model}: TP ${tp} FP ${fp} FN ${fn} TN ${tn}, ${result.seconds.toFixed(0)} s\n`);
+  process.stdout.write(`${result.model}: TP ${tp} FP ${fp} FN ${fn} TN ${tn}, ${result.seconds.toFixed(0)} s; ${byFolder(result)}\n`);
+}
+
+/**
+ * F1 / FAR / MAR per SKAB folder (other, valve1, valve2: different rigs' faults), so a total that
+ * one folder carries shows as such: the settings are one for all files, chosen on SKAB itself.
+ */
+function byFolder(result: EvalResult): string {
+  const folders = [...new Set(result.files.map((file) => file.name.split('/')[0] ?? ''))];
+  return folders
+    .map((folder) => {
+      const confusion = result.files.filter((file) => file.name.startsWith(`${folder}/`)).reduce((total, file) => addConfusion(total, file.confusion), emptyConfusion());
+      const scores = rateScores(confusion);
+      return `${folder} ${scores.f1.toFixed(2)} / ${scores.far.toFixed(1)} / ${scores.mar.toFixed(1)}`;
+    })
+    .join(', ');
 }
 mkdirSync(outDir, { recursive: true });
 writeFileSync(previousFile, `${JSON.stringify({ date: new Date().toISOString(), files: files.length, results, leaderboard: LEADERBOARD }, null, 2)}\n`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { addConfusion, confusionOf, nabCounts, nabScore, rateScores } from '../src/eval/detection-metrics.js';
+import { HOLDOUT_BLOCK_ROWS, splitTrainingRows } from '../src/eval/skab-evaluation.js';
 
 describe('evaluation arithmetic', () => {
   it('counts TP/FP/FN/TN and derives F1, FAR and MAR from a hand-made case', () => {
@@ -38,5 +39,25 @@ describe('evaluation arithmetic', () => {
     assert.ok(early > late && late > 0, `early ${early}, late ${late}`);
     assert.ok(nabScore(nabCounts(1000, [300], [900, 260])) < early, 'a false alarm costs');
     assert.ok(nabScore(nabCounts(1000, [300], [100])) < 0, 'only a false alarm: worse than silence');
+  });
+
+  it('holds out every fourth block of the training rows, spread over the period, purging windows that reach into one', () => {
+    const rows = Array.from({ length: 391 }, (_, index) => [index]);
+    const windowSize = 5;
+    const { fitted, heldOut } = splitTrainingRows(rows, 0.25, windowSize);
+    const fittedIndices = fitted.map((row) => row[0] as number);
+    const heldIndices = heldOut.map((row) => row[0] as number);
+    // Blocks 3, 7, 11, 15, 19 of 20 rows: the threshold's rows reach from the first quarter to the last.
+    assert.equal(heldIndices[0], 3 * HOLDOUT_BLOCK_ROWS);
+    assert.ok((heldIndices.at(-1) as number) >= 380);
+    assert.equal(heldIndices.length, 5 * HOLDOUT_BLOCK_ROWS - (400 - 391));
+    assert.ok(fittedIndices.at(-1) === 379 && fittedIndices[0] === 0, 'the model sees the whole period too');
+    // No row is in both, and no fitted row's window (itself and the 4 before) touches a held-out row.
+    const held = new Set(heldIndices);
+    for (const index of fittedIndices) {
+      for (let back = 0; back < windowSize; back += 1) assert.ok(!held.has(index - back), `row ${index} reads held-out row ${index - back}`);
+    }
+    // Only the purged rows are in neither: windowSize - 1 after each held-out block.
+    assert.equal(rows.length - fitted.length - heldOut.length, 4 * (windowSize - 1));
   });
 });
