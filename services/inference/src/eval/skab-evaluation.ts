@@ -89,7 +89,6 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
     if (result.ok && row >= config.windowSize - 1) trainingFeatures.push(result.features);
   });
   const { fitted, heldOut } = splitTrainingRows(trainingFeatures, config.holdoutFraction, config.windowSize);
-  const holdout = heldOut.length;
   const scorer: { score(features: number[]): { score: number } } =
     config.kind === 'isolation-forest'
       ? (() => {
@@ -107,7 +106,7 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
           })
         ).scorer;
 
-  const threshold = new AdaptiveThreshold({ ...config.threshold, warmupSamples: holdout }, initialThresholdState(0));
+  const threshold = new AdaptiveThreshold({ ...config.threshold, warmupSamples: heldOut.length }, initialThresholdState(0));
   for (const features of heldOut) threshold.decide(scorer.score(features).score, 0, true);
 
   const predictions: boolean[] = [];
