@@ -66,7 +66,16 @@ describe('Redis restart', { timeout: 180_000 }, () => {
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     pipeline.redis = await restartRedis(pipeline.redis);
 
-    await waitFor('the threshold to judge again', async () => metricSum(await threshold(), 'vigil_messages_total', { outcome: 'ok' }) > 200 || undefined, 60_000, 100);
+    // Both restarted stages must have handled new readings: the threshold alone can count 200
+    // decisions from what inference queued while it was down, before the preprocessor (still in
+    // its back-off, up to 5 s between tries) has read its state from the returned Redis.
+    const preprocessed = async () => metricSum(await scrape(pipeline.ports.metrics.preprocessor), 'vigil_messages_total', { outcome: 'ok' });
+    await waitFor(
+      'the restarted preprocessor and threshold to work again',
+      async () => ((await preprocessed()) > 200 && (await judged()) > 200) || undefined,
+      60_000,
+      100,
+    );
     assert.equal(metricSum(await threshold(), 'vigil_asset_state', { asset: ASSET }), NORMAL, 'normal, not back to warm-up');
     const preprocessorLog = pipeline.services.get('preprocessor')?.text() ?? '';
     assert.match(preprocessorLog, /redis unreachable; waiting for it/, 'the preprocessor waited for Redis');
