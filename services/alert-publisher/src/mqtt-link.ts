@@ -29,6 +29,10 @@ export function connectBroker(config: PublisherConfig, topics: Topics): MqttClie
     reconnectPeriod: 2_000,
     connectTimeout: 10_000,
     keepalive: 30,
+    // mqtt-packet otherwise builds a 2-byte Buffer for each of the 65,536 packet ids on the first
+    // write and keeps them for the life of the process: 6 MB of a 15 MB heap (a heap snapshot of
+    // the publisher under load), held to save one 2-byte allocation per publish.
+    writeCache: false,
     will: { topic: topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
     ...(mqtt.username ? { username: mqtt.username, password: mqtt.password } : {}),
     ...(mqtt.caFile ? { ca: readFileSync(mqtt.caFile) } : {}),

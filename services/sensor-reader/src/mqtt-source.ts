@@ -29,6 +29,8 @@ export class MqttSource implements SampleSource {
       clientId: this.options.clientId,
       reconnectPeriod: 2_000,
       connectTimeout: 10_000,
+      // Without it mqtt-packet keeps a Buffer per packet id (65,536 of them, 6 MB of heap).
+      writeCache: false,
       ...(this.options.username ? { username: this.options.username, password: this.options.password } : {}),
     };
     const client = connect(this.options.url, clientOptions);
