@@ -26,6 +26,16 @@ convict.addFormat({
 });
 
 convict.addFormat({
+  name: 'non-negative-number',
+  validate(value: unknown) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new Error('must be a number, 0 or more');
+    }
+  },
+  coerce: (value: string) => Number(value),
+});
+
+convict.addFormat({
   name: 'positive-int',
   validate(value: unknown) {
     if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {

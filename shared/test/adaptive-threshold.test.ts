@@ -110,4 +110,69 @@ describe('AdaptiveThreshold', () => {
       assert.deepEqual(restored.decide(normalScore(i + 7), i, true), threshold.decide(normalScore(i + 7), i, true));
     }
   });
+  describe('settle rule', () => {
+    const settling: ThresholdSettings = { ...settings, settleFactor: 10 };
+    /** A warmed threshold in an alarm at 1000x the high mark (log-level well above it). */
+    function inAlarm(withSettings: ThresholdSettings): { threshold: AdaptiveThreshold; high: number } {
+      const threshold = new AdaptiveThreshold(withSettings, initialThresholdState(0));
+      for (let i = 0; i < withSettings.warmupSamples; i += 1) threshold.decide(normalScore(i), i, true);
+      const high = threshold.marks().high;
+      for (let i = 0; i < 10; i += 1) threshold.decide(high * 1000, 100 + i, true);
+      assert.equal(threshold.state.state, 'anomalous');
+      return { threshold, high };
+    }
+
+    it('ends an alarm whose scores fall a settleFactor below its level, though they stay above the high mark', () => {
+      const { threshold, high } = inAlarm(settling);
+      // 1000x -> 20x the high mark: a 50x fall, still far above both marks.
+      const states = Array.from({ length: settling.exitN }, (_, i) => threshold.decide(high * 20, 200 + i, true));
+      assert.deepEqual(states.slice(0, -1).map((d) => d.state), Array(settling.exitN - 1).fill('anomalous'));
+      const settled = states.at(-1);
+      assert.equal(settled?.state, 'normal');
+      assert.equal(settled?.changed, true);
+      assert.equal(settled?.since, 200 + settling.exitN - 1);
+      // The settled level is the floor now: the entry mark is settleFactor above it, and it holds.
+      assert.ok(Math.abs((settled?.high ?? 0) / (high * 20 * 10) - 1) < 1e-6, `entry mark ${settled?.high}`);
+      for (let i = 0; i < 200; i += 1) assert.equal(threshold.decide(high * 20 * (1 + 0.5 * Math.sin(i)), 300 + i, true).state, 'normal');
+    });
+
+    it('without the rule the same fall keeps the alarm on', () => {
+      const { threshold, high } = inAlarm(settings);
+      for (let i = 0; i < 200; i += 1) assert.equal(threshold.decide(high * 20, 200 + i, true).state, 'anomalous');
+    });
+
+    it('keeps an alarm whose scores fall by less than the factor', () => {
+      const { threshold, high } = inAlarm(settling);
+      for (let i = 0; i < 200; i += 1) assert.equal(threshold.decide(high * 1000 * (i % 2 === 0 ? 0.15 : 1), 200 + i, true).state, 'anomalous');
+    });
+
+    it('alarms again on a new rise of the factor above the settled level', () => {
+      const { threshold, high } = inAlarm(settling);
+      for (let i = 0; i < settling.exitN; i += 1) threshold.decide(high * 20, 200 + i, true);
+      assert.equal(threshold.state.state, 'normal');
+      let state = 'normal';
+      for (let i = 0; i < settling.enterN && state === 'normal'; i += 1) state = threshold.decide(high * 20 * 11, 300 + i, true).state;
+      assert.equal(state, 'anomalous');
+    });
+
+    it('drops the floor once the scores are back below the low mark: the usual marks apply again', () => {
+      const { threshold, high } = inAlarm(settling);
+      for (let i = 0; i < settling.exitN; i += 1) threshold.decide(high * 20, 200 + i, true);
+      for (let i = 0; i < settling.exitN; i += 1) threshold.decide(normalScore(i), 300 + i, true);
+      assert.equal(threshold.state.settledLevel, undefined);
+      assert.ok(threshold.decide(normalScore(0), 400, true).high < high * 1.01);
+      let state = 'normal';
+      for (let i = 0; i < settling.enterN && state === 'normal'; i += 1) state = threshold.decide(high * 2, 500 + i, true).state;
+      assert.equal(state, 'anomalous');
+    });
+
+    it('keeps its alarm level and floor across a restart from persisted state', () => {
+      const { threshold, high } = inAlarm(settling);
+      const restored = new AdaptiveThreshold(settling, JSON.parse(JSON.stringify(threshold.state)));
+      for (let i = 0; i < 3 * settling.exitN; i += 1) {
+        assert.deepEqual(restored.decide(high * 20, 200 + i, true), threshold.decide(high * 20, 200 + i, true));
+      }
+      assert.equal(restored.state.state, 'normal');
+    });
+  });
 });

@@ -28,6 +28,12 @@ export const schema = {
     default: D.maxDrift,
     env: `${ENV}_MAX_DRIFT`,
   },
+  settleFactor: {
+    doc: 'An alarm also ends when its last exitN scores are all this factor below its own level, though above the low mark (the machine settled in a changed state); a new alarm then needs the same rise. 0: off.',
+    format: 'non-negative-number',
+    default: D.settleFactor ?? 0,
+    env: `${ENV}_SETTLE_FACTOR`,
+  },
   flushMs: { doc: 'How often changed threshold state is written to Redis.', format: 'positive-int', default: 1000, env: `${ENV}_FLUSH_MS` },
   maxAssets: { doc: 'Most assets tracked (bounds memory and metric labels).', format: 'positive-int', default: 32, env: `${ENV}_MAX_ASSETS` },
 };
@@ -41,6 +47,7 @@ export function loadThresholdConfig(overrides: Record<string, unknown> = {}) {
   if (config.exitK > config.exitN) problems.push('exitK must not exceed exitN');
   if (config.lowSigmas >= config.highSigmas) problems.push('lowSigmas must be below highSigmas');
   if (config.maxDrift < 1) problems.push('maxDrift must be at least 1');
+  if (config.settleFactor !== 0 && config.settleFactor <= 1) problems.push('settleFactor must be 0 (off) or above 1');
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

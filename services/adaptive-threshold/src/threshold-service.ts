@@ -43,6 +43,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
     exitK: config.exitK,
     exitN: config.exitN,
     maxDrift: config.maxDrift,
+    settleFactor: config.settleFactor,
   };
   const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
   const rejectLog = new RateLimitedLog(logger);

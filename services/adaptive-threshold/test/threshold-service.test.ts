@@ -32,7 +32,7 @@ describe('adaptive-threshold (in-process, real Redis and ZeroMQ)', () => {
     await redis.stop();
   });
 
-  async function start(): Promise<{ service: ThresholdService; upstream: Push; opsPort: number }> {
+  async function start(overrides: Record<string, unknown> = {}): Promise<{ service: ThresholdService; upstream: Push; opsPort: number }> {
     const inputPort = await freePort();
     const opsPort = await freePort();
     const service = await startThresholdService(
@@ -48,6 +48,7 @@ describe('adaptive-threshold (in-process, real Redis and ZeroMQ)', () => {
         exitK: 5,
         exitN: 5,
         flushMs: 50,
+        ...overrides,
       }),
       logger,
     );
@@ -105,5 +106,22 @@ describe('adaptive-threshold (in-process, real Redis and ZeroMQ)', () => {
     assert.equal(after.changed, false);
     assert.equal(after.since, before.since);
     assert.equal(after.threshold.high, before.threshold.high);
+  });
+
+  it('with a settle factor configured, ends the alarm when the scores fall that far below its level', async () => {
+    const { service, upstream } = await start({ settleFactor: 10 });
+    const from = decisions.length;
+    for (let i = 0; i < 5; i += 1) await upstream.send(score(10));
+    // 20x lower, still far above the high mark learned from scores near 0.01.
+    for (let i = 0; i < 5; i += 1) await upstream.send(score(0.5));
+    await waitFor('10 decisions', () => decisions.length >= from + 10 || undefined, 5000);
+    await service.stop();
+    upstream.close();
+    const states = decisions.slice(from).map((decision) => decision.state);
+    assert.deepEqual(states, [...Array(9).fill('anomalous'), 'normal']);
+    const settled = decisions.at(-1) as DecisionMessage;
+    assert.equal(settled.changed, true);
+    assert.ok(Math.abs(settled.threshold.high / 5 - 1) < 1e-6, `a new alarm needs 10x the settled 0.5, got ${settled.threshold.high}`);
+    assert.throws(() => loadThresholdConfig({ settleFactor: 0.5 }), /settleFactor must be 0 \(off\) or above 1/);
   });
 });

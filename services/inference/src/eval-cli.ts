@@ -1,5 +1,6 @@
 /**
- * npm run eval -- --skab <folder> [--out bench/results] [--files 34] [--models dense-ae,dense-ae-int8] [--merge [a.json,b.json]]
+ * npm run eval -- --skab <folder> [--out bench/results] [--files 34] [--models dense-ae,dense-ae-int8] [--seeds 1,2,3] [--merge [a.json,b.json]]
+ * --seeds trains each model once per seed (rows named with it): how much of a row is the seed's.
  * --merge keeps the rows of models not evaluated this time from the last skab-eval.json (or from
  * the result files named), so one slow model can be rerun alone: training is seeded, so a row does
  * not change between runs of the same code and data.
@@ -22,6 +23,7 @@ const { values: args } = parseArgs({
     models: { type: 'string' },
     merge: { type: 'boolean', default: false },
     'merge-from': { type: 'string' },
+    seeds: { type: 'string' },
   },
 });
 if (!args.skab) {
@@ -45,10 +47,18 @@ if (unknown.length > 0) {
   process.stderr.write(`eval: unknown model ${unknown.join(', ')}; known: ${EVAL_MODELS.map((model) => model.id).join(', ')}\n`);
   process.exit(2);
 }
+const seeds = args.seeds?.split(',').map(Number);
+if (seeds?.some((seed) => !Number.isInteger(seed))) {
+  process.stderr.write(`eval: --seeds takes whole numbers, got ${args.seeds}\n`);
+  process.exit(2);
+}
 const results: EvalResult[] = [];
-for (const config of EVAL_MODELS.filter((model) => !wanted || wanted.includes(model.id))) {
-  process.stderr.write(`evaluating ${config.name} on ${files.length} files...\n`);
-  results.push(await evaluateSkab(files, config));
+for (const model of EVAL_MODELS.filter((candidate) => !wanted || wanted.includes(candidate.id))) {
+  const variants = seeds ? seeds.map((seed) => ({ ...model, name: `${model.name}, seed ${seed}`, train: { ...model.train, seed } })) : [model];
+  for (const config of variants) {
+    process.stderr.write(`evaluating ${config.name} on ${files.length} files...\n`);
+    results.push(await evaluateSkab(files, config));
+  }
 }
 
 const outDir = args.out ?? 'bench/results';
@@ -59,7 +69,7 @@ for (const file of mergeFrom) {
   if (previous.files !== files.length) throw new Error(`merge: ${file} scored ${previous.files} files, this run ${files.length}`);
   const kept = previous.results.filter((old) => !results.some((result) => result.model === old.model));
   // In the order of EVAL_MODELS, so the table reads the same whichever rows were rerun.
-  const order = (name: string) => EVAL_MODELS.findIndex((model) => model.name === name);
+  const order = (name: string) => EVAL_MODELS.findIndex((model) => name === model.name || name.startsWith(`${model.name}, seed `));
   results.push(...kept);
   results.sort((a, b) => order(a.model) - order(b.model));
 }

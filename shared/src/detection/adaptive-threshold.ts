@@ -4,6 +4,13 @@
  * drift, fed only by samples judged clearly normal (below the low mark: an anomaly must never
  * teach the threshold that it is normal). Decisions use hysteresis (enter above the high mark, leave below the low one) and
  * persistence (k of the last n), so one noisy sample neither raises nor clears an alarm.
+ *
+ * Optionally an alarm also ends when its cause has gone (settleFactor): every one of the last
+ * exitN scores is that factor below the alarm's own level, though still above the low mark. A
+ * machine often does not come back to exactly the state it was learned in (a valve reseated, a
+ * seal replaced): without this the alarm outlives the fault for as long as the machine runs. The
+ * settled level then becomes a floor: another alarm needs a rise of the same factor above it,
+ * until the scores are back below the low mark and the floor is dropped.
  */
 import type { AssetState } from '../messages.js';
 
@@ -26,6 +33,11 @@ export interface ThresholdSettings {
    * this bound, any estimator fed by such a ramp can be walked upwards without limit.
    */
   maxDrift: number;
+  /**
+   * An alarm ends when the last exitN scores are all this factor below its level (the highest
+   * median of exitN scores while it lasted). 0 or absent: alarms end only below the low mark.
+   */
+  settleFactor?: number;
 }
 
 /**
@@ -67,6 +79,12 @@ export interface ThresholdState {
   warmupScores: number[];
   /** The model (name@version) these statistics describe: another model's scores are on another scale. */
   model?: string;
+  /** The last exitN log-scores (settle rule only). */
+  recentLogScores?: number[];
+  /** The alarm's level: the highest median of recentLogScores since it began (settle rule only). */
+  alarmLevel?: number;
+  /** The log-score an alarm settled at; a new alarm needs a rise of settleFactor above it. */
+  settledLevel?: number;
 }
 
 export interface ThresholdDecision {
@@ -97,7 +115,10 @@ export function isThresholdState(value: unknown): value is ThresholdState {
     state.recent.every((flag) => flag === 1 || flag === 0 || flag === -1) &&
     Array.isArray(state.warmupScores) &&
     state.warmupScores.every((value) => Number.isFinite(value)) &&
-    (state.model === undefined || typeof state.model === 'string')
+    (state.model === undefined || typeof state.model === 'string') &&
+    (state.recentLogScores === undefined || (Array.isArray(state.recentLogScores) && state.recentLogScores.every((value) => Number.isFinite(value)))) &&
+    (state.alarmLevel === undefined || Number.isFinite(state.alarmLevel)) &&
+    (state.settledLevel === undefined || Number.isFinite(state.settledLevel))
   );
 }
 
@@ -147,10 +168,17 @@ export class AdaptiveThreshold {
     }
 
     const marks = this.marks();
-    const flag = score > marks.high ? 1 : score < marks.low ? -1 : 0;
+    const high = this.entryMark(marks.high);
+    const flag = score > high ? 1 : score < marks.low ? -1 : 0;
     s.recent.push(flag);
     const keep = Math.max(this.settings.enterN, this.settings.exitN);
     if (s.recent.length > keep) s.recent.splice(0, s.recent.length - keep);
+    const recovered = countLast(s.recent, this.settings.exitN, -1) >= this.settings.exitK;
+    if (recovered) s.settledLevel = undefined;
+    if (this.settles(x, recovered)) {
+      this.enter('normal', ts);
+      return this.decision(previous);
+    }
 
     if (s.state === 'normal') {
       if (countLast(s.recent, this.settings.enterN, 1) >= this.settings.enterK) this.enter('anomalous', ts);
@@ -159,10 +187,36 @@ export class AdaptiveThreshold {
       // sample widens the variance a little, the wider band admits the next one): a runaway.
       // Truncating at the low mark underestimates the spread by a few per cent, and is stable.
       else if (flag === -1) this.learn(x);
-    } else if (countLast(s.recent, this.settings.exitN, -1) >= this.settings.exitK) {
+    } else if (recovered) {
       this.enter('normal', ts);
     }
     return this.decision(previous);
+  }
+
+  /** The high mark, raised after a settled alarm to a settleFactor rise above where it settled. */
+  private entryMark(high: number): number {
+    const { settledLevel } = this.state;
+    const factor = this.settings.settleFactor ?? 0;
+    return settledLevel === undefined || factor <= 1 ? high : Math.max(high, factor * Math.exp(settledLevel));
+  }
+
+  /**
+   * Follows the alarm's level and says whether the alarm has settled: all of the last exitN
+   * scores a settleFactor below it. A return below the low mark is a plain recovery, not this.
+   */
+  private settles(x: number, recovered: boolean): boolean {
+    const factor = this.settings.settleFactor ?? 0;
+    if (factor <= 1) return false;
+    const s = this.state;
+    const window = (s.recentLogScores ??= []);
+    window.push(x);
+    if (window.length > this.settings.exitN) window.splice(0, window.length - this.settings.exitN);
+    if (s.state !== 'anomalous' || window.length < this.settings.exitN) return false;
+    const level = quantileOf(window, 0.5);
+    s.alarmLevel = Math.max(s.alarmLevel ?? level, level);
+    if (recovered || Math.max(...window) >= s.alarmLevel - Math.log(factor)) return false;
+    s.settledLevel = level;
+    return true;
   }
 
   /** EWMA update of the log-score mean and variance. */
@@ -179,11 +233,12 @@ export class AdaptiveThreshold {
     this.state.state = state;
     this.state.since = ts;
     this.state.recent = [];
+    this.state.alarmLevel = undefined;
   }
 
   private decision(previous: AssetState): ThresholdDecision {
     const { high, low } = this.marks();
-    return { state: this.state.state, changed: this.state.state !== previous, since: this.state.since, high, low };
+    return { state: this.state.state, changed: this.state.state !== previous, since: this.state.since, high: this.entryMark(high), low };
   }
 }
 
