@@ -41,9 +41,10 @@ if (mode === 'runtime' || mode === 'int8' || mode === 'conv' || mode === 'conv-i
   const { loadBundle } = await import('../shared/src/model/bundle.js');
   const bundle = await loadBundle(bundleDir);
   const expected = mode.endsWith('int8') ? 'int8' : 'fp32';
-  if (bundle.network.precision !== expected) throw new Error(`mode ${mode} needs an ${expected} bundle, ${bundleDir} is ${bundle.network.precision}`);
+  if (bundle.precision !== expected) throw new Error(`mode ${mode} needs an ${expected} bundle, ${bundleDir} is ${bundle.precision}`);
   if (mode.startsWith('conv') !== (bundle.manifest.kind === 'conv-autoencoder')) throw new Error(`mode ${mode} cannot run a ${bundle.manifest.kind} bundle`);
   const network = bundle.network;
+  if (!network) throw new Error(`mode ${mode} runs an autoencoder; ${bundleDir} holds a ${bundle.manifest.kind}`);
   samples = inputsOfWidth(network.inputSize);
   importMs = performance.now() - importStart;
   rssLoaded = process.memoryUsage().rss;

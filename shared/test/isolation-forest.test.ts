@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { averagePathLength, IsolationForest } from '../src/index.js';
+import { averagePathLength, IsolationForest, ModelFormatError } from '../src/index.js';
 
 /** A deterministic, roughly Gaussian 2-D cluster around the origin (sums of uniforms). */
 function cluster(count: number): number[][] {
@@ -47,5 +47,39 @@ describe('IsolationForest (scikit-learn semantics)', () => {
     const c = IsolationForest.fit(rows, { trees: 50, maxSamples: 128, seed: 4 });
     assert.equal(a.score([1, 1]), b.score([1, 1]));
     assert.notEqual(a.score([1, 1]), c.score([1, 1]));
+  });
+
+  it('survives forest.json unchanged: the same score for every point', () => {
+    const forest = IsolationForest.fit(cluster(500), { trees: 30, maxSamples: 128, seed: 5 });
+    const copy = IsolationForest.fromJSON(JSON.parse(JSON.stringify(forest.toJSON())));
+    for (const point of [[0, 0], [1, -1], [4, 4], [-6, 0.5]]) assert.equal(copy.score(point), forest.score(point));
+    assert.equal(copy.nodeCount, forest.nodeCount);
+  });
+
+  it('refuses a damaged forest.json with a reason instead of walking off a tree', () => {
+    const json = IsolationForest.fit(cluster(200), { trees: 3, maxSamples: 64, seed: 5 }).toJSON();
+    const damaged = (change: (copy: ReturnType<IsolationForest['toJSON']>) => void) => {
+      const copy = JSON.parse(JSON.stringify(json)) as ReturnType<IsolationForest['toJSON']>;
+      change(copy);
+      return () => IsolationForest.fromJSON(copy);
+    };
+    assert.throws(damaged((copy) => ((copy as { format: string }).format = 'other')), ModelFormatError);
+    assert.throws(damaged((copy) => (copy.trees[1]!.left[0] = 0)), /tree 1 node 0 points outside/);
+    assert.throws(damaged((copy) => (copy.trees[0]!.left[0] = 10_000)), /points outside/);
+    assert.throws(damaged((copy) => (copy.trees[0]!.feature[0] = 2)), /points outside the tree or the features/);
+    assert.throws(damaged((copy) => copy.trees[2]!.threshold.pop()), /uneven/);
+    assert.throws(damaged((copy) => (copy.trees = [])), /no trees/);
+  });
+
+  it('explains a score: the feature that sets a point apart takes the largest share of the splits that isolate it', () => {
+    const rows = cluster(1000).map(([a, b]) => [a as number, b as number, (a as number) * 0.5]);
+    const forest = IsolationForest.fit(rows, { trees: 100, maxSamples: 256, seed: 9 });
+    const shares = new Float64Array(3);
+    const score = forest.explain([0, 9, 0], shares);
+    assert.equal(score, forest.score([0, 9, 0]));
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-9);
+    assert.ok((shares[1] as number) > 1.3 * Math.max(shares[0] as number, shares[2] as number), `shares ${Array.from(shares)}`);
+    forest.explain([9, 0, 0], shares);
+    assert.ok((shares[0] as number) > Math.max(shares[1] as number, shares[2] as number), `shares ${Array.from(shares)}`);
   });
 });

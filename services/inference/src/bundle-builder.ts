@@ -8,7 +8,11 @@ import {
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
   decodeFloatNetwork,
+  DEFAULT_ISOLATION_FOREST_OPTIONS,
   featureNames,
+  FOREST_FILE,
+  ForestScorer,
+  IsolationForest,
   Int8Network,
   modelKindFor,
   INT8_MODEL_FILE,
@@ -17,6 +21,7 @@ import {
   ReconstructionScorer,
   residualScaleOf,
   writeBundle,
+  type AnomalyScorer,
   type AutoencoderNetwork,
   type BundleManifest,
   type FeatureSettings,
@@ -57,13 +62,10 @@ export function featuresOfReadings(
 
 export interface TrainedBundle {
   manifest: BundleManifest;
-  /** The network's files by name, as writeBundle takes them. */
+  /** The model's files by name, as writeBundle takes them. */
   files: Record<string, Uint8Array | string>;
-  /** The network that ships (INT8 or FP32) and a scorer over it. */
-  network: AutoencoderNetwork;
-  scorer: ReconstructionScorer;
-  /** The FP32 network as trained, before any quantization. */
-  floatNetwork: AutoencoderNetwork;
+  /** Scores as the service will, with the model that ships (INT8 or FP32 network, or the forest). */
+  scorer: AnomalyScorer;
 }
 
 /** Trains a bundle on readings of normal operation (warm-up readings are skipped) and writes it. */
@@ -93,6 +95,7 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
   }
   const { channels, features: windowFeatures, windowSize, scalerWarmup } = options.featureSettings;
   const kind = options.kind ?? modelKindFor(windowFeatures);
+  if (kind === 'isolation-forest') return growForestBundle(features, options);
   if (kind === 'conv-autoencoder' && (windowFeatures.length !== 1 || windowFeatures[0] !== 'series')) {
     throw new Error(`a conv-autoencoder reads the window itself: features must be series, got ${windowFeatures.join(',')}`);
   }
@@ -139,7 +142,34 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
       scores: summarise(scores),
     },
   };
-  return { manifest, files, network, scorer, floatNetwork };
+  return { manifest, files, scorer };
+}
+
+/**
+ * An isolation forest instead of an autoencoder: scikit-learn's defaults (100 trees, 256-row
+ * subsamples), seeded by the training seed; no epochs, no quantization (its split values are
+ * what it is, and ~100 trees of 256 rows are a few hundred KB either way).
+ */
+function growForestBundle(features: number[][], options: BuildBundleOptions): TrainedBundle {
+  const { channels, features: windowFeatures, windowSize, scalerWarmup } = options.featureSettings;
+  if (windowFeatures.includes('series')) throw new Error('an isolation forest reads window summaries: features cannot be series');
+  if (options.precision !== 'fp32') throw new Error('an isolation forest ships as it is grown: precision must be fp32');
+  const forest = IsolationForest.fit(features, { ...DEFAULT_ISOLATION_FOREST_OPTIONS, seed: options.train.seed });
+  const scorer = new ForestScorer(forest, channels, valuesPerChannel(windowFeatures, windowSize));
+  const scores = features.map((vector) => scorer.score(vector).score);
+  const manifest: BundleManifest = {
+    format: BUNDLE_FORMAT,
+    formatVersion: BUNDLE_FORMAT_VERSION,
+    name: options.name,
+    version: options.version,
+    kind: 'isolation-forest',
+    precision: 'fp32',
+    createdAt: new Date().toISOString(),
+    featureSpec: { channels: [...channels], features: [...windowFeatures], windowSize, scalerWarmup },
+    featureNames: featureNames(channels, windowFeatures, windowSize),
+    training: { samples: features.length, epochs: 0, finalLoss: 0, backend: 'vigil isolation forest', residualScale: [], scores: summarise(scores) },
+  };
+  return { manifest, files: { [FOREST_FILE]: JSON.stringify(forest.toJSON()) }, scorer };
 }
 
 export function summarise(values: number[]): ScoreSummary {

@@ -35,6 +35,12 @@ export const schema = {
       default: 'int8',
       env: `${ENV}_LEARN_PRECISION`,
     },
+    model: {
+      doc: 'What learn mode trains: autoencoder (dense over window summaries, or conv when the features are series) or isolation-forest (window summaries; ships as grown, so the precision setting does not apply).',
+      format: ['autoencoder', 'isolation-forest'],
+      default: 'autoencoder',
+      env: `${ENV}_LEARN_MODEL`,
+    },
   },
   // The feature spec the preprocessor uses, read from the preprocessor's own variables so the
   // two cannot disagree when the stack shares one environment; learn mode records it in the bundle.

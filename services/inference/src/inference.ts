@@ -76,14 +76,14 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       );
       throw new Error(`cannot load the model bundle at ${config.modelPath}: ${reason}`);
     }
-    learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision as ModelPrecision, featureSpec, modelPath: config.modelPath }, logger, async () => {
+    learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision as ModelPrecision, model: config.learn.model as 'autoencoder' | 'isolation-forest', featureSpec, modelPath: config.modelPath }, logger, async () => {
       await holder.reload();
     });
     logger.info({ samples: config.learn.samples, modelPath: config.modelPath }, 'no model yet: learn mode, learning what normal looks like');
   }
   holder.watch(config.modelWatchMs);
   const learningRef = { name: 'none', version: 'learning' };
-  const expectedFeatures = () => holder.active?.bundle.network.inputSize ?? featureSpec.channels.length * valuesPerChannel(featureSpec.features, featureSpec.windowSize);
+  const expectedFeatures = () => holder.active?.bundle.inputSize ?? featureSpec.channels.length * valuesPerChannel(featureSpec.features, featureSpec.windowSize);
   const zeroContributions = Object.fromEntries(featureSpec.channels.map((channel) => [channel, 0]));
 
   const { input, output } = await openStagePipes(config);

@@ -13,6 +13,8 @@ export interface LearnSettings {
   samples: number;
   epochs: number;
   precision: ModelPrecision;
+  /** autoencoder: the one the features call for (dense, or conv on series). */
+  model: 'autoencoder' | 'isolation-forest';
   featureSpec: FeatureSpec;
   modelPath: string;
 }
@@ -51,17 +53,18 @@ export class Learner {
     try {
       const jobPath = join(dir, 'job.json');
       const version = new Date().toISOString();
-      const kind = modelKindFor(this.settings.featureSpec.features);
+      const forest = this.settings.model === 'isolation-forest';
+      const kind = forest ? 'isolation-forest' : modelKindFor(this.settings.featureSpec.features);
       await writeFile(
         jobPath,
         JSON.stringify({
           features: this.collected,
           featureSpec: this.settings.featureSpec,
           outDir: this.settings.modelPath,
-          name: kind === 'conv-autoencoder' ? 'learned-conv-ae' : 'learned-dense-ae',
+          name: { 'conv-autoencoder': 'learned-conv-ae', 'dense-autoencoder': 'learned-dense-ae', 'isolation-forest': 'learned-iforest' }[kind],
           version,
           epochs: this.settings.epochs,
-          precision: this.settings.precision,
+          precision: forest ? 'fp32' : this.settings.precision,
           kind,
         }),
       );

@@ -9,18 +9,18 @@ import { join } from 'node:path';
 import {
   loadBundle,
   MANIFEST_FILE,
-  ReconstructionScorer,
+  scorerForBundle,
+  type AnomalyScorer,
   type Counter,
   type Gauge,
   type LoadedBundle,
   type Logger,
   type ModelRef,
-  valuesPerChannel,
 } from '@vigil/shared';
 
 export interface ActiveModel {
   bundle: LoadedBundle;
-  scorer: ReconstructionScorer;
+  scorer: AnomalyScorer;
   ref: ModelRef;
 }
 
@@ -58,10 +58,10 @@ export class ModelHolder {
       return false;
     }
     const previous = this.active;
-    if (previous && previous.bundle.network.inputSize !== bundle.network.inputSize) {
+    if (previous && previous.bundle.inputSize !== bundle.inputSize) {
       this.loads.inc({ outcome: 'rejected' });
       this.logger.error(
-        { expected: previous.bundle.network.inputSize, got: bundle.network.inputSize },
+        { expected: previous.bundle.inputSize, got: bundle.inputSize },
         'model bundle refused: it expects another number of features than the pipeline sends',
       );
       return false;
@@ -69,18 +69,13 @@ export class ModelHolder {
     const { manifest } = bundle;
     this.active = {
       bundle,
-      scorer: new ReconstructionScorer(
-        bundle.network,
-        manifest.featureSpec.channels,
-        valuesPerChannel(manifest.featureSpec.features, manifest.featureSpec.windowSize),
-        manifest.training.residualScale,
-      ),
+      scorer: scorerForBundle(bundle),
       ref: { name: manifest.name, version: manifest.version },
     };
     this.loads.inc({ outcome: 'ok' });
     this.info.reset();
-    this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: bundle.network.precision }, 1);
-    this.logger.info({ model: this.active.ref, replaced: previous?.ref, precision: bundle.network.precision, sizeBytes: bundle.sizeBytes, features: manifest.featureNames.length }, 'model loaded');
+    this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: bundle.precision }, 1);
+    this.logger.info({ model: this.active.ref, replaced: previous?.ref, precision: bundle.precision, sizeBytes: bundle.sizeBytes, features: manifest.featureNames.length }, 'model loaded');
     return true;
   }
 

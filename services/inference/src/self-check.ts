@@ -9,7 +9,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_FEATURE_SPEC, loadBundle, ReconstructionScorer, valuesPerChannel } from '@vigil/shared';
+import { DEFAULT_FEATURE_SPEC, loadBundle, scorerForBundle, valuesPerChannel } from '@vigil/shared';
 import { runLearnWorker } from './learner.js';
 
 /** Feature vectors of a smooth, slightly noisy process: enough for the autoencoder to learn. */
@@ -54,13 +54,8 @@ try {
 
   const bundle = await loadBundle(modelPath);
   const { manifest } = bundle;
-  if (bundle.network.precision !== 'int8') throw new Error(`learn worker shipped ${bundle.network.precision}, expected int8`);
-  const scorer = new ReconstructionScorer(
-    bundle.network,
-    manifest.featureSpec.channels,
-    valuesPerChannel(manifest.featureSpec.features, manifest.featureSpec.windowSize),
-    manifest.training.residualScale,
-  );
+  if (bundle.precision !== 'int8' || manifest.kind !== 'dense-autoencoder') throw new Error(`learn worker shipped ${manifest.kind} ${bundle.precision}, expected an int8 dense-autoencoder`);
+  const scorer = scorerForBundle(bundle);
   const score = scorer.score(job.features[0] as number[]).score;
   if (!Number.isFinite(score)) throw new Error(`score is ${score}`);
   steps.score = score;

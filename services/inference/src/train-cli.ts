@@ -1,7 +1,8 @@
 /**
  * npm run train -- --csv normal.csv --out models/pump [--epochs 40] [--window 10]
  *   [--features mean,std,slope] [--warmup 3000] [--name pump-ae] [--version 1] [--precision int8|fp32]
- * `--features series --window 16` trains the conv autoencoder on the window itself.
+ * `--features series --window 16` trains the conv autoencoder on the window itself;
+ * `--model isolation-forest --precision fp32` grows an isolation forest on the window summaries.
  * Makes a model bundle from a CSV of normal operation (SKAB layout or generic with a header).
  */
 import { readFile } from 'node:fs/promises';
@@ -39,6 +40,7 @@ const { values: args } = parseArgs({
     version: { type: 'string', default: new Date().toISOString().slice(0, 10) },
     seed: { type: 'string', default: String(DEFAULT_TRAIN_OPTIONS.seed) },
     precision: { type: 'string', default: 'int8' },
+    model: { type: 'string', default: 'autoencoder' },
   },
 });
 
@@ -62,6 +64,11 @@ try {
 } catch (error) {
   fail((error as Error).message);
 }
+if (args.model === 'isolation-forest') {
+  if (kind === 'conv-autoencoder') fail('an isolation forest reads window summaries: --features cannot be series');
+  if (args.precision !== 'fp32') fail('an isolation forest ships as it is grown: give --precision fp32');
+  kind = 'isolation-forest';
+} else if (args.model !== 'autoencoder') fail('--model must be autoencoder or isolation-forest');
 const precision = args.precision as ModelPrecision;
 if (!MODEL_PRECISIONS.includes(precision)) fail(`--precision must be one of ${MODEL_PRECISIONS.join(', ')}`);
 const channels = (args.channels ?? '').split(',').map((channel) => channel.trim());
@@ -76,7 +83,7 @@ const manifest = await buildBundle(
   rows.map((row) => row.channels),
   args.out,
   {
-    name: args.name ?? (kind === 'conv-autoencoder' ? 'pump-conv-ae' : 'pump-dense-ae'),
+    name: args.name ?? { 'conv-autoencoder': 'pump-conv-ae', 'dense-autoencoder': 'pump-dense-ae', 'isolation-forest': 'pump-iforest' }[kind],
     version: args.version ?? '1',
     featureSettings: {
       channels,
@@ -96,6 +103,7 @@ const manifest = await buildBundle(
       },
     },
     precision,
+    kind,
   },
 ).catch((error: Error) => fail(error.message));
 process.stdout.write(

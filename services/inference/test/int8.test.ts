@@ -3,7 +3,7 @@ import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { ConvNetwork, DenseNetwork, Int8Network, INT8_MODEL_FILE, INT8_WEIGHTS_FILE, loadBundle, ModelFormatError, type LoadedBundle } from '@vigil/shared';
+import { ConvNetwork, DenseNetwork, Int8Network, INT8_MODEL_FILE, INT8_WEIGHTS_FILE, loadBundle, ModelFormatError, networkOf, type LoadedBundle } from '@vigil/shared';
 import { CONV_TEST_FEATURE_SETTINGS, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { PumpSimulator } from '../../sensor-reader/src/pump-simulator.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
@@ -131,13 +131,15 @@ describe('an INT8 bundle, as learn mode and npm run train ship it', () => {
     const loaded = await loadBundle(int8Dir);
     assert.equal(loaded.manifest.precision, 'int8');
     assert.ok((loaded.manifest.calibrationSamples ?? 0) >= 200);
-    assert.equal(loaded.network.precision, 'int8');
+    assert.equal(networkOf(loaded).precision, 'int8');
     assert.equal(loaded.sizeBytes, int8Bytes);
   });
 
   it('detects the simulated faults it has never seen about as well as the FP32 bundle', async () => {
     const detection = async (dir: string) => {
-      const { network, manifest } = await loadBundle(dir);
+      const loaded = await loadBundle(dir);
+      const { manifest } = loaded;
+      const network = networkOf(loaded);
       const scale = manifest.training.residualScale;
       const normalScores = featuresOf(505, 2500).map((x) => score((v) => network.predict(v), x, scale)).sort((a, b) => a - b);
       const p99 = normalScores[Math.floor(0.99 * normalScores.length)] as number;

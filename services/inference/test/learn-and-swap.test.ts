@@ -87,7 +87,7 @@ describe('learn mode and hot-swap (in-process, real ZeroMQ, training in a child 
     // Shipped as INT8 by default, calibrated on the samples it learned from.
     assert.equal(bundleInService()?.manifest.precision, 'int8');
     assert.equal(bundleInService()?.manifest.calibrationSamples, bundleInService()?.manifest.training.samples);
-    assert.equal(bundleInService()?.network.precision, 'int8');
+    assert.equal(bundleInService()?.precision, 'int8');
     assert.equal(metricSum(await scrape(opsPort), 'vigil_model_info', { name: 'learned-dense-ae', format: 'int8' }), 1);
   });
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { ConvNetwork, loadBundle, ModelFormatError } from '@vigil/shared';
+import { ConvNetwork, loadBundle, ModelFormatError, networkOf } from '@vigil/shared';
 import { CONV_TEST_FEATURE_SETTINGS, simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { loadTfjsReference } from '../../../test/harness/tfjs-reference.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
@@ -34,7 +34,7 @@ describe('dense runtime', () => {
     const expected = (reference.predict(tf.tensor2d(batch)) as tf.Tensor).arraySync() as number[][];
     let maxDifference = 0;
     for (const [row, input] of batch.entries()) {
-      const output = bundle.network.predict(input);
+      const output = networkOf(bundle).predict(input);
       for (const [column, value] of (expected[row] as number[]).entries()) {
         maxDifference = Math.max(maxDifference, Math.abs(value - (output[column] as number)));
       }
@@ -44,7 +44,9 @@ describe('dense runtime', () => {
   });
 
   it('records what the model expects and how it trained', async () => {
-    const { manifest, network } = await loadBundle(bundleDir);
+    const loaded = await loadBundle(bundleDir);
+    const { manifest } = loaded;
+    const network = networkOf(loaded);
     assert.equal(manifest.kind, 'dense-autoencoder');
     assert.equal(network.inputSize, manifest.featureNames.length);
     assert.equal(manifest.featureNames[0], 'vibration1.mean');

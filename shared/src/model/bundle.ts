@@ -11,19 +11,25 @@ import { featureNames, isWindowFeature } from '../features/window-features.js';
 import { DenseNetwork, type AutoencoderNetwork } from './dense-runtime.js';
 import { Int8Network, INT8_MODEL_FILE, INT8_WEIGHTS_FILE } from './int8-network.js';
 import { ConvNetwork } from './conv-runtime.js';
+import { ForestScorer } from './forest-scorer.js';
+import { IsolationForest } from './isolation-forest.js';
+import { ReconstructionScorer, type ScoredSample } from './reconstruction-scorer.js';
+import { valuesPerChannel } from '../features/window-features.js';
 import { decodeConvLayers, decodeDenseLayers, ModelFormatError, parseLayersModelJson, weightPaths, type LayersModelJson } from './tfjs-layers-format.js';
 
 export const BUNDLE_FORMAT = 'vigil-model-bundle';
 export const BUNDLE_FORMAT_VERSION = 1;
 export const MANIFEST_FILE = 'bundle.json';
 export const MODEL_FILE = 'model.json';
+export const FOREST_FILE = 'forest.json';
 
 /**
  * dense-autoencoder: window summaries (mean, std, ...) per channel through dense layers.
  * conv-autoencoder: the window itself (`series`) through 1-D convolutions over time.
+ * isolation-forest: window summaries through random isolation trees (forest.json); no network.
  */
-export type ModelKind = 'dense-autoencoder' | 'conv-autoencoder';
-export const MODEL_KINDS: readonly ModelKind[] = ['dense-autoencoder', 'conv-autoencoder'];
+export type ModelKind = 'dense-autoencoder' | 'conv-autoencoder' | 'isolation-forest';
+export const MODEL_KINDS: readonly ModelKind[] = ['dense-autoencoder', 'conv-autoencoder', 'isolation-forest'];
 
 /** The model a feature spec calls for: the window itself (`series`) is read by convolutions. */
 export function modelKindFor(features: readonly string[]): ModelKind {
@@ -72,24 +78,63 @@ export interface BundleManifest {
   };
 }
 
-export interface LoadedBundle {
+interface LoadedBundleBase {
   dir: string;
   manifest: BundleManifest;
-  network: AutoencoderNetwork;
-  /** Bytes of the network's files (model description and weights). */
+  /** Bytes of the model's files (model description and weights, or the forest). */
   sizeBytes: number;
+  inputSize: number;
+  precision: ModelPrecision;
+}
+
+/** An autoencoder's bundle holds its network; an isolation forest's holds the forest. */
+export type LoadedBundle =
+  | (LoadedBundleBase & { network: AutoencoderNetwork; forest?: undefined })
+  | (LoadedBundleBase & { forest: IsolationForest; network?: undefined });
+
+/** What turns a feature vector into a score and each sensor's share of it. */
+export interface AnomalyScorer {
+  score(features: ArrayLike<number>): ScoredSample;
 }
 
 export async function loadBundle(dir: string): Promise<LoadedBundle> {
   const manifest = validateManifest(await readJson(join(dir, MANIFEST_FILE)));
-  const { network, sizeBytes } = manifest.precision === 'int8' ? await loadInt8Network(dir) : await loadFloatNetwork(dir, manifest.kind);
   const expected = manifest.featureNames.length;
+  if (manifest.kind === 'isolation-forest') {
+    const text = await readFile(join(dir, FOREST_FILE), 'utf8').catch(() => {
+      throw new ModelFormatError(`${FOREST_FILE} is missing`);
+    });
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ModelFormatError(`${FOREST_FILE} is not JSON`);
+    }
+    const forest = IsolationForest.fromJSON(json);
+    if (forest.inputSize !== expected) throw new ModelFormatError(`forest reads ${forest.inputSize} features but the bundle declares ${expected}`);
+    return { dir, manifest, forest, sizeBytes: text.length, inputSize: expected, precision: 'fp32' };
+  }
+  const { network, sizeBytes } = manifest.precision === 'int8' ? await loadInt8Network(dir) : await loadFloatNetwork(dir, manifest.kind);
   if (network.inputSize !== expected || network.outputSize !== expected) {
     throw new ModelFormatError(
       `network is ${network.inputSize}→${network.outputSize} but the bundle declares ${expected} features`,
     );
   }
-  return { dir, manifest, network, sizeBytes };
+  return { dir, manifest, network, sizeBytes, inputSize: expected, precision: network.precision };
+}
+
+/** The autoencoder's network of a bundle; a forest's bundle has none, and says so. */
+export function networkOf(bundle: LoadedBundle): AutoencoderNetwork {
+  if (!bundle.network) throw new ModelFormatError(`${bundle.dir} holds a ${bundle.manifest.kind}, not an autoencoder`);
+  return bundle.network;
+}
+
+/** The scorer of a loaded bundle: reconstruction error for an autoencoder, isolation for a forest. */
+export function scorerForBundle(bundle: LoadedBundle): AnomalyScorer {
+  const { featureSpec, training } = bundle.manifest;
+  const perChannel = valuesPerChannel(featureSpec.features, featureSpec.windowSize);
+  if (bundle.forest) return new ForestScorer(bundle.forest, featureSpec.channels, perChannel);
+  return new ReconstructionScorer(bundle.network, featureSpec.channels, perChannel, training.residualScale);
 }
 
 async function loadInt8Network(dir: string): Promise<{ network: AutoencoderNetwork; sizeBytes: number }> {
@@ -144,6 +189,10 @@ function validateManifest(value: unknown): BundleManifest {
   if (manifest?.kind === 'conv-autoencoder' && JSON.stringify(manifest.featureSpec?.features) !== '["series"]') {
     problems.push('a conv-autoencoder reads the window itself: featureSpec.features must be ["series"]');
   }
+  if (manifest?.kind === 'isolation-forest' && manifest.featureSpec?.features?.includes('series')) {
+    problems.push('an isolation forest reads window summaries: featureSpec.features cannot be series');
+  }
+  if (manifest?.kind === 'isolation-forest' && manifest.precision === 'int8') problems.push('an isolation forest ships its split values as they are: precision int8 is not supported');
   if (manifest?.precision !== undefined && !MODEL_PRECISIONS.includes(manifest.precision)) {
     problems.push(`precision ${String(manifest.precision)} is not one of ${MODEL_PRECISIONS.join(', ')}`);
   }
@@ -162,7 +211,8 @@ function validateManifest(value: unknown): BundleManifest {
     problems.push('featureNames do not follow from featureSpec');
   }
   const scale = manifest?.training?.residualScale;
-  if (!Array.isArray(scale) || scale.length !== manifest?.featureNames?.length || !scale.every((v) => Number.isFinite(v) && v > 0)) {
+  // A forest has no reconstruction, so no residual scale; an autoencoder needs one per feature.
+  if (manifest?.kind !== 'isolation-forest' && (!Array.isArray(scale) || scale.length !== manifest?.featureNames?.length || !scale.every((v) => Number.isFinite(v) && v > 0))) {
     problems.push('training.residualScale must give a positive number per feature');
   }
   if (problems.length > 0) throw new ModelFormatError(`bundle.json: ${problems.join('; ')}`);

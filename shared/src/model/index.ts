@@ -5,3 +5,4 @@ export * from './tfjs-layers-format.js';
 export * from './isolation-forest.js';
 export * from './int8-network.js';
 export * from './conv-runtime.js';
+export * from './forest-scorer.js';

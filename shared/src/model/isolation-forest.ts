@@ -11,6 +11,9 @@
 const EULER_GAMMA = 0.5772156649015329;
 
 import { SeededRandom } from '../random.js';
+import { ModelFormatError } from './tfjs-layers-format.js';
+
+export const FOREST_FORMAT = 'vigil-isolation-forest';
 
 /** Average path length of an unsuccessful search in a binary search tree of n points: c(n). */
 export function averagePathLength(n: number): number {
@@ -35,6 +38,14 @@ interface FlatTree {
   right: Int32Array;
   /** Rows that reached a leaf (for the c(size) correction); 0 for inner nodes. */
   size: Int32Array;
+}
+
+/** The forest as a bundle ships it (forest.json): the flat node arrays of each tree. */
+export interface IsolationForestJson {
+  format: typeof FOREST_FORMAT;
+  subsampleSize: number;
+  inputSize: number;
+  trees: Array<{ feature: number[]; threshold: number[]; left: number[]; right: number[]; size: number[] }>;
 }
 
 export class IsolationForest {
@@ -64,6 +75,77 @@ export class IsolationForest {
     let total = 0;
     for (const tree of this.trees) total += pathLength(tree, x);
     return 2 ** (-(total / this.trees.length) / averagePathLength(this.subsampleSize));
+  }
+
+  /**
+   * Scores x and says which features isolated it: each split on the path of each tree credits its
+   * feature with 1 / (the path's length), so the features that cut x off early and in many trees
+   * get the largest share. `shares` (one slot a feature) is filled and normalised to sum to 1.
+   */
+  explain(x: ArrayLike<number>, shares: Float64Array): number {
+    shares.fill(0);
+    let total = 0;
+    for (const tree of this.trees) {
+      const length = pathLength(tree, x);
+      total += length;
+      let node = 0;
+      while ((tree.feature[node] as number) >= 0) {
+        const feature = tree.feature[node] as number;
+        shares[feature] = (shares[feature] as number) + 1 / Math.max(length, 1);
+        node = (x[feature] as number) < (tree.threshold[node] as number) ? (tree.left[node] as number) : (tree.right[node] as number);
+      }
+    }
+    const sum = shares.reduce((a, b) => a + b, 0);
+    if (sum > 0) for (let i = 0; i < shares.length; i += 1) shares[i] = (shares[i] as number) / sum;
+    return 2 ** (-(total / this.trees.length) / averagePathLength(this.subsampleSize));
+  }
+
+  toJSON(): IsolationForestJson {
+    return {
+      format: FOREST_FORMAT,
+      subsampleSize: this.subsampleSize,
+      inputSize: this.inputSize,
+      trees: this.trees.map((tree) => ({
+        feature: Array.from(tree.feature),
+        threshold: Array.from(tree.threshold),
+        left: Array.from(tree.left),
+        right: Array.from(tree.right),
+        size: Array.from(tree.size),
+      })),
+    };
+  }
+
+  /** Reads forest.json, checking every node so a damaged file is refused, never walked off. */
+  static fromJSON(value: unknown): IsolationForest {
+    const json = value as IsolationForestJson;
+    if (json?.format !== FOREST_FORMAT) throw new ModelFormatError(`forest: format is not ${FOREST_FORMAT}`);
+    if (!Number.isInteger(json.inputSize) || json.inputSize <= 0) throw new ModelFormatError('forest: inputSize must be a positive integer');
+    if (!Number.isInteger(json.subsampleSize) || json.subsampleSize < 2) throw new ModelFormatError('forest: subsampleSize must be at least 2');
+    if (!Array.isArray(json.trees) || json.trees.length === 0) throw new ModelFormatError('forest: no trees');
+    const trees = json.trees.map((tree, t) => {
+      const n = tree?.feature?.length;
+      const arrays = [tree?.feature, tree?.threshold, tree?.left, tree?.right, tree?.size];
+      if (!n || !arrays.every((array) => Array.isArray(array) && array.length === n && array.every((v) => Number.isFinite(v)))) {
+        throw new ModelFormatError(`forest: tree ${t} has missing, uneven or non-numeric node arrays`);
+      }
+      for (let node = 0; node < n; node += 1) {
+        const feature = tree.feature[node] as number;
+        if (feature === -1) continue;
+        const children = [tree.left[node] as number, tree.right[node] as number];
+        // Children come after their parent (the trees are written depth-first), so no path loops.
+        if (!Number.isInteger(feature) || feature < 0 || feature >= json.inputSize || children.some((child) => !Number.isInteger(child) || child <= node || child >= n)) {
+          throw new ModelFormatError(`forest: tree ${t} node ${node} points outside the tree or the features`);
+        }
+      }
+      return {
+        feature: Int16Array.from(tree.feature),
+        threshold: Float64Array.from(tree.threshold),
+        left: Int32Array.from(tree.left),
+        right: Int32Array.from(tree.right),
+        size: Int32Array.from(tree.size),
+      };
+    });
+    return new IsolationForest(trees, json.subsampleSize, json.inputSize);
   }
 
   get nodeCount(): number {

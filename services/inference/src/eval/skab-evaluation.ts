@@ -8,10 +8,8 @@ import {
   AdaptiveThreshold,
   AssetFeaturePipeline,
   DEFAULT_CLEANER_POLICIES,
-  DEFAULT_ISOLATION_FOREST_OPTIONS,
   DEFAULT_FORWARD_FILL_LIMIT,
   initialThresholdState,
-  IsolationForest,
   PUMP_CHANNEL_NAMES,
   PUMP_PHYSICAL_LIMITS,
   type FeatureSettings,
@@ -89,22 +87,14 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
     if (result.ok && row >= config.windowSize - 1) trainingFeatures.push(result.features);
   });
   const { fitted, heldOut } = splitTrainingRows(trainingFeatures, config.holdoutFraction, config.windowSize);
-  const scorer: { score(features: number[]): { score: number } } =
-    config.kind === 'isolation-forest'
-      ? (() => {
-          const forest = IsolationForest.fit(fitted, DEFAULT_ISOLATION_FOREST_OPTIONS);
-          return { score: (features: number[]) => ({ score: forest.score(features) }) };
-        })()
-      : (
-          await trainBundle(fitted, {
-            name: config.name,
-            version: 'eval',
-            featureSettings,
-            train: { ...config.train, batchSize: Math.min(config.train.batchSize, fitted.length) },
-            precision: config.precision ?? 'fp32',
-            kind: config.kind === 'conv-ae' ? 'conv-autoencoder' : 'dense-autoencoder',
-          })
-        ).scorer;
+  const { scorer } = await trainBundle(fitted, {
+    name: config.name,
+    version: 'eval',
+    featureSettings,
+    train: { ...config.train, batchSize: Math.min(config.train.batchSize, fitted.length) },
+    precision: config.kind === 'isolation-forest' ? 'fp32' : (config.precision ?? 'fp32'),
+    kind: config.kind === 'conv-ae' ? 'conv-autoencoder' : config.kind === 'isolation-forest' ? 'isolation-forest' : 'dense-autoencoder',
+  });
 
   const threshold = new AdaptiveThreshold({ ...config.threshold, warmupSamples: heldOut.length }, initialThresholdState(0));
   for (const features of heldOut) threshold.decide(scorer.score(features).score, 0, true);
