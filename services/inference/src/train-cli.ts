@@ -108,6 +108,6 @@ const manifest = await buildBundle(
 ).catch((error: Error) => fail(error.message));
 process.stdout.write(
   `wrote ${args.out}: ${manifest.name} ${manifest.version} (${manifest.kind}, ${precision}), ${manifest.training.samples} samples ` +
-    `(${rows.length} rows, ${rejected} malformed), loss ${manifest.training.finalLoss.toFixed(5)}, ` +
+    `(${rows.length} rows, ${rejected} malformed), ${kind === 'isolation-forest' ? '100 trees' : `loss ${manifest.training.finalLoss.toFixed(5)}`}, ` +
     `backend ${manifest.training.backend}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
 );
