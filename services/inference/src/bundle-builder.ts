@@ -93,7 +93,7 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
       `INT8 calibration needs at least ${MIN_CALIBRATION_SAMPLES} normal samples, got ${features.length}: give more normal data or ship fp32`,
     );
   }
-  const { channels, features: windowFeatures, windowSize, scalerWarmup } = options.featureSettings;
+  const { channels, features: windowFeatures, windowSize } = options.featureSettings;
   const kind = options.kind ?? modelKindFor(windowFeatures);
   if (kind === 'isolation-forest') return growForestBundle(features, options);
   if (kind === 'conv-autoencoder' && (windowFeatures.length !== 1 || windowFeatures[0] !== 'series')) {
@@ -120,29 +120,37 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
     : { [MODEL_FILE]: JSON.stringify(trained.modelJson), [WEIGHTS_FILE]: trained.weights };
   const residualScale = residualScaleOf(network, features);
   const scorer = new ReconstructionScorer(network, channels, valuesPerChannel(windowFeatures, windowSize), residualScale);
-  const scores = features.map((vector) => scorer.score(vector).score);
+  const manifest = manifestFor(kind, options, features, scorer, {
+    epochs: options.train.epochs,
+    finalLoss: trained.finalLoss,
+    backend: trained.backend,
+    residualScale,
+  });
+  if (quantized) manifest.calibrationSamples = features.length;
+  return { manifest, files, scorer };
+}
 
-  const manifest: BundleManifest = {
+/** The manifest of a bundle trained on `features`, with the training scores of its scorer. */
+function manifestFor(
+  kind: ModelKind,
+  options: BuildBundleOptions,
+  features: number[][],
+  scorer: AnomalyScorer,
+  training: Omit<BundleManifest['training'], 'samples' | 'scores'>,
+): BundleManifest {
+  const { channels, features: windowFeatures, windowSize, scalerWarmup } = options.featureSettings;
+  return {
     format: BUNDLE_FORMAT,
     formatVersion: BUNDLE_FORMAT_VERSION,
     name: options.name,
     version: options.version,
     kind,
     precision: options.precision,
-    ...(quantized ? { calibrationSamples: features.length } : {}),
     createdAt: new Date().toISOString(),
     featureSpec: { channels: [...channels], features: [...windowFeatures], windowSize, scalerWarmup },
     featureNames: featureNames(channels, windowFeatures, windowSize),
-    training: {
-      samples: features.length,
-      epochs: options.train.epochs,
-      finalLoss: trained.finalLoss,
-      backend: trained.backend,
-      residualScale,
-      scores: summarise(scores),
-    },
+    training: { samples: features.length, ...training, scores: summarise(features.map((vector) => scorer.score(vector).score)) },
   };
-  return { manifest, files, scorer };
 }
 
 /**
@@ -151,24 +159,12 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
  * what it is, and ~100 trees of 256 rows are a few hundred KB either way).
  */
 function growForestBundle(features: number[][], options: BuildBundleOptions): TrainedBundle {
-  const { channels, features: windowFeatures, windowSize, scalerWarmup } = options.featureSettings;
+  const { channels, features: windowFeatures, windowSize } = options.featureSettings;
   if (windowFeatures.includes('series')) throw new Error('an isolation forest reads window summaries: features cannot be series');
   if (options.precision !== 'fp32') throw new Error('an isolation forest ships as it is grown: precision must be fp32');
   const forest = IsolationForest.fit(features, { ...DEFAULT_ISOLATION_FOREST_OPTIONS, seed: options.train.seed });
   const scorer = new ForestScorer(forest, channels, valuesPerChannel(windowFeatures, windowSize));
-  const scores = features.map((vector) => scorer.score(vector).score);
-  const manifest: BundleManifest = {
-    format: BUNDLE_FORMAT,
-    formatVersion: BUNDLE_FORMAT_VERSION,
-    name: options.name,
-    version: options.version,
-    kind: 'isolation-forest',
-    precision: 'fp32',
-    createdAt: new Date().toISOString(),
-    featureSpec: { channels: [...channels], features: [...windowFeatures], windowSize, scalerWarmup },
-    featureNames: featureNames(channels, windowFeatures, windowSize),
-    training: { samples: features.length, epochs: 0, finalLoss: 0, backend: 'vigil isolation forest', residualScale: [], scores: summarise(scores) },
-  };
+  const manifest = manifestFor('isolation-forest', options, features, scorer, { epochs: 0, finalLoss: 0, backend: 'vigil isolation forest', residualScale: [] });
   return { manifest, files: { [FOREST_FILE]: JSON.stringify(forest.toJSON()) }, scorer };
 }
 

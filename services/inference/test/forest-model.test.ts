@@ -7,76 +7,45 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
-import { Push } from 'zeromq';
-import { decodeMessage, encodeMessage, loadBundle, PullPipe, SCHEMA_VERSION, type ScoreMessage } from '@vigil/shared';
+import { encodeMessage, loadBundle, SCHEMA_VERSION, type ScoreMessage } from '@vigil/shared';
+import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { simulatedNormalReadings, TEST_FEATURE_SETTINGS } from '../../../test/harness/model-fixture.js';
-import { freePort, waitFor } from '../../../test/harness/ports.js';
+import { waitFor } from '../../../test/harness/ports.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
-import { loadInferenceConfig } from '../src/config.js';
-import { startInference, type Inference } from '../src/inference.js';
 
 describe('isolation forest in service (learn mode, real ZeroMQ, grown in a child process)', { timeout: 180_000 }, () => {
-  let service: Inference;
-  let downstream: PullPipe;
-  let upstream: Push;
+  let inference: InferenceUnderTest;
   let modelPath: string;
-  let opsPort: number;
-  const scores: ScoreMessage[] = [];
   let seq = 0;
 
   before(async () => {
     modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-forest-')), 'current');
-    const inputPort = await freePort();
-    const outputPort = await freePort();
-    opsPort = await freePort();
-    downstream = await PullPipe.bind({ endpoint: `tcp://127.0.0.1:${outputPort}`, highWaterMark: 10_000 });
-    void (async () => {
-      for await (const [frame] of downstream.messages()) scores.push(decodeMessage(frame as Buffer, 'score'));
-    })();
-    service = await startInference(
-      loadInferenceConfig({
-        metricsPort: opsPort,
-        metricsHost: '127.0.0.1',
-        modelPath,
-        modelWatchMs: 200,
-        learn: { samples: 1500, model: 'isolation-forest' },
-        input: { endpoint: `tcp://127.0.0.1:${inputPort}` },
-        output: { endpoint: `tcp://127.0.0.1:${outputPort}` },
-      }),
-      pino({ level: 'silent' }),
-    );
-    upstream = new Push({ linger: 1000 });
-    upstream.connect(`tcp://127.0.0.1:${inputPort}`);
+    inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, learn: { samples: 1500, model: 'isolation-forest' } });
   });
 
-  after(async () => {
-    upstream.close();
-    await service.stop();
-    downstream.close();
-  });
+  after(() => inference.stop());
 
   const send = async (vectors: number[][]): Promise<ScoreMessage[]> => {
     const first = seq + 1;
     for (const vector of vectors) {
       seq += 1;
-      await upstream.send(encodeMessage({ v: SCHEMA_VERSION, kind: 'features', asset: 'p', seq, ts: Date.now(), ingestTs: Date.now(), features: vector, warmup: false, imputed: [] }));
+      await inference.upstream.send(encodeMessage({ v: SCHEMA_VERSION, kind: 'features', asset: 'p', seq, ts: Date.now(), ingestTs: Date.now(), features: vector, warmup: false, imputed: [] }));
     }
-    await waitFor(`score ${seq}`, () => scores.some((score) => score.seq === seq) || undefined, 10_000);
-    return scores.filter((score) => score.seq >= first);
+    await waitFor(`score ${seq}`, () => inference.scores.some((score) => score.seq === seq) || undefined, 10_000);
+    return inference.scores.filter((score) => score.seq >= first);
   };
 
   it('learns a forest from normal running, then scores readings far from it above every normal one', async () => {
     const normal = featuresOfReadings(simulatedNormalReadings(5000, 31), TEST_FEATURE_SETTINGS).features;
     await send(normal.slice(0, 1500));
-    await waitFor('the grown forest', async () => metricSum(await scrape(opsPort), 'vigil_model_loads_total', { outcome: 'ok' }) === 1 || undefined, 120_000, 250);
+    await waitFor('the grown forest', async () => metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome: 'ok' }) === 1 || undefined, 120_000, 250);
 
     const bundle = await loadBundle(modelPath);
     assert.equal(bundle.manifest.kind, 'isolation-forest');
     assert.equal(bundle.manifest.name, 'learned-iforest');
     assert.ok(bundle.forest && bundle.network === undefined);
-    assert.equal(metricSum(await scrape(opsPort), 'vigil_model_info', { name: 'learned-iforest', kind: 'isolation-forest' }), 1);
+    assert.equal(metricSum(await scrape(inference.opsPort), 'vigil_model_info', { name: 'learned-iforest', kind: 'isolation-forest' }), 1);
 
     // The same normal running moved 6 standard deviations in every feature: beyond every split the
     // trees learned, so it takes the shortest paths. (A point beyond the range in only a few of the

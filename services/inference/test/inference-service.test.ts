@@ -2,49 +2,29 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Push } from 'zeromq';
 import { pino } from 'pino';
-import { decodeMessage, encodeMessage, PullPipe, SCHEMA_VERSION, type FeaturesMessage } from '@vigil/shared';
+import { encodeMessage, SCHEMA_VERSION, type FeaturesMessage, type ScoreMessage } from '@vigil/shared';
+import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
 import { loadInferenceConfig } from '../src/config.js';
-import { startInference, type Inference } from '../src/inference.js';
+import { startInference } from '../src/inference.js';
 
 const logger = pino({ level: 'silent' });
 
 describe('inference service (in-process, real ZeroMQ)', () => {
-  let service: Inference;
-  let downstream: PullPipe;
   let upstream: Push;
-  const scores: ReturnType<typeof decodeMessage<'score'>>[] = [];
+  let scores: ScoreMessage[];
   let opsPort: number;
+  let inference: InferenceUnderTest;
 
   before(async () => {
-    const modelPath = await trainTestBundle();
-    const inputPort = await freePort();
-    const outputPort = await freePort();
-    opsPort = await freePort();
-    downstream = await PullPipe.bind({ endpoint: `tcp://127.0.0.1:${outputPort}`, highWaterMark: 1000 });
-    void (async () => {
-      for await (const [frame] of downstream.messages()) scores.push(decodeMessage(frame as Buffer, 'score'));
-    })();
-    const config = loadInferenceConfig({
-      metricsPort: opsPort,
-      metricsHost: '127.0.0.1',
-      modelPath,
-      input: { endpoint: `tcp://127.0.0.1:${inputPort}` },
-      output: { endpoint: `tcp://127.0.0.1:${outputPort}` },
-    });
-    service = await startInference(config, logger);
-    upstream = new Push({ linger: 1000 });
-    upstream.connect(`tcp://127.0.0.1:${inputPort}`);
+    inference = await startInferenceUnderTest({ modelPath: await trainTestBundle() });
+    ({ upstream, opsPort, scores } = inference);
   });
 
-  after(async () => {
-    upstream.close();
-    await service.stop();
-    downstream.close();
-  });
+  after(() => inference.stop());
 
   function featuresMessage(seq: number, features: number[], warmup = false): Buffer {
     const message: FeaturesMessage = { v: SCHEMA_VERSION, kind: 'features', asset: 'p', seq, ts: Date.now(), ingestTs: Date.now(), features, warmup, imputed: [] };

@@ -8,57 +8,33 @@ import { cp, mkdtemp, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { pino } from 'pino';
 import { Push } from 'zeromq';
-import { decodeMessage, encodeMessage, PullPipe, SCHEMA_VERSION, type ScoreMessage } from '@vigil/shared';
+import { encodeMessage, SCHEMA_VERSION, type ScoreMessage } from '@vigil/shared';
+import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
-import { freePort, waitFor } from '../../../test/harness/ports.js';
+import { waitFor } from '../../../test/harness/ports.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
-import { loadInferenceConfig } from '../src/config.js';
-import { startInference, type Inference } from '../src/inference.js';
+import type { Inference } from '../src/inference.js';
 
 describe('learn mode and hot-swap (in-process, real ZeroMQ, training in a child process)', { timeout: 180_000 }, () => {
   let service: Inference;
-  let downstream: PullPipe;
   let upstream: Push;
   let modelPath: string;
   let opsPort: number;
-  const scores: ScoreMessage[] = [];
+  let scores: ScoreMessage[];
+  let inference: InferenceUnderTest;
   let seq = 0;
   let features: number[][];
 
   before(async () => {
     modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
     features = featuresOfReadings(simulatedNormalReadings(3000, 21), TEST_FEATURE_SETTINGS).features;
-    const inputPort = await freePort();
-    const outputPort = await freePort();
-    opsPort = await freePort();
-    downstream = await PullPipe.bind({ endpoint: `tcp://127.0.0.1:${outputPort}`, highWaterMark: 10_000 });
-    void (async () => {
-      for await (const [frame] of downstream.messages()) scores.push(decodeMessage(frame as Buffer, 'score'));
-    })();
-    service = await startInference(
-      loadInferenceConfig({
-        metricsPort: opsPort,
-        metricsHost: '127.0.0.1',
-        modelPath,
-        modelWatchMs: 200,
-        learn: { samples: 400, epochs: 3 },
-        input: { endpoint: `tcp://127.0.0.1:${inputPort}` },
-        output: { endpoint: `tcp://127.0.0.1:${outputPort}` },
-      }),
-      pino({ level: 'silent' }),
-    );
-    upstream = new Push({ linger: 1000 });
-    upstream.connect(`tcp://127.0.0.1:${inputPort}`);
+    inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, learn: { samples: 400, epochs: 3 } });
+    ({ service, upstream, opsPort, scores } = inference);
   });
 
-  after(async () => {
-    upstream.close();
-    await service.stop();
-    downstream.close();
-  });
+  after(() => inference.stop());
 
   const send = async (count: number) => {
     for (let i = 0; i < count; i += 1) {

@@ -98,21 +98,13 @@ export interface AnomalyScorer {
 }
 
 export async function loadBundle(dir: string): Promise<LoadedBundle> {
-  const manifest = validateManifest(await readJson(join(dir, MANIFEST_FILE)));
+  const manifest = validateManifest((await readJsonFile(join(dir, MANIFEST_FILE))).value);
   const expected = manifest.featureNames.length;
   if (manifest.kind === 'isolation-forest') {
-    const text = await readFile(join(dir, FOREST_FILE), 'utf8').catch(() => {
-      throw new ModelFormatError(`${FOREST_FILE} is missing`);
-    });
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new ModelFormatError(`${FOREST_FILE} is not JSON`);
-    }
-    const forest = IsolationForest.fromJSON(json);
+    const { value, bytes } = await readJsonFile(join(dir, FOREST_FILE));
+    const forest = IsolationForest.fromJSON(value);
     if (forest.inputSize !== expected) throw new ModelFormatError(`forest reads ${forest.inputSize} features but the bundle declares ${expected}`);
-    return { dir, manifest, forest, sizeBytes: text.length, inputSize: expected, precision: 'fp32' };
+    return { dir, manifest, forest, sizeBytes: bytes, inputSize: expected, precision: 'fp32' };
   }
   const { network, sizeBytes } = manifest.precision === 'int8' ? await loadInt8Network(dir) : await loadFloatNetwork(dir, manifest.kind);
   if (network.inputSize !== expected || network.outputSize !== expected) {
@@ -138,19 +130,11 @@ export function scorerForBundle(bundle: LoadedBundle): AnomalyScorer {
 }
 
 async function loadInt8Network(dir: string): Promise<{ network: AutoencoderNetwork; sizeBytes: number }> {
-  const modelText = await readFile(join(dir, INT8_MODEL_FILE), 'utf8').catch(() => {
-    throw new ModelFormatError(`${INT8_MODEL_FILE} is missing`);
-  });
+  const { value: model, bytes } = await readJsonFile(join(dir, INT8_MODEL_FILE));
   const weights = await readFile(join(dir, INT8_WEIGHTS_FILE)).catch(() => {
     throw new ModelFormatError(`${INT8_WEIGHTS_FILE} is missing`);
   });
-  let model: unknown;
-  try {
-    model = JSON.parse(modelText);
-  } catch {
-    throw new ModelFormatError(`${INT8_MODEL_FILE} is not JSON`);
-  }
-  return { network: Int8Network.fromArtifacts(model, weights), sizeBytes: modelText.length + weights.byteLength };
+  return { network: Int8Network.fromArtifacts(model, weights), sizeBytes: bytes + weights.byteLength };
 }
 
 async function loadFloatNetwork(dir: string, kind: ModelKind): Promise<{ network: AutoencoderNetwork; sizeBytes: number }> {
@@ -219,7 +203,8 @@ function validateManifest(value: unknown): BundleManifest {
   return manifest;
 }
 
-async function readJson(path: string): Promise<unknown> {
+/** A JSON file of the bundle and its length (text length: the files are ASCII JSON). */
+async function readJsonFile(path: string): Promise<{ value: unknown; bytes: number }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -227,7 +212,7 @@ async function readJson(path: string): Promise<unknown> {
     throw new ModelFormatError(`${basename(path)} is missing from the bundle folder`);
   }
   try {
-    return JSON.parse(text);
+    return { value: JSON.parse(text), bytes: text.length };
   } catch {
     throw new ModelFormatError(`${basename(path)} is not JSON`);
   }
