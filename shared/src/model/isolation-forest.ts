@@ -49,11 +49,16 @@ export interface IsolationForestJson {
 }
 
 export class IsolationForest {
+  /** The split features of the path being walked by explain(): no tree is deeper than its node count. */
+  private readonly pathFeatures: Int32Array;
+
   private constructor(
     private readonly trees: FlatTree[],
     readonly subsampleSize: number,
     readonly inputSize: number,
-  ) {}
+  ) {
+    this.pathFeatures = new Int32Array(Math.max(1, ...trees.map((tree) => tree.feature.length)));
+  }
 
   static fit(rows: ReadonlyArray<ArrayLike<number>>, options: IsolationForestOptions = DEFAULT_ISOLATION_FOREST_OPTIONS): IsolationForest {
     if (rows.length < 2) throw new Error('an isolation forest needs at least two rows');
@@ -85,15 +90,21 @@ export class IsolationForest {
   explain(x: ArrayLike<number>, shares: Float64Array): number {
     shares.fill(0);
     let total = 0;
+    const path = this.pathFeatures;
     for (const tree of this.trees) {
-      const length = pathLength(tree, x);
-      total += length;
+      // One walk: remember the split features, credit them once the path's length is known.
       let node = 0;
+      let depth = 0;
       while ((tree.feature[node] as number) >= 0) {
         const feature = tree.feature[node] as number;
-        shares[feature] = (shares[feature] as number) + 1 / Math.max(length, 1);
+        path[depth] = feature;
+        depth += 1;
         node = (x[feature] as number) < (tree.threshold[node] as number) ? (tree.left[node] as number) : (tree.right[node] as number);
       }
+      const length = depth + averagePathLength(tree.size[node] as number);
+      total += length;
+      const credit = 1 / Math.max(length, 1);
+      for (let i = 0; i < depth; i += 1) shares[path[i] as number] = (shares[path[i] as number] as number) + credit;
     }
     const sum = shares.reduce((a, b) => a + b, 0);
     if (sum > 0) for (let i = 0; i < shares.length; i += 1) shares[i] = (shares[i] as number) / sum;
