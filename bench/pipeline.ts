@@ -163,6 +163,11 @@ function majorGcs(metrics: MetricSample[]): number {
   return metricSum(metrics, 'nodejs_gc_duration_seconds_count', { kind: 'major' });
 }
 
+/** The V8 heap that survived the last full GC, in MB: what a leak makes climb. */
+function liveHeapMb(metrics: MetricSample[]): number {
+  return metricSum(metrics, 'vigil_heap_live_bytes') / 1048576;
+}
+
 /** Full collections under traffic before the soak's clock starts (see the warm-up below). */
 const WARMUP_FULL_GCS = 2;
 
@@ -210,7 +215,7 @@ async function soak(samples: number): Promise<void> {
   const atWarmup = new Map<ServiceName, { gcs: number; liveHeapMb: number }>();
   for (const name of PIPELINE_ORDER) {
     const metrics = await scrape(stack.ports.metrics[name]);
-    atWarmup.set(name, { gcs: majorGcs(metrics), liveHeapMb: metricSum(metrics, 'vigil_heap_live_bytes') / 1048576 });
+    atWarmup.set(name, { gcs: majorGcs(metrics), liveHeapMb: liveHeapMb(metrics) });
   }
   const afterWarmup = new Map([...pids].map(([name, pid]) => [name, processMemory(pid)]));
   // RSS every 5 s: the peaks of the first and second half of the run compare like with like. A
@@ -240,7 +245,9 @@ async function soak(samples: number): Promise<void> {
     const end = processMemory(pids.get(name) as number);
     const warm = afterWarmup.get(name) ?? end;
     const warmHeap = atWarmup.get(name)?.liveHeapMb ?? 0;
-    const endHeap = metricSum(metrics, 'vigil_heap_live_bytes') / 1048576;
+    const endHeap = liveHeapMb(metrics);
+    const firstPeak = peakOf(name, 'first');
+    const secondPeak = peakOf(name, 'second');
     const stageLost = metricSum(metrics, 'vigil_seq_lost_total') + metricSum(metrics, 'vigil_messages_total', { outcome: 'dropped' });
     lost += stageLost;
     rows.push([
@@ -250,9 +257,9 @@ async function soak(samples: number): Promise<void> {
       warm.rssMb,
       end.rssMb,
       growth(warm.rssMb, end.rssMb),
-      peakOf(name, 'first'),
-      peakOf(name, 'second'),
-      growth(peakOf(name, 'first'), peakOf(name, 'second')),
+      firstPeak,
+      secondPeak,
+      growth(firstPeak, secondPeak),
       warm.privateMb,
       end.privateMb,
       warmHeap,

@@ -79,7 +79,7 @@ export class IsolationForest {
   score(x: ArrayLike<number>): number {
     let total = 0;
     for (const tree of this.trees) total += pathLength(tree, x);
-    return 2 ** (-(total / this.trees.length) / averagePathLength(this.subsampleSize));
+    return this.scoreOfTotalPath(total);
   }
 
   /**
@@ -108,6 +108,11 @@ export class IsolationForest {
     }
     const sum = shares.reduce((a, b) => a + b, 0);
     if (sum > 0) for (let i = 0; i < shares.length; i += 1) shares[i] = (shares[i] as number) / sum;
+    return this.scoreOfTotalPath(total);
+  }
+
+  /** 2^(-E[h(x)] / c(subsample)), from the path lengths summed over the trees. */
+  private scoreOfTotalPath(total: number): number {
     return 2 ** (-(total / this.trees.length) / averagePathLength(this.subsampleSize));
   }
 
