@@ -17,3 +17,8 @@ export * from './detection/adaptive-threshold.js';
 export * from './redis-state.js';
 export * from './random.js';
 export * from './live-heap.js';
+export * from './detection/tail-calibration.js';
+export * from './detection/auto-detector.js';
+export * from './detection/evidence-alarm.js';
+export * from './detection/default-detector.js';
+export * from './detection/surprise-threshold.js';

@@ -30,10 +30,16 @@ export const PUMP_PHYSICAL_LIMITS: Record<string, PhysicalLimits> = {
   flow: { min: -1, max: 1000 },
 };
 
+/**
+ * What the preprocessor sends with no settings: each channel's standardised reading (`last`). The
+ * default detector (detection/auto-detector.ts) keeps its own memory of the recent course, the
+ * cycle and the shift, so a window of summaries in front of it would only add delay.
+ */
 export const DEFAULT_FEATURE_SPEC: FeatureSpec = {
   channels: [...PUMP_CHANNEL_NAMES],
-  features: ['mean', 'std', 'slope'],
-  windowSize: 10,
+  features: ['last'],
+  // `last` reads no window: the smallest one, so the first reading is not held back for nothing.
+  windowSize: 2,
   scalerWarmup: 1200,
 };
 

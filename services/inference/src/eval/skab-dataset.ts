@@ -12,6 +12,8 @@ export const SKAB_LABELLED_FOLDERS = ['other', 'valve1', 'valve2'];
 export interface SkabFile {
   name: string;
   readings: Array<Record<string, number>>;
+  /** Sensor time of each reading, ms since the epoch. */
+  timestamps: number[];
   anomaly: boolean[];
   changepoint: boolean[];
 }
@@ -37,6 +39,7 @@ function loadSkabFile(path: string, name: string): SkabFile {
   return {
     name,
     readings: rows.map((row) => row.channels),
+    timestamps: rows.map((row) => row.ts),
     anomaly: rows.map((row) => Number(row.line[anomalyIndex]) === 1),
     changepoint: rows.map((row) => Number(row.line[changepointIndex]) === 1),
   };

@@ -1,0 +1,434 @@
+/**
+ * The default detector: built from the learning period alone, with no settings, for any number of
+ * channels and any sample rate. Nothing in it is trained by gradient descent, so the same data
+ * gives the same model whatever the seed, and it learns 3,000 samples in milliseconds on a Pi.
+ *
+ * What it looks at is chosen from what the learning period shows:
+ * - level: where the channels are, robustly standardised (median, MAD). With two or more channels
+ *   a principal component model of their joint behaviour: T² (how far along the learned directions)
+ *   and the residual (SPE: how far off them, a broken correlation); with one, the squared z-score.
+ *   A channel whose level trended through the learning period (a loop warming up) is left out of
+ *   the level model, by that measurement and never by name: its level now says nothing about health.
+ * - jump: how far each channel moved from its recent course (an EWMA), against the moves seen while
+ *   learning. Sudden steps and spikes, in range or not, and in drifting channels too.
+ * - cycle: where the learning period holds two or more cycles of a clear period (daily load, a
+ *   batch), how far each channel is from where it was one period ago.
+ * Each statistic is calibrated against the learning period (tail-calibration.ts): its surprise,
+ * -log10 of how rare it is. The sample's surprise is the largest, less log10 of how many were
+ * looked at (a Bonferroni bound: looking at more things must not make alarms more likely).
+ */
+import { median, robustScale, symmetricEigen } from './linear-algebra.js';
+import { fitTail, isTailCalibration, surpriseOf, type TailCalibration } from './tail-calibration.js';
+
+export const AUTO_DETECTOR_KIND = 'auto-detector';
+
+export type DetectorComponent = 'level' | 'spe' | 't2' | 'shift' | 'shift-spe' | 'shift-t2' | 'jump' | 'cycle';
+
+export interface AutoDetectorModel {
+  kind: typeof AUTO_DETECTOR_KIND;
+  channels: string[];
+  /** Median time between learned samples, ms. */
+  samplePeriodMs: number;
+  center: number[];
+  scale: number[];
+  /** Channels whose level trended while learning: judged by jumps and cycles only. */
+  drifting: boolean[];
+  /** Principal directions over the level channels' z-scores (unit rows) and their variances. */
+  principal?: { components: number[][]; variances: number[] };
+  /** EWMA weight of the course a jump is measured from. */
+  courseAlpha: number;
+  jumpScale: number[];
+  /** Samples per cycle, where the learning period showed one. */
+  period?: number;
+  cycleScale?: number[];
+  calibration: Partial<Record<DetectorComponent, TailCalibration>>;
+  /** Samples learned from. */
+  learnedSamples: number;
+}
+
+export interface DetectorScore {
+  /** Calibrated: -log10 of the chance of data this unusual on the learned normal, corrected for the looks taken. */
+  surprise: number;
+  /** The component that gave the surprise. */
+  component: DetectorComponent | 'none';
+  /** Each channel's share of that component's statistic; sums to 1 (or all 0). */
+  contributions: Record<string, number>;
+}
+
+/** Fewest samples a model is built from: below it, tails and spreads are guesses. */
+export const MIN_LEARNING_SAMPLES = 60;
+/** A level that trended this much (share of its variance explained by a straight line) is drifting. */
+const DRIFT_R2 = 0.5;
+/** Variance ratio (moves over a quarter of the learning period / over a sixteenth) past which a level wanders. */
+const WANDER_RATIO = 2;
+/** Principal components kept: enough for this share of the level channels' variance. */
+const EXPLAINED_VARIANCE = 0.9;
+/** The course a jump is measured from remembers about 1 / alpha samples. */
+const COURSE_ALPHA = 0.3;
+const SHIFT_ALPHA = 0.1;
+/** A cycle counts when the series one period apart correlates at least this well. */
+const MIN_CYCLE_CORRELATION = 0.6;
+const MIN_PERIOD = 8;
+
+export function learnAutoDetector(channels: readonly string[], rows: readonly (readonly number[])[], timestamps: readonly number[]): AutoDetectorModel {
+  const d = channels.length;
+  const n = rows.length;
+  if (d === 0) throw new Error('the detector needs at least one channel');
+  if (n < MIN_LEARNING_SAMPLES) throw new Error(`the detector needs at least ${MIN_LEARNING_SAMPLES} learning samples, got ${n}`);
+  const column = (c: number) => rows.map((row) => row[c] as number);
+  const center: number[] = [];
+  const scale: number[] = [];
+  const drifting: boolean[] = [];
+  for (let c = 0; c < d; c += 1) {
+    const values = column(c);
+    center.push(median(values));
+    scale.push(spreadOf(values));
+    drifting.push(trendShare(values) > DRIFT_R2 || wanders(values));
+  }
+  const z = rows.map((row) => row.map((value, c) => ((value as number) - (center[c] as number)) / (scale[c] as number)));
+  const levelChannels = drifting.flatMap((isDrifting, c) => (isDrifting ? [] : [c]));
+  const principal = levelChannels.length >= 2 ? principalModel(z, levelChannels) : undefined;
+  const period = periodOf(z);
+
+  const model: AutoDetectorModel = {
+    kind: AUTO_DETECTOR_KIND,
+    channels: [...channels],
+    samplePeriodMs: samplePeriodOf(timestamps),
+    center,
+    scale,
+    drifting,
+    ...(principal ? { principal } : {}),
+    courseAlpha: COURSE_ALPHA,
+    jumpScale: new Array<number>(d).fill(1),
+    ...(period ? { period, cycleScale: new Array<number>(d).fill(1) } : {}),
+    calibration: {},
+    learnedSamples: n,
+  };
+  // Spreads of the moves, then the tails of every statistic, from the learning period streamed
+  // through the very code that will score in service.
+  const raw = rawStatistics(model, rows);
+  model.jumpScale = channelsSpread(raw.jumpResiduals, d);
+  if (period) model.cycleScale = channelsSpread(raw.cycleResiduals, d);
+  const stats = rawStatistics(model, rows).stats;
+  for (const component of Object.keys(stats) as DetectorComponent[]) {
+    const values = stats[component] ?? [];
+    if (values.length >= 10) model.calibration[component] = fitTail(values);
+  }
+  return model;
+}
+
+/** Scores samples one at a time, in order; the course and the cycle's memory are its state. */
+export class AutoDetectorStream {
+  private readonly course: Float64Array;
+  private readonly history: Float64Array[];
+  private seen = 0;
+  private readonly z: Float64Array;
+  private readonly smooth: Float64Array;
+  private readonly correction: number;
+
+  constructor(private readonly model: AutoDetectorModel) {
+    const d = model.channels.length;
+    this.course = new Float64Array(d);
+    this.history = model.period ? Array.from({ length: model.period }, () => new Float64Array(d)) : [];
+    this.z = new Float64Array(d);
+    this.smooth = new Float64Array(d);
+    this.correction = Math.log10(Math.max(1, Object.keys(model.calibration).length));
+  }
+
+  score(values: ArrayLike<number>): DetectorScore {
+    const statistics = this.statistics(values);
+    let best: DetectorScore = { surprise: 0, component: 'none', contributions: this.shares(undefined) };
+    let bestSurprise = 0;
+    for (const [component, value, shares] of statistics) {
+      const calibration = this.model.calibration[component];
+      if (!calibration) continue;
+      const surprise = surpriseOf(calibration, value);
+      if (surprise > bestSurprise) {
+        bestSurprise = surprise;
+        best = { surprise: 0, component, contributions: this.shares(shares) };
+      }
+    }
+    best.surprise = Math.max(0, bestSurprise - this.correction);
+    return best;
+  }
+
+  /** The raw statistics of one sample, each with its per-channel terms; advances the state. */
+  statistics(values: ArrayLike<number>): Array<[DetectorComponent, number, Float64Array]> {
+    const { model } = this;
+    const d = model.channels.length;
+    for (let c = 0; c < d; c += 1) this.z[c] = ((values[c] as number) - (model.center[c] as number)) / (model.scale[c] as number);
+    const out: Array<[DetectorComponent, number, Float64Array]> = [];
+    out.push(...this.levelStatistics(this.z, ['level', 't2', 'spe']));
+    if (SHIFT_ALPHA < 1) {
+      for (let c = 0; c < d; c += 1) this.smooth[c] = this.seen === 0 ? (this.z[c] as number) : (this.smooth[c] as number) + SHIFT_ALPHA * ((this.z[c] as number) - (this.smooth[c] as number));
+      out.push(...this.levelStatistics(this.smooth, ['shift', 'shift-t2', 'shift-spe']));
+    }
+    if (this.seen > 0) {
+      const jump = new Float64Array(d);
+      let largest = 0;
+      for (let c = 0; c < d; c += 1) {
+        const move = ((this.z[c] as number) - (this.course[c] as number)) / (model.jumpScale[c] as number);
+        jump[c] = move * move;
+        largest = Math.max(largest, move * move);
+      }
+      out.push(['jump', largest, jump]);
+    }
+    if (model.period && model.cycleScale && this.seen >= model.period) {
+      const past = this.history[this.seen % model.period] as Float64Array;
+      const cycle = new Float64Array(d);
+      let largest = 0;
+      for (let c = 0; c < d; c += 1) {
+        const off = ((this.z[c] as number) - (past[c] as number)) / (model.cycleScale[c] as number);
+        cycle[c] = off * off;
+        largest = Math.max(largest, off * off);
+      }
+      out.push(['cycle', largest, cycle]);
+    }
+    this.advance();
+    return out;
+  }
+
+  private levelStatistics(z: Float64Array, [single, t2Name, speName]: [DetectorComponent, DetectorComponent, DetectorComponent]): Array<[DetectorComponent, number, Float64Array]> {
+    const { model } = this;
+    const d = model.channels.length;
+    const levelChannels = model.drifting.flatMap((isDrifting, c) => (isDrifting ? [] : [c]));
+    if (levelChannels.length === 0) return [];
+    if (!model.principal) {
+      const c = levelChannels[0] as number;
+      const terms = new Float64Array(d);
+      terms[c] = (z[c] as number) ** 2;
+      return [[single, terms[c] as number, terms]];
+    }
+    const { components, variances } = model.principal;
+    const residual = new Float64Array(d);
+    for (const c of levelChannels) residual[c] = z[c] as number;
+    const t2Terms = new Float64Array(d);
+    let t2 = 0;
+    components.forEach((direction, k) => {
+      let projection = 0;
+      levelChannels.forEach((c, i) => (projection += (direction[i] as number) * (z[c] as number)));
+      const term = (projection * projection) / (variances[k] as number);
+      t2 += term;
+      levelChannels.forEach((c, i) => {
+        residual[c] = (residual[c] as number) - projection * (direction[i] as number);
+        // A channel's part of T²: its share of this direction's projection.
+        t2Terms[c] = (t2Terms[c] as number) + term * (direction[i] as number) ** 2;
+      });
+    });
+    const speTerms = new Float64Array(d);
+    let spe = 0;
+    for (const c of levelChannels) {
+      speTerms[c] = (residual[c] as number) ** 2;
+      spe += speTerms[c] as number;
+    }
+    const out: Array<[DetectorComponent, number, Float64Array]> = [[t2Name, t2, t2Terms]];
+    if (components.length < levelChannels.length) out.push([speName, spe, speTerms]);
+    return out;
+  }
+
+  private advance(): void {
+    const { model } = this;
+    const d = model.channels.length;
+    for (let c = 0; c < d; c += 1) {
+      this.course[c] = this.seen === 0 ? (this.z[c] as number) : (this.course[c] as number) + model.courseAlpha * ((this.z[c] as number) - (this.course[c] as number));
+    }
+    if (model.period) (this.history[this.seen % model.period] as Float64Array).set(this.z);
+    this.seen += 1;
+  }
+
+  private shares(terms: Float64Array | undefined): Record<string, number> {
+    const total = terms ? terms.reduce((sum, value) => sum + value, 0) : 0;
+    const shares: Record<string, number> = {};
+    this.model.channels.forEach((channel, c) => (shares[channel] = total > 0 && terms ? (terms[c] as number) / total : 0));
+    return shares;
+  }
+}
+
+/** The statistics of the learning rows as the stream computes them, and the raw moves behind jump and cycle. */
+function rawStatistics(model: AutoDetectorModel, rows: readonly (readonly number[])[]) {
+  const stream = new AutoDetectorStream(model);
+  const stats: Partial<Record<DetectorComponent, number[]>> = {};
+  const jumpResiduals: number[][] = [];
+  const cycleResiduals: number[][] = [];
+  for (const row of rows) {
+    for (const [component, value, terms] of stream.statistics(row)) {
+      (stats[component] ??= []).push(value);
+      // With unit scales the terms are the squared raw moves; their signs do not matter to a spread.
+      if (component === 'jump') jumpResiduals.push(Array.from(terms, Math.sqrt));
+      if (component === 'cycle') cycleResiduals.push(Array.from(terms, Math.sqrt));
+    }
+  }
+  return { stats, jumpResiduals, cycleResiduals };
+}
+
+/** Robust spread per channel of absolute moves (half-normal: median |x| / 0.6745), floored. */
+function channelsSpread(residuals: number[][], d: number): number[] {
+  return Array.from({ length: d }, (_, c) => {
+    const values = residuals.map((row) => row[c] as number);
+    const spread = median(values) / 0.6745;
+    const rms = Math.sqrt(values.reduce((sum, value) => sum + value * value, 0) / Math.max(values.length, 1));
+    // A channel that mostly holds still and sometimes steps (a setpoint) has a median move of 0:
+    // then its RMS move is the scale, and with no move at all, a hundredth of its level's spread.
+    return Math.max(spread, spread > 0 ? 0 : rms, 1e-2);
+  });
+}
+
+/**
+ * A channel's spread: the MAD, else the mean absolute deviation, and for a channel that never
+ * moved, the smallest step between its values; never relative to the channel's size, which would
+ * blind a tightly held 120 °C to its own wobble.
+ */
+function spreadOf(values: readonly number[]): number {
+  const mad = robustScale(values);
+  if (mad > 0) return mad;
+  // Over half the values on one reading (a quantised flow that sits on 126 and steps to 127): the
+  // mean absolute deviation still sees the steps it takes, as a normal's sigma (x 1.2533).
+  const center = median(values);
+  const meanDeviation = (1.2533 * values.reduce((sum, value) => sum + Math.abs(value - center), 0)) / values.length;
+  if (meanDeviation > 0) return meanDeviation;
+  const sorted = [...new Set(values)].sort((a, b) => a - b);
+  let resolution = Number.POSITIVE_INFINITY;
+  for (let i = 1; i < sorted.length; i += 1) resolution = Math.min(resolution, (sorted[i] as number) - (sorted[i - 1] as number));
+  if (Number.isFinite(resolution)) return resolution;
+  return Math.max(1e-6, Math.abs(values[0] ?? 0) * 1e-6);
+}
+
+/**
+ * Whether a channel's level wanders on the scale of the learning period: the variance of its moves
+ * over a quarter of the period against that of its moves over a sixteenth (a variance ratio, as in
+ * Lo and MacKinlay 1988). A level that holds, however noisy or smooth, gives ~1 (both lags are past
+ * its memory); a level that walks gives ~4, one that trends ~16. Past WANDER_RATIO, where the level
+ * will be next is not something the learning period can say.
+ */
+function wanders(values: readonly number[]): boolean {
+  const long = Math.max(4, Math.floor(values.length / 4));
+  const short = Math.max(1, Math.floor(long / 4));
+  const varianceOfMoves = (lag: number) => {
+    const moves: number[] = [];
+    for (let t = lag; t < values.length; t += 1) moves.push((values[t] as number) - (values[t - lag] as number));
+    const mean = moves.reduce((sum, value) => sum + value, 0) / moves.length;
+    return moves.reduce((sum, value) => sum + (value - mean) ** 2, 0) / moves.length;
+  };
+  const shortVariance = varianceOfMoves(short);
+  return shortVariance > 0 && varianceOfMoves(long) / shortVariance > WANDER_RATIO;
+}
+
+/** Share of the series' variance a straight line through time explains (R²). */
+function trendShare(values: readonly number[]): number {
+  const n = values.length;
+  const xMean = (n - 1) / 2;
+  const yMean = values.reduce((sum, value) => sum + value, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  values.forEach((value, i) => {
+    sxy += (i - xMean) * (value - yMean);
+    sxx += (i - xMean) ** 2;
+    syy += (value - yMean) ** 2;
+  });
+  return syy > 0 ? (sxy * sxy) / (sxx * syy) : 0;
+}
+
+function principalModel(z: readonly (readonly number[])[], channels: readonly number[]): NonNullable<AutoDetectorModel['principal']> {
+  const k = channels.length;
+  const covariance = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  for (const row of z) {
+    for (let i = 0; i < k; i += 1) {
+      for (let j = i; j < k; j += 1) covariance[i]![j]! += (row[channels[i] as number] as number) * (row[channels[j] as number] as number);
+    }
+  }
+  for (let i = 0; i < k; i += 1) {
+    for (let j = i; j < k; j += 1) {
+      covariance[i]![j]! /= z.length;
+      covariance[j]![i] = covariance[i]![j] as number;
+    }
+  }
+  // On the robust z-scores as they are: standardising again by each channel's classical spread
+  // would hand the model back to whatever outliers the learning period held.
+  const eigen = symmetricEigen(covariance);
+  const { values, vectors } = eigen;
+  const total = eigen.values.reduce((sum, value) => sum + value, 0);
+  let kept = 0;
+  let explained = 0;
+  while (kept < k - 1 && explained < EXPLAINED_VARIANCE * total) explained += eigen.values[kept++] as number;
+  kept = Math.max(1, kept);
+  // A direction with almost no variance would make T² divide by ~0: floor at a hundredth of the largest.
+  const floor = Math.max((values[0] as number) * 1e-2, 1e-6);
+  return { components: vectors.slice(0, kept), variances: values.slice(0, kept).map((value) => Math.max(value, floor)) };
+}
+
+/**
+ * The period (in samples) of a clear cycle, if the learning period holds at least two: the lag,
+ * between MIN_PERIOD and half the samples, where the channels' mean autocorrelation peaks, when
+ * that peak is at least MIN_CYCLE_CORRELATION.
+ */
+function periodOf(z: readonly (readonly number[])[]): number | undefined {
+  const n = z.length;
+  const d = z[0]?.length ?? 0;
+  const maxLag = Math.floor(n / 2);
+  if (maxLag <= MIN_PERIOD) return undefined;
+  const centred = Array.from({ length: d }, (_, c) => {
+    const series = z.map((row) => row[c] as number);
+    const mean = series.reduce((sum, value) => sum + value, 0) / n;
+    return series.map((value) => value - mean);
+  });
+  const correlation = (lag: number) => {
+    let total = 0;
+    for (const series of centred) {
+      let cross = 0;
+      let a = 0;
+      let b = 0;
+      for (let t = lag; t < n; t += 1) {
+        cross += (series[t] as number) * (series[t - lag] as number);
+        a += (series[t] as number) ** 2;
+        b += (series[t - lag] as number) ** 2;
+      }
+      total += a > 0 && b > 0 ? cross / Math.sqrt(a * b) : 0;
+    }
+    return total / d;
+  };
+  const acf = Array.from({ length: maxLag + 2 }, (_, lag) => (lag < MIN_PERIOD - 1 ? 0 : correlation(lag)));
+  let best: number | undefined;
+  let bestValue = MIN_CYCLE_CORRELATION;
+  // A peak, not the slow decay of a smooth series: higher than its neighbours and than the dip before it.
+  for (let lag = MIN_PERIOD; lag <= maxLag; lag += 1) {
+    const value = acf[lag] as number;
+    if (value < bestValue || value < (acf[lag - 1] as number) || value < (acf[lag + 1] as number)) continue;
+    const dip = Math.min(...acf.slice(MIN_PERIOD - 1, lag));
+    if (value - dip < 0.3) continue;
+    best = lag;
+    bestValue = value;
+  }
+  return best;
+}
+
+function samplePeriodOf(timestamps: readonly number[]): number {
+  const steps: number[] = [];
+  for (let i = 1; i < timestamps.length; i += 1) steps.push((timestamps[i] as number) - (timestamps[i - 1] as number));
+  const step = median(steps.filter((value) => value > 0));
+  return step > 0 ? step : 1000;
+}
+
+export function isAutoDetectorModel(value: unknown): value is AutoDetectorModel {
+  const model = value as Record<string, unknown> | null;
+  if (typeof model !== 'object' || model === null || model.kind !== AUTO_DETECTOR_KIND) return false;
+  const channels = model.channels;
+  if (!Array.isArray(channels) || channels.length === 0 || !channels.every((channel) => typeof channel === 'string')) return false;
+  const d = channels.length;
+  const vector = (v: unknown, positive: boolean) =>
+    Array.isArray(v) && v.length === d && v.every((x) => Number.isFinite(x) && (!positive || (x as number) > 0));
+  const calibration = model.calibration as Record<string, unknown> | null;
+  return (
+    vector(model.center, false) &&
+    vector(model.scale, true) &&
+    vector(model.jumpScale, true) &&
+    Array.isArray(model.drifting) &&
+    model.drifting.length === d &&
+    Number.isFinite(model.samplePeriodMs) &&
+    Number.isFinite(model.courseAlpha) &&
+    (model.period === undefined || (Number.isInteger(model.period) && (model.period as number) >= 2 && vector(model.cycleScale, true))) &&
+    typeof calibration === 'object' &&
+    calibration !== null &&
+    Object.values(calibration).every(isTailCalibration)
+  );
+}

@@ -1,0 +1,105 @@
+/**
+ * Alarms as events with a beginning and an end, decided from calibrated surprises (-log10 p per
+ * sample) and defined in time, whatever the sample rate.
+ *
+ * Evidence is accumulated with a CUSUM (Page, 1954): C = max(0, C + surprise - reference). One
+ * sample rarer than the target allows raises the alarm at once (a spike); a run of moderately
+ * rare samples raises it after a few (a slow fault); ordinary samples drain it. The target is a
+ * false-alarm rate a user can read: `falseAlarmsPerWeek`. With N samples a week, a sample as rare
+ * as 1/N (surprise log10 N) is what one false alarm a week looks like: the decision level h is
+ * log10(N / rate) and the reference half of it, so two samples each at that level, or one at 1.5x
+ * it, alarm. The alarm ends once the evidence has been gone for `clearAfterMs`.
+ */
+export interface EvidenceAlarmSettings {
+  falseAlarmsPerWeek: number;
+  /** How long the evidence must stay at zero before an alarm ends. */
+  clearAfterMs: number;
+  /** Fewest samples of quiet that end an alarm, however slow the rate. */
+  clearAfterSamples: number;
+}
+
+export const DEFAULT_EVIDENCE_ALARM_SETTINGS: EvidenceAlarmSettings = {
+  falseAlarmsPerWeek: 1,
+  clearAfterMs: 30_000,
+  clearAfterSamples: 3,
+};
+
+const WEEK_MS = 7 * 24 * 3600 * 1000;
+
+export interface EvidenceAlarmState {
+  evidence: number;
+  alarm: boolean;
+  /** Samples since the evidence was last above zero (while alarmed). */
+  quietSamples: number;
+  quietSinceTs?: number;
+}
+
+export function isEvidenceAlarmState(value: unknown): value is EvidenceAlarmState {
+  const state = value as Record<string, unknown> | null;
+  return (
+    typeof state === 'object' &&
+    state !== null &&
+    Number.isFinite(state.evidence) &&
+    (state.evidence as number) >= 0 &&
+    typeof state.alarm === 'boolean' &&
+    Number.isInteger(state.quietSamples) &&
+    (state.quietSamples as number) >= 0 &&
+    (state.quietSinceTs === undefined || Number.isFinite(state.quietSinceTs))
+  );
+}
+
+export interface EvidenceDecision {
+  alarm: boolean;
+  /** True on the sample an alarm began (the detection event). */
+  raised: boolean;
+  /** True on the sample an alarm ended. */
+  cleared: boolean;
+  evidence: number;
+  /** Evidence that raises an alarm. */
+  level: number;
+}
+
+export class EvidenceAlarm {
+  readonly level: number;
+  readonly reference: number;
+
+  constructor(
+    private readonly settings: EvidenceAlarmSettings,
+    samplePeriodMs: number,
+    readonly state: EvidenceAlarmState = { evidence: 0, alarm: false, quietSamples: 0 },
+  ) {
+    const samplesPerWeek = WEEK_MS / Math.max(samplePeriodMs, 1);
+    this.level = Math.max(1, Math.log10(samplesPerWeek / settings.falseAlarmsPerWeek));
+    this.reference = this.level / 2;
+  }
+
+  decide(surprise: number, ts: number): EvidenceDecision {
+    const s = this.state;
+    s.evidence = Math.max(0, s.evidence + surprise - this.reference);
+    let raised = false;
+    let cleared = false;
+    if (!s.alarm) {
+      if (s.evidence >= this.level) {
+        s.alarm = true;
+        raised = true;
+        s.quietSamples = 0;
+        s.quietSinceTs = undefined;
+      }
+    } else {
+      // Capped while alarmed, so the end of a long fault drains in a few samples, not hours.
+      s.evidence = Math.min(s.evidence, this.level);
+      if (s.evidence > 0) {
+        s.quietSamples = 0;
+        s.quietSinceTs = undefined;
+      } else {
+        s.quietSamples += 1;
+        s.quietSinceTs ??= ts;
+        if (s.quietSamples >= this.settings.clearAfterSamples && ts - s.quietSinceTs >= this.settings.clearAfterMs) {
+          s.alarm = false;
+          cleared = true;
+        }
+      }
+    }
+    return { alarm: s.alarm, raised, cleared, evidence: s.evidence, level: this.level };
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The threshold for calibrated scores (a model's surprise, -log10 p, as the default detector
+ * gives): no warm-up of its own, since the model was calibrated on its learning period, and no
+ * marks learned from the scores. The alarm is the evidence alarm's, set from a false-alarm rate.
+ * Same decide() as AdaptiveThreshold, so the threshold service runs either per asset.
+ */
+import type { AssetState } from '../messages.js';
+import { EvidenceAlarm, isEvidenceAlarmState, type EvidenceAlarmSettings, type EvidenceAlarmState } from './evidence-alarm.js';
+import type { ThresholdDecision } from './adaptive-threshold.js';
+
+export interface SurpriseThresholdState {
+  mode: 'surprise';
+  state: AssetState;
+  since: number;
+  samplePeriodMs: number;
+  alarm: EvidenceAlarmState;
+  /** The model (name@version) whose surprises these are. */
+  model?: string;
+}
+
+export function initialSurpriseThresholdState(ts: number, samplePeriodMs: number): SurpriseThresholdState {
+  return { mode: 'surprise', state: 'warmup', since: ts, samplePeriodMs, alarm: { evidence: 0, alarm: false, quietSamples: 0 } };
+}
+
+export function isSurpriseThresholdState(value: unknown): value is SurpriseThresholdState {
+  const state = value as Record<string, unknown> | null;
+  return (
+    typeof state === 'object' &&
+    state !== null &&
+    state.mode === 'surprise' &&
+    (state.state === 'warmup' || state.state === 'normal' || state.state === 'anomalous') &&
+    Number.isFinite(state.since) &&
+    Number.isFinite(state.samplePeriodMs) &&
+    (state.samplePeriodMs as number) > 0 &&
+    isEvidenceAlarmState(state.alarm) &&
+    (state.model === undefined || typeof state.model === 'string')
+  );
+}
+
+export class SurpriseThreshold {
+  private readonly alarm: EvidenceAlarm;
+
+  constructor(
+    settings: EvidenceAlarmSettings,
+    readonly state: SurpriseThresholdState,
+  ) {
+    this.alarm = new EvidenceAlarm(settings, state.samplePeriodMs, state.alarm);
+  }
+
+  decide(surprise: number, ts: number, scored: boolean): ThresholdDecision {
+    const s = this.state;
+    const previous = s.state;
+    if (scored) {
+      const decision = this.alarm.decide(surprise, ts);
+      const next: AssetState = decision.alarm ? 'anomalous' : 'normal';
+      if (next !== s.state) {
+        s.state = next;
+        s.since = ts;
+      }
+    }
+    return { state: s.state, changed: s.state !== previous, since: s.since, high: this.alarm.level, low: this.alarm.reference };
+  }
+}
