@@ -48,6 +48,12 @@ export interface ScoreMessage extends Envelope {
   contributions: Record<string, number>;
   warmup: boolean;
   model: ModelRef;
+  /**
+   * Present when `score` is a calibrated surprise (-log10 of how rare such data was in the model's
+   * learning period), with the sample period it was learned at: the threshold then sets its alarm
+   * from a false-alarm rate, not from statistics of the scores.
+   */
+  calibrated?: { samplePeriodMs: number };
 }
 
 export type AssetState = 'warmup' | 'normal' | 'anomalous';
@@ -162,6 +168,10 @@ const PAYLOAD_VALIDATORS: Record<MessageKind, (message: Record<string, unknown>)
     }
     if (!isNumberRecord(message.contributions) || typeof message.warmup !== 'boolean' || !isModelRef(message.model)) {
       throw new MessageError('bad_payload', 'score needs contributions, warmup and model');
+    }
+    const calibrated = message.calibrated as Record<string, unknown> | undefined;
+    if (calibrated !== undefined && (typeof calibrated !== 'object' || calibrated === null || !isFiniteNumber(calibrated.samplePeriodMs) || calibrated.samplePeriodMs <= 0)) {
+      throw new MessageError('bad_payload', 'calibrated must carry a positive samplePeriodMs');
     }
   },
   decision(message) {

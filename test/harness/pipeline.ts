@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { healthz } from './metrics.js';
-import { trainTestBundle } from './model-fixture.js';
+import { defaultTestBundle } from './model-fixture.js';
 import { freePort, waitFor } from './ports.js';
 import { startService, type ManagedProcess, type ServiceName } from './processes.js';
 import { startMosquitto, startRedis, type TestServer } from './servers.js';
@@ -114,12 +114,13 @@ export interface PipelineOptions {
 }
 
 /**
- * The whole pipeline for a test or a benchmark: a trained bundle, a real Redis and mosquitto on
+ * The whole pipeline for a test or a benchmark: the default detector's bundle (what learn mode
+ * builds on no settings), a real Redis and mosquitto on
  * free ports, and the services as separate processes, started downstream first so every
  * stage's input is bound before anything is sent to it.
  */
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
-  const modelPath = await trainTestBundle();
+  const modelPath = await defaultTestBundle();
   const [redis, broker] = await Promise.all([
     startRedis(options.redisDir ? { dir: options.redisDir, persistence: 'rdb' } : {}),
     startMosquitto({ persistent: options.persistentBroker ?? false }),

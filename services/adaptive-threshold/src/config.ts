@@ -1,4 +1,4 @@
-import { commonSchema, ConfigError, DEFAULT_THRESHOLD_SETTINGS as D, envPrefix, loadConfig, redisUrlSetting } from '@vigil/shared';
+import { commonSchema, ConfigError, DEFAULT_EVIDENCE_ALARM_SETTINGS, DEFAULT_THRESHOLD_SETTINGS as D, envPrefix, loadConfig, redisUrlSetting } from '@vigil/shared';
 
 export const SERVICE = 'adaptive-threshold';
 const ENV = envPrefix(SERVICE);
@@ -33,6 +33,18 @@ export const schema = {
     format: 'non-negative-number',
     default: D.settleFactor ?? 0,
     env: `${ENV}_SETTLE_FACTOR`,
+  },
+  falseAlarmsPerWeek: {
+    doc: 'For calibrated scores (the default detector): the false alarms a week the alarm is set for. Lower is quieter and slower; the evidence needed grows with log10 of samples a week over this.',
+    format: 'positive-number',
+    default: DEFAULT_EVIDENCE_ALARM_SETTINGS.falseAlarmsPerWeek,
+    env: `${ENV}_FALSE_ALARMS_PER_WEEK`,
+  },
+  clearAfterMs: {
+    doc: 'For calibrated scores: how long the evidence must stay gone before an alarm ends (at least three samples however slow the rate).',
+    format: 'positive-int',
+    default: DEFAULT_EVIDENCE_ALARM_SETTINGS.clearAfterMs,
+    env: `${ENV}_CLEAR_AFTER_MS`,
   },
   flushMs: { doc: 'How often changed threshold state is written to Redis.', format: 'positive-int', default: 1000, env: `${ENV}_FLUSH_MS` },
   maxAssets: { doc: 'Most assets tracked (bounds memory and metric labels).', format: 'positive-int', default: 32, env: `${ENV}_MAX_ASSETS` },

@@ -8,8 +8,12 @@ import {
   createServiceMetrics,
   encodeMessage,
   Gauge,
+  DEFAULT_EVIDENCE_ALARM_SETTINGS,
+  initialSurpriseThresholdState,
   initialThresholdState,
+  isSurpriseThresholdState,
   isThresholdState,
+  SurpriseThreshold,
   OpsServer,
   RateLimitedLog,
   RedisJsonState,
@@ -21,7 +25,10 @@ import {
   stopStageSockets,
   type Logger,
   type RunningService,
+  type EvidenceAlarmSettings,
   type ScoreMessage,
+  type SurpriseThresholdState,
+  type ThresholdState,
   type ThresholdSettings,
 } from '@vigil/shared';
 import { SERVICE, type ThresholdConfig } from './config.js';
@@ -44,6 +51,11 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
     exitN: config.exitN,
     maxDrift: config.maxDrift,
     settleFactor: config.settleFactor,
+  };
+  const alarmSettings: EvidenceAlarmSettings = {
+    ...DEFAULT_EVIDENCE_ALARM_SETTINGS,
+    falseAlarmsPerWeek: config.falseAlarmsPerWeek,
+    clearAfterMs: config.clearAfterMs,
   };
   const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
   const rejectLog = new RateLimitedLog(logger);
@@ -76,18 +88,28 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
 
   const redis = createRedisClient(config.redisUrl, logger, metrics);
   await connectRedis(redis, logger);
-  const store = new RedisJsonState(redis, logger, 'vigil:threshold', isThresholdState);
-  const thresholds = new Map<string, AdaptiveThreshold>();
+  // One asset's threshold: adaptive marks over raw scores, or (for calibrated scores) the
+  // surprise threshold, which needs no warm-up. Both decide() alike and persist their state.
+  type AssetThreshold = AdaptiveThreshold | SurpriseThreshold;
+  const isStoredState = (value: unknown): value is ThresholdState | SurpriseThresholdState => isThresholdState(value) || isSurpriseThresholdState(value);
+  const store = new RedisJsonState(redis, logger, 'vigil:threshold', isStoredState);
+  const thresholds = new Map<string, AssetThreshold>();
   const writer = new BatchedStateWriter(store, (asset) => thresholds.get(asset)?.state, config.flushMs, rejectLog);
+  const thresholdOf = (state: ThresholdState | SurpriseThresholdState): AssetThreshold =>
+    isSurpriseThresholdState(state) ? new SurpriseThreshold(alarmSettings, state) : new AdaptiveThreshold(settings, state);
+  const freshThreshold = (message: ScoreMessage): AssetThreshold =>
+    message.calibrated
+      ? new SurpriseThreshold(alarmSettings, initialSurpriseThresholdState(message.ts, message.calibrated.samplePeriodMs))
+      : new AdaptiveThreshold(settings, initialThresholdState(message.ts));
 
-  const thresholdFor = async (asset: string, ts: number): Promise<AdaptiveThreshold | undefined> => {
-    const existing = thresholds.get(asset);
+  const thresholdFor = async (message: ScoreMessage): Promise<AssetThreshold | undefined> => {
+    const existing = thresholds.get(message.asset);
     if (existing) return existing;
     if (thresholds.size >= config.maxAssets) return undefined;
-    const stored = await store.load(asset);
-    const threshold = new AdaptiveThreshold(settings, stored ?? initialThresholdState(ts));
-    thresholds.set(asset, threshold);
-    logger.info({ asset, state: threshold.state.state, restored: stored !== undefined }, 'new asset');
+    const stored = await store.load(message.asset);
+    const threshold = stored ? thresholdOf(stored) : freshThreshold(message);
+    thresholds.set(message.asset, threshold);
+    logger.info({ asset: message.asset, state: threshold.state.state, restored: stored !== undefined }, 'new asset');
     return threshold;
   };
 
@@ -95,17 +117,18 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
   const { input, output } = await openStagePipes(config, 5_000);
 
   const handle = async (message: ScoreMessage): Promise<void> => {
-    let threshold = await thresholdFor(message.asset, message.ts);
+    let threshold = await thresholdFor(message);
     if (!threshold) {
       metrics.countMessage('rejected', 'too_many_assets');
       return;
     }
     const model = `${message.model.name}@${message.model.version}`;
-    if (!message.warmup && threshold.state.model !== model) {
-      if (threshold.state.model !== undefined) {
-        // A new model (hot-swapped, or just learned) scores on its own scale: learn its threshold.
-        logger.info({ asset: message.asset, from: threshold.state.model, to: model }, 'model changed; learning the threshold anew');
-        threshold = new AdaptiveThreshold(settings, initialThresholdState(message.ts));
+    const kindMatches = (threshold instanceof SurpriseThreshold) === (message.calibrated !== undefined);
+    if (!message.warmup && (!kindMatches || threshold.state.model !== model)) {
+      if (!kindMatches || threshold.state.model !== undefined) {
+        // A new model (hot-swapped, or just learned) scores on its own scale: a threshold of its own.
+        logger.info({ asset: message.asset, from: threshold.state.model, to: model, calibrated: message.calibrated !== undefined }, 'model changed; a new threshold');
+        threshold = freshThreshold(message);
         thresholds.set(message.asset, threshold);
       }
       threshold.state.model = model;

@@ -57,19 +57,20 @@ describe('adaptive-threshold (in-process, real Redis and ZeroMQ)', () => {
     return { service, upstream, opsPort };
   }
 
-  const score = (value: number, warmup = false) => {
+  const score = (value: number, warmup = false, calibrated?: { samplePeriodMs: number }, asset = 'pump-2') => {
     seq += 1;
     return encodeMessage({
       v: SCHEMA_VERSION,
       kind: 'score',
-      asset: 'pump-2',
+      asset,
       seq,
       ts: 1_800_000_000_000 + seq * 100,
       ingestTs: Date.now(),
       score: value,
       contributions: { pressure: 0.7, flow: 0.3 },
       warmup,
-      model: { name: 'm', version: '1' },
+      model: { name: calibrated ? 'detector' : 'm', version: '1' },
+      ...(calibrated ? { calibrated } : {}),
     });
   };
   const normal = (i: number) => 0.01 * Math.exp(0.2 * Math.sin(i));
@@ -123,5 +124,41 @@ describe('adaptive-threshold (in-process, real Redis and ZeroMQ)', () => {
     assert.equal(settled.changed, true);
     assert.ok(Math.abs(settled.threshold.high / 5 - 1) < 1e-6, `a new alarm needs 10x the settled 0.5, got ${settled.threshold.high}`);
     assert.throws(() => loadThresholdConfig({ settleFactor: 0.5 }), /settleFactor must be 0 \(off\) or above 1/);
+  });
+
+  it('judges calibrated scores (the default detector) with no warm-up: an alarm from a false-alarm rate, ended after a quiet spell, kept across a restart', async () => {
+    const calibrated = { samplePeriodMs: 100 };
+    const asset = 'pump-3';
+    const { service, upstream, opsPort } = await start();
+    const from = decisions.length;
+    // At 10 Hz and one false alarm a week the evidence level is log10(6,048,000) = 6.78 and each
+    // sample's reference half of it: ordinary surprises (0-2) never add up; surprises of 5 in a
+    // row add 1.61 each, past the level at the fifth.
+    for (let i = 0; i < 20; i += 1) await upstream.send(score(i % 3, false, calibrated, asset));
+    for (let i = 0; i < 6; i += 1) await upstream.send(score(5, false, calibrated, asset));
+    await waitFor('26 decisions', () => decisions.length >= from + 26 || undefined, 5000);
+    const metrics = await scrape(opsPort);
+    await service.stop();
+    upstream.close();
+    const mine = decisions.slice(from);
+    assert.equal(mine[0]?.state, 'normal', 'no warm-up: the model was calibrated on its learning period');
+    assert.ok(mine.slice(0, 20).every((decision) => decision.state === 'normal'));
+    const entered = mine.findIndex((decision) => decision.state === 'anomalous');
+    assert.equal(entered, 24, 'the fifth surprise of 5 in a row (evidence 8.05, the level 6.78)');
+    assert.ok(Math.abs((mine[0]?.threshold.high ?? 0) - Math.log10((7 * 24 * 3600 * 10) / 1)) < 1e-9);
+    assert.equal(metricSum(metrics, 'vigil_asset_state', { asset }), 2);
+
+    // Restarted: the alarm is kept (state from Redis), then ends once the evidence has been gone
+    // for the clear time (30 s at 10 Hz: 300 samples), not at the first quiet sample.
+    const again = await start();
+    const resumed = decisions.length;
+    for (let i = 0; i < 310; i += 1) await again.upstream.send(score(0.5, false, calibrated, asset));
+    await waitFor('310 decisions', () => decisions.length >= resumed + 310 || undefined, 10_000);
+    await again.service.stop();
+    again.upstream.close();
+    const after = decisions.slice(resumed);
+    assert.equal(after[0]?.state, 'anomalous', 'restored from Redis, not a cold start');
+    const cleared = after.findIndex((decision) => decision.state === 'normal');
+    assert.ok(cleared > 290 && cleared < 310, `cleared after ~30 s of quiet, at sample ${cleared}`);
   });
 });

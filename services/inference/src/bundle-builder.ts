@@ -9,6 +9,10 @@ import {
   BUNDLE_FORMAT_VERSION,
   decodeFloatNetwork,
   DEFAULT_ISOLATION_FOREST_OPTIONS,
+  DETECTOR_FILE,
+  DetectorScorer,
+  learnAutoDetector,
+  MIN_LEARNING_SAMPLES,
   featureNames,
   FOREST_FILE,
   ForestScorer,
@@ -42,22 +46,36 @@ export interface BuildBundleOptions {
   precision: ModelPrecision;
   /** Which model; by default the one the features call for (`series`: the conv autoencoder). */
   kind?: ModelKind;
+  /** Sensor time of each feature vector (ms): the default detector learns the sample period from it. */
+  timestamps?: readonly number[];
 }
 
-/** Feature vectors of the readings that are past warm-up (scaler learned, window full). */
+/**
+ * Feature vectors of the readings, standardised as the preprocessor will: the scaler learns over
+ * the first `scalerWarmup` readings (or all of them, if fewer), then every reading whose window is
+ * full becomes a vector. The warm-up readings are reused, not spent: a learning period shorter
+ * than the scaler's warm-up still trains. `timestamps` (one per reading) come back for the kept vectors.
+ */
 export function featuresOfReadings(
-  readings: Iterable<Record<string, number>>,
+  readings: ReadonlyArray<Record<string, number>>,
   settings: FeatureSettings,
-): { features: number[][]; rejected: number; pipeline: AssetFeaturePipeline } {
-  const pipeline = new AssetFeaturePipeline(settings);
+  timestamps?: readonly number[],
+): { features: number[][]; timestamps: number[]; rejected: number; pipeline: AssetFeaturePipeline } {
+  const scalerPass = new AssetFeaturePipeline(settings);
+  for (const channels of readings.slice(0, settings.scalerWarmup)) scalerPass.process(channels);
+  const pipeline = new AssetFeaturePipeline({ ...settings, scalerWarmup: 0 }, scalerPass.scalerState());
   const features: number[][] = [];
+  const kept: number[] = [];
   let rejected = 0;
-  for (const channels of readings) {
+  readings.forEach((channels, index) => {
     const result = pipeline.process(channels);
     if (!result.ok) rejected += 1;
-    else if (!result.warmup) features.push(result.features);
-  }
-  return { features, rejected, pipeline };
+    else if (!result.warmup) {
+      features.push(result.features);
+      kept.push(timestamps?.[index] ?? index * 1000);
+    }
+  });
+  return { features, timestamps: kept, rejected, pipeline };
 }
 
 export interface TrainedBundle {
@@ -70,18 +88,20 @@ export interface TrainedBundle {
 
 /** Trains a bundle on readings of normal operation (warm-up readings are skipped) and writes it. */
 export async function buildBundle(
-  readings: Array<Record<string, number>>,
+  readings: ReadonlyArray<Record<string, number>>,
   outDir: string,
   options: BuildBundleOptions,
 ): Promise<BundleManifest> {
-  const { features } = featuresOfReadings(readings, options.featureSettings);
-  const trained = await trainBundle(features, options);
+  const { features, timestamps } = featuresOfReadings(readings, options.featureSettings, options.timestamps);
+  const trained = await trainBundle(features, { ...options, timestamps });
   await writeBundle(outDir, trained.manifest, trained.files);
   return trained.manifest;
 }
 
 /** Trains on feature vectors, in memory: the bundle, its network and a scorer ready to use. */
 export async function trainBundle(features: number[][], options: BuildBundleOptions): Promise<TrainedBundle> {
+  const kind = options.kind ?? modelKindFor(options.featureSettings.features);
+  if (kind === 'auto-detector') return learnDetectorBundle(features, options);
   if (features.length < options.train.batchSize) {
     throw new Error(
       `only ${features.length} samples left after the scaler warm-up (${options.featureSettings.scalerWarmup}) ` +
@@ -94,7 +114,6 @@ export async function trainBundle(features: number[][], options: BuildBundleOpti
     );
   }
   const { channels, features: windowFeatures, windowSize } = options.featureSettings;
-  const kind = options.kind ?? modelKindFor(windowFeatures);
   if (kind === 'isolation-forest') return growForestBundle(features, options);
   if (kind === 'conv-autoencoder' && (windowFeatures.length !== 1 || windowFeatures[0] !== 'series')) {
     throw new Error(`a conv-autoencoder reads the window itself: features must be series, got ${windowFeatures.join(',')}`);
@@ -166,6 +185,31 @@ function growForestBundle(features: number[][], options: BuildBundleOptions): Tr
   const scorer = new ForestScorer(forest, channels, valuesPerChannel(windowFeatures, windowSize));
   const manifest = manifestFor('isolation-forest', options, features, scorer, { epochs: 0, finalLoss: 0, backend: 'vigil isolation forest', residualScale: [] });
   return { manifest, files: { [FOREST_FILE]: JSON.stringify(forest.toJSON()) }, scorer };
+}
+
+/**
+ * The default detector: built from the learning period in one pass (no epochs, no seed, no
+ * quantization), from the feature vectors and their times.
+ */
+function learnDetectorBundle(features: number[][], options: BuildBundleOptions): TrainedBundle {
+  const { channels, features: windowFeatures, windowSize } = options.featureSettings;
+  if (windowFeatures.includes('series')) throw new Error('the default detector reads per-sensor values or summaries: features cannot be series');
+  if (options.precision !== 'fp32') throw new Error('the default detector has no network to quantise: precision must be fp32');
+  if (features.length < MIN_LEARNING_SAMPLES) {
+    throw new Error(`only ${features.length} samples to learn from; the detector needs at least ${MIN_LEARNING_SAMPLES}: give more normal data`);
+  }
+  const timestamps = options.timestamps ?? features.map((_, index) => index * 1000);
+  if (timestamps.length !== features.length) throw new Error(`${timestamps.length} timestamps for ${features.length} samples`);
+  const model = learnAutoDetector(featureNames(channels, windowFeatures, windowSize), features, timestamps);
+  const scorer = new DetectorScorer(model, channels, valuesPerChannel(windowFeatures, windowSize));
+  // Scored by a scorer of its own, so the service's streams start as fresh as a new asset's.
+  const manifest = manifestFor('auto-detector', options, features, new DetectorScorer(model, channels, valuesPerChannel(windowFeatures, windowSize)), {
+    epochs: 0,
+    finalLoss: 0,
+    backend: 'vigil auto-detector',
+    residualScale: [],
+  });
+  return { manifest, files: { [DETECTOR_FILE]: JSON.stringify(model) }, scorer };
 }
 
 export function summarise(values: number[]): ScoreSummary {

@@ -36,9 +36,9 @@ export const schema = {
       env: `${ENV}_LEARN_PRECISION`,
     },
     model: {
-      doc: 'What learn mode trains: autoencoder (dense over window summaries, or conv when the features are series) or isolation-forest (window summaries; ships as grown, so the precision setting does not apply).',
-      format: ['autoencoder', 'isolation-forest'],
-      default: 'autoencoder',
+      doc: 'What learn mode builds: auto (the default detector, calibrated, chosen from what the learning period shows; the conv autoencoder when the features are series), autoencoder (dense over window summaries, or conv on series) or isolation-forest (window summaries). The precision setting applies to autoencoders only.',
+      format: ['auto', 'autoencoder', 'isolation-forest'],
+      default: 'auto',
       env: `${ENV}_LEARN_MODEL`,
     },
   },

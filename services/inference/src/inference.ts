@@ -20,6 +20,7 @@ import {
   type FeaturesMessage,
   type LoadedBundle,
   type Logger,
+  type ModelChoice,
   type ModelPrecision,
   type RunningService,
   valuesPerChannel,
@@ -66,7 +67,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
     scalerWarmup: config.scalerWarmup,
   };
   // Refused at start, not after minutes of collecting: features the learner could not train on.
-  modelKindFor(featureSpec.features);
+  modelKindFor(featureSpec.features, config.learn.model as ModelChoice);
   let learner: Learner | undefined;
   if (!holder.active) {
     if ((await holder.bundlePresent()) || !config.learn.enabled) {
@@ -76,7 +77,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       );
       throw new Error(`cannot load the model bundle at ${config.modelPath}: ${reason}`);
     }
-    learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision as ModelPrecision, model: config.learn.model as 'autoencoder' | 'isolation-forest', featureSpec, modelPath: config.modelPath }, logger, async () => {
+    learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision as ModelPrecision, model: config.learn.model as ModelChoice, featureSpec, modelPath: config.modelPath }, logger, async () => {
       await holder.reload();
     });
     logger.info({ samples: config.learn.samples, modelPath: config.modelPath }, 'no model yet: learn mode, learning what normal looks like');
@@ -105,10 +106,10 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
     // gap-free downstream and the threshold knows not to judge them.
     if (!message.warmup && model) {
       const started = process.hrtime.bigint();
-      ({ score, contributions } = model.scorer.score(message.features));
+      ({ score, contributions } = model.scorer.score(message.features, message.asset));
       latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     } else if (!message.warmup) {
-      learner?.collect(message.features);
+      learner?.collect(message.features, message.ts);
     }
     await output.send(
       encodeMessage({
@@ -122,6 +123,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         contributions,
         warmup: message.warmup || !model,
         model: model?.ref ?? learningRef,
+        ...(model?.scorer.calibrated ? { calibrated: model.scorer.calibrated } : {}),
       }),
     );
     metrics.completed(message.ingestTs);

@@ -2,7 +2,7 @@
  * Child process of the inference service's learn mode: trains a bundle on the feature vectors
  * collected from the running pipeline and writes it atomically. TensorFlow.js lives here only,
  * so the service itself never carries it.
- *   node learn-worker.js <job.json>   job: { features, featureSpec, outDir, name, version, epochs, precision, kind }
+ *   node learn-worker.js <job.json>   job: { features, timestamps, featureSpec, outDir, name, version, epochs, precision, kind }
  */
 import { readFile } from 'node:fs/promises';
 import { MODEL_KINDS, MODEL_PRECISIONS, writeBundle, type FeatureSpec, type ModelKind, type ModelPrecision } from '@vigil/shared';
@@ -11,6 +11,7 @@ import { DEFAULT_TRAIN_OPTIONS } from './trainer.js';
 
 interface LearnJob {
   features: number[][];
+  timestamps?: number[];
   featureSpec: FeatureSpec;
   outDir: string;
   name: string;
@@ -30,6 +31,7 @@ const trained = await trainBundle(job.features, {
   train: { ...DEFAULT_TRAIN_OPTIONS, epochs: job.epochs },
   precision: job.precision,
   kind: job.kind,
+  ...(job.timestamps ? { timestamps: job.timestamps } : {}),
 });
 await writeBundle(job.outDir, trained.manifest, trained.files);
 const sizeBytes = Object.values(trained.files).reduce((total, content) => total + (typeof content === 'string' ? Buffer.byteLength(content) : content.byteLength), 0);

@@ -7,14 +7,14 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { modelKindFor, type FeatureSpec, type Logger, type ModelPrecision } from '@vigil/shared';
+import { modelKindFor, type FeatureSpec, type Logger, type ModelChoice, type ModelPrecision } from '@vigil/shared';
 
 export interface LearnSettings {
   samples: number;
   epochs: number;
   precision: ModelPrecision;
-  /** autoencoder: the one the features call for (dense, or conv on series). */
-  model: 'autoencoder' | 'isolation-forest';
+  /** auto: the default detector (conv autoencoder on series); autoencoder: dense, or conv on series. */
+  model: ModelChoice;
   featureSpec: FeatureSpec;
   modelPath: string;
 }
@@ -23,6 +23,7 @@ export type LearnState = 'collecting' | 'training' | 'done' | 'failed';
 
 export class Learner {
   private readonly collected: number[][] = [];
+  private readonly times: number[] = [];
   state: LearnState = 'collecting';
 
   constructor(
@@ -35,10 +36,11 @@ export class Learner {
     return this.collected.length / this.settings.samples;
   }
 
-  /** Takes one feature vector of normal operation; starts training once enough are in. */
-  collect(features: number[]): void {
+  /** Takes one feature vector of normal operation at sensor time `ts`; starts training once enough are in. */
+  collect(features: number[], ts: number): void {
     if (this.state !== 'collecting') return;
     this.collected.push(features);
+    this.times.push(ts);
     if (this.collected.length >= this.settings.samples) void this.train();
   }
 
@@ -53,22 +55,24 @@ export class Learner {
     try {
       const jobPath = join(dir, 'job.json');
       const version = new Date().toISOString();
-      const forest = this.settings.model === 'isolation-forest';
-      const kind = forest ? 'isolation-forest' : modelKindFor(this.settings.featureSpec.features);
+      const kind = modelKindFor(this.settings.featureSpec.features, this.settings.model);
+      const networkless = kind === 'isolation-forest' || kind === 'auto-detector';
       await writeFile(
         jobPath,
         JSON.stringify({
           features: this.collected,
+          timestamps: this.times,
           featureSpec: this.settings.featureSpec,
           outDir: this.settings.modelPath,
-          name: { 'conv-autoencoder': 'learned-conv-ae', 'dense-autoencoder': 'learned-dense-ae', 'isolation-forest': 'learned-iforest' }[kind],
+          name: { 'auto-detector': 'learned-detector', 'conv-autoencoder': 'learned-conv-ae', 'dense-autoencoder': 'learned-dense-ae', 'isolation-forest': 'learned-iforest' }[kind],
           version,
           epochs: this.settings.epochs,
-          precision: forest ? 'fp32' : this.settings.precision,
+          precision: networkless ? 'fp32' : this.settings.precision,
           kind,
         }),
       );
       this.collected.length = 0;
+      this.times.length = 0;
       this.logger.info({ result: await runLearnWorker(jobPath) }, 'learn mode: model trained');
       this.state = 'done';
       await this.onTrained();

@@ -21,7 +21,13 @@ describe('isolation forest in service (learn mode, real ZeroMQ, grown in a child
 
   before(async () => {
     modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-forest-')), 'current');
-    inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, learn: { samples: 1500, model: 'isolation-forest' } });
+    inference = await startInferenceUnderTest({
+      modelPath,
+      modelWatchMs: 200,
+      features: TEST_FEATURE_SETTINGS.features,
+      windowSize: TEST_FEATURE_SETTINGS.windowSize,
+      learn: { samples: 1500, model: 'isolation-forest' },
+    });
   });
 
   after(() => inference.stop());

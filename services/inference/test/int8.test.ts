@@ -12,7 +12,10 @@ function featuresOf(seed: number, samples: number, fault?: 'bearing-wear' | 'lea
   const simulator = new PumpSimulator({ seed, rateHz: 10 });
   if (fault) simulator.addFault({ kind: fault, startS: 0, durationS: 10_000 });
   const readings = Array.from({ length: samples }, () => ({ ...simulator.next() }));
-  return featuresOfReadings(readings, TEST_FEATURE_SETTINGS).features;
+  // From the first reading after the scaler's warm-up, as the service scores them (the warm-up
+  // readings themselves become features too when training reuses them).
+  const { scalerWarmup, windowSize } = TEST_FEATURE_SETTINGS;
+  return featuresOfReadings(readings, TEST_FEATURE_SETTINGS).features.slice(scalerWarmup - (windowSize - 1));
 }
 
 /** The service's score: squared reconstruction error in units of each feature's normal error. */

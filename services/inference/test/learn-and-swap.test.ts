@@ -12,12 +12,12 @@ import { Push } from 'zeromq';
 import { encodeMessage, SCHEMA_VERSION, type ScoreMessage } from '@vigil/shared';
 import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
-import { simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
+import { DEFAULT_FEATURE_SETTINGS, simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { waitFor } from '../../../test/harness/ports.js';
 import { featuresOfReadings } from '../src/bundle-builder.js';
 import type { Inference } from '../src/inference.js';
 
-describe('learn mode and hot-swap (in-process, real ZeroMQ, training in a child process)', { timeout: 180_000 }, () => {
+describe('learn mode (autoencoder) and hot-swap (in-process, real ZeroMQ, training in a child process)', { timeout: 180_000 }, () => {
   let service: Inference;
   let upstream: Push;
   let modelPath: string;
@@ -30,7 +30,13 @@ describe('learn mode and hot-swap (in-process, real ZeroMQ, training in a child 
   before(async () => {
     modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
     features = featuresOfReadings(simulatedNormalReadings(3000, 21), TEST_FEATURE_SETTINGS).features;
-    inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, learn: { samples: 400, epochs: 3 } });
+    inference = await startInferenceUnderTest({
+      modelPath,
+      modelWatchMs: 200,
+      features: TEST_FEATURE_SETTINGS.features,
+      windowSize: TEST_FEATURE_SETTINGS.windowSize,
+      learn: { samples: 400, epochs: 3, model: 'autoencoder' },
+    });
     ({ service, upstream, opsPort, scores } = inference);
   });
 
@@ -48,7 +54,7 @@ describe('learn mode and hot-swap (in-process, real ZeroMQ, training in a child 
   };
   const loads = async (outcome: string) => metricSum(await scrape(opsPort), 'vigil_model_loads_total', { outcome });
 
-  it('with no model, passes samples on unscored while it learns, then scores with the model it trained', async () => {
+  it('with no model and model autoencoder, passes samples on unscored while it learns, then scores with the model it trained', async () => {
     const bundleInService = () => service.bundle;
     assert.equal(bundleInService(), undefined);
     await send(400);
@@ -89,5 +95,42 @@ describe('learn mode and hot-swap (in-process, real ZeroMQ, training in a child 
     await send(10);
     assert.equal(scores.at(-1)?.model.name, 'test-pump-ae');
     assert.equal(scores.at(-1)?.warmup, false);
+  });
+});
+
+describe('learn mode on no settings: the default detector', { timeout: 120_000 }, () => {
+  let inference: InferenceUnderTest;
+  let seq = 0;
+
+  after(() => inference?.stop());
+
+  it('learns the default detector from the running pipeline at its sample period, then sends calibrated scores', async () => {
+    const modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
+    // What the preprocessor sends on no settings: each channel's standardised reading, at 10 Hz.
+    const readings = simulatedNormalReadings(2000, 22);
+    const { features } = featuresOfReadings(readings, DEFAULT_FEATURE_SETTINGS);
+    inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, learn: { samples: 600 } });
+    const start = Date.UTC(2026, 0, 1);
+    const send = async (vector: number[]) => {
+      seq += 1;
+      await inference.upstream.send(
+        encodeMessage({ v: SCHEMA_VERSION, kind: 'features', asset: 'p', seq, ts: start + seq * 100, ingestTs: Date.now(), features: vector, warmup: false, imputed: [] }),
+      );
+    };
+    for (const vector of features.slice(0, 600)) await send(vector);
+    await waitFor('the learned detector', () => inference.service.bundle || undefined, 60_000, 100);
+    assert.equal(inference.service.bundle?.manifest.kind, 'auto-detector');
+    assert.equal(inference.service.bundle?.manifest.name, 'learned-detector');
+    for (const vector of features.slice(600, 700)) await send(vector);
+    // A reading far outside what it learned: every channel moved by ten of its learned spreads.
+    await send(features[700]!.map((value) => value + 10));
+    await waitFor('scores after learning', () => inference.scores.some((score) => score.seq === seq) || undefined, 10_000);
+    const scored = inference.scores.filter((score) => !score.warmup);
+    assert.ok(scored.length >= 100, `${scored.length} scored`);
+    for (const score of scored) assert.deepEqual(score.calibrated, { samplePeriodMs: 100 }, 'calibrated surprises, learned at 10 Hz');
+    const normal = scored.slice(0, -1).map((score) => score.score);
+    const outlier = scored.at(-1)?.score ?? 0;
+    assert.ok(Math.max(...normal) < 6, `normal surprises stay below a one-in-a-million (max ${Math.max(...normal).toFixed(2)})`);
+    assert.ok(outlier > 2 * Math.max(...normal), `the outlier (${outlier.toFixed(1)}) stands out from normal (max ${Math.max(...normal).toFixed(2)})`);
   });
 });

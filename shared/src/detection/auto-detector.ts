@@ -66,6 +66,8 @@ const EXPLAINED_VARIANCE = 0.9;
 /** The course a jump is measured from remembers about 1 / alpha samples. */
 const COURSE_ALPHA = 0.3;
 const SHIFT_ALPHA = 0.1;
+/** A sample whose every statistic is inside the body of what was learned (surprise below the tails, -log10 0.1). */
+const BODY_SURPRISE = 1;
 /** A cycle counts when the series one period apart correlates at least this well. */
 const MIN_CYCLE_CORRELATION = 0.6;
 const MIN_PERIOD = 8;
@@ -125,9 +127,12 @@ export class AutoDetectorStream {
   private readonly z: Float64Array;
   private readonly smooth: Float64Array;
   private readonly correction: number;
+  /** Where levels are judged from: the learned centre, following normal operation slowly. */
+  private readonly center: Float64Array;
 
   constructor(private readonly model: AutoDetectorModel) {
     const d = model.channels.length;
+    this.center = Float64Array.from(model.center);
     this.course = new Float64Array(d);
     this.history = model.period ? Array.from({ length: model.period }, () => new Float64Array(d)) : [];
     this.z = new Float64Array(d);
@@ -149,14 +154,25 @@ export class AutoDetectorStream {
       }
     }
     best.surprise = Math.max(0, bestSurprise - this.correction);
+    if (bestSurprise < BODY_SURPRISE) this.follow(values);
     return best;
+  }
+
+  /**
+   * A sample that nothing found unusual (every statistic inside the body of what was learned) moves
+   * the levels' centre towards it, with a memory as long as the learning period: slow, benign drift
+   * (a season, wear within tolerance) is followed, while a fault, being unusual, teaches nothing.
+   */
+  private follow(values: ArrayLike<number>): void {
+    const weight = 1 / this.model.learnedSamples;
+    for (let c = 0; c < this.center.length; c += 1) this.center[c] = (this.center[c] as number) + weight * ((values[c] as number) - (this.center[c] as number));
   }
 
   /** The raw statistics of one sample, each with its per-channel terms; advances the state. */
   statistics(values: ArrayLike<number>): Array<[DetectorComponent, number, Float64Array]> {
     const { model } = this;
     const d = model.channels.length;
-    for (let c = 0; c < d; c += 1) this.z[c] = ((values[c] as number) - (model.center[c] as number)) / (model.scale[c] as number);
+    for (let c = 0; c < d; c += 1) this.z[c] = ((values[c] as number) - (this.center[c] as number)) / (model.scale[c] as number);
     const out: Array<[DetectorComponent, number, Float64Array]> = [];
     out.push(...this.levelStatistics(this.z, ['level', 't2', 'spe']));
     if (SHIFT_ALPHA < 1) {

@@ -23,6 +23,12 @@ export interface TailCalibration {
   top: number[];
   /** How many values were learned from. */
   count: number;
+  /**
+   * Samples per independent value (the statistic's integrated autocorrelation time, >= 1): a
+   * smoothed statistic's n learned values hold only n / correlation independent looks, and its
+   * largest is only that rare.
+   */
+  correlation: number;
 }
 
 const QUANTILE_POINTS = 101;
@@ -34,6 +40,7 @@ const MAX_SHAPE = 0.5;
  * first wobble infinitely surprising.
  */
 export function fitTail(values: readonly number[], tailShare = 0.1, minScale = 1e-9): TailCalibration {
+  const correlation = autocorrelationTime(values.filter(Number.isFinite));
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (sorted.length < 10) throw new Error(`a tail needs at least 10 learned values, got ${sorted.length}`);
   const at = (q: number) => {
@@ -51,7 +58,11 @@ export function fitTail(values: readonly number[], tailShare = 0.1, minScale = 1
   // impossible instead of surprising, and a few hundred values cannot support a heavier one.
   const ratio = excessVariance > 0 ? (meanExcess * meanExcess) / excessVariance : 1;
   const shape = Math.min(MAX_SHAPE, Math.max(0, 0.5 * (1 - ratio)));
-  const scale = Math.max(shape > 0 ? 0.5 * meanExcess * (ratio + 1) : meanExcess, minScale);
+  // Never lighter than an exponential at the body's own rate: where the top values crowd at a
+  // bound (a smoothed cycle's peaks), their excesses are tiny and a tail fitted to them would make
+  // the next peak a hair higher a one-in-a-billion event. An exponential has q90 - q50 = scale x ln 5.
+  const bodyScale = (threshold - at(0.5)) / Math.log(5);
+  const scale = Math.max(shape > 0 ? 0.5 * meanExcess * (ratio + 1) : meanExcess, bodyScale, minScale);
   const above = sorted.filter((value) => value > threshold);
   const step = Math.max(1, above.length / MAX_TOP_VALUES);
   const top = above.length <= MAX_TOP_VALUES ? above : Array.from({ length: MAX_TOP_VALUES }, (_, i) => above[Math.floor(i * step)] as number);
@@ -64,13 +75,14 @@ export function fitTail(values: readonly number[], tailShare = 0.1, minScale = 1
     tailShare,
     top,
     count: sorted.length,
+    correlation,
   };
 }
 
 /** -log10 P(statistic >= value) under the learned distribution; 0 for ordinary values. */
 export function surpriseOf(calibration: TailCalibration, value: number): number {
   if (!Number.isFinite(value)) return value > 0 ? MAX_SURPRISE : 0;
-  const { quantiles, threshold, tailShare, top, count } = calibration;
+  const { quantiles, threshold, tailShare, top, count, correlation } = calibration;
   if (value > threshold) {
     const tail = -Math.log10(tailShare) + tailSurprise(calibration, value - threshold);
     const largest = top.at(-1);
@@ -79,10 +91,11 @@ export function surpriseOf(calibration: TailCalibration, value: number): number 
     // n learned samples is at most log10(n / k) surprising, whatever the fitted tail says (a daily
     // spike seen twice while learning must not alarm every day); past the largest, the surprise
     // grows on from log10 n at the tail's rate.
-    const rarestSeen = Math.log10(count + 1);
+    const independent = count / correlation;
+    const rarestSeen = Math.log10(independent + 1);
     if (value > largest) return Math.min(MAX_SURPRISE, rarestSeen + tailSurprise(calibration, value - largest));
     const reached = (top.length - lowerBound(top, value)) * Math.max(1, (count * tailShare) / top.length);
-    return Math.min(tail, Math.log10((count + 1) / Math.max(1, reached)));
+    return Math.min(tail, Math.log10((independent + 1) / Math.max(1, reached / correlation)));
   }
   // Body: the share of learned values at or above this one, read off the quantile table.
   let index = 0;
@@ -95,6 +108,27 @@ export function surpriseOf(calibration: TailCalibration, value: number): number 
 function tailSurprise({ scale, shape }: TailCalibration, excess: number): number {
   if (shape < 1e-6) return excess / (scale * Math.LN10);
   return Math.log10(1 + (shape * excess) / scale) / shape;
+}
+
+/**
+ * Integrated autocorrelation time, 1 + 2 x the sum of the autocorrelations, summed until they
+ * first fall below 0.05 (Sokal's truncation, kept to a tenth of the series): 1 for independent
+ * values, about (2 - a) / a for an EWMA of weight a.
+ */
+export function autocorrelationTime(values: readonly number[]): number {
+  const n = values.length;
+  const mean = values.reduce((sum, value) => sum + value, 0) / Math.max(n, 1);
+  const variance = values.reduce((sum, value) => sum + (value - mean) ** 2, 0);
+  if (n < 10 || variance === 0) return 1;
+  let time = 1;
+  for (let lag = 1; lag < n / 10; lag += 1) {
+    let cross = 0;
+    for (let t = lag; t < n; t += 1) cross += ((values[t] as number) - mean) * ((values[t - lag] as number) - mean);
+    const rho = cross / variance;
+    if (rho < 0.05) break;
+    time += 2 * rho;
+  }
+  return time;
 }
 
 function lowerBound(sorted: readonly number[], value: number): number {
@@ -127,6 +161,8 @@ export function isTailCalibration(value: unknown): value is TailCalibration {
     Array.isArray(tail.top) &&
     tail.top.every((value) => Number.isFinite(value)) &&
     Number.isInteger(tail.count) &&
+    Number.isFinite(tail.correlation) &&
+    (tail.correlation as number) >= 1 &&
     Number.isFinite(tail.tailShare) &&
     (tail.tailShare as number) > 0 &&
     (tail.tailShare as number) < 1

@@ -14,6 +14,8 @@ import { ConvNetwork } from './conv-runtime.js';
 import { ForestScorer } from './forest-scorer.js';
 import { IsolationForest } from './isolation-forest.js';
 import { ReconstructionScorer, type ScoredSample } from './reconstruction-scorer.js';
+import { DetectorScorer } from './detector-scorer.js';
+import { isAutoDetectorModel, type AutoDetectorModel } from '../detection/auto-detector.js';
 import { valuesPerChannel } from '../features/window-features.js';
 import { decodeConvLayers, decodeDenseLayers, ModelFormatError, parseLayersModelJson, weightPaths, type LayersModelJson } from './tfjs-layers-format.js';
 
@@ -22,20 +24,37 @@ export const BUNDLE_FORMAT_VERSION = 1;
 export const MANIFEST_FILE = 'bundle.json';
 export const MODEL_FILE = 'model.json';
 export const FOREST_FILE = 'forest.json';
+export const DETECTOR_FILE = 'detector.json';
 
 /**
+ * auto-detector: the default; built from the learning period with no training run (detection/
+ * auto-detector.ts), calibrated scores (surprise), per-sensor features (detector.json).
  * dense-autoencoder: window summaries (mean, std, ...) per channel through dense layers.
  * conv-autoencoder: the window itself (`series`) through 1-D convolutions over time.
  * isolation-forest: window summaries through random isolation trees (forest.json); no network.
  */
-export type ModelKind = 'dense-autoencoder' | 'conv-autoencoder' | 'isolation-forest';
-export const MODEL_KINDS: readonly ModelKind[] = ['dense-autoencoder', 'conv-autoencoder', 'isolation-forest'];
+export type ModelKind = 'auto-detector' | 'dense-autoencoder' | 'conv-autoencoder' | 'isolation-forest';
+export const MODEL_KINDS: readonly ModelKind[] = ['auto-detector', 'dense-autoencoder', 'conv-autoencoder', 'isolation-forest'];
 
-/** The model a feature spec calls for: the window itself (`series`) is read by convolutions. */
-export function modelKindFor(features: readonly string[]): ModelKind {
-  if (!features.includes('series')) return 'dense-autoencoder';
-  if (features.length > 1) throw new Error(`'series' (the window itself, for the conv autoencoder) cannot be mixed with summaries: ${features.join(',')}`);
-  return 'conv-autoencoder';
+/** What a user asks for (`--model`, VIGIL_INFERENCE_LEARN_MODEL): the family, not the exact kind. */
+export type ModelChoice = 'auto' | 'autoencoder' | 'isolation-forest';
+export const MODEL_CHOICES: readonly ModelChoice[] = ['auto', 'autoencoder', 'isolation-forest'];
+
+/**
+ * The model kind for a choice and a feature spec, or an error naming the conflict: the one place
+ * these rules live. The window itself (`series`) is read by convolutions, whatever was chosen
+ * (auto) or only by them (autoencoder); summaries go to the default detector (auto), the dense
+ * autoencoder or the forest.
+ */
+export function modelKindFor(features: readonly string[], choice: ModelChoice = 'autoencoder'): ModelKind {
+  const series = features.includes('series');
+  if (series && features.length > 1) throw new Error(`'series' (the window itself, for the conv autoencoder) cannot be mixed with summaries: ${features.join(',')}`);
+  if (choice === 'isolation-forest') {
+    if (series) throw new Error('an isolation forest reads window summaries: features cannot be series');
+    return 'isolation-forest';
+  }
+  if (series) return 'conv-autoencoder';
+  return choice === 'auto' ? 'auto-detector' : 'dense-autoencoder';
 }
 /**
  * How the network's weights ship. fp32: the standard TF.js layers format (model.json +
@@ -87,19 +106,29 @@ interface LoadedBundleBase {
   precision: ModelPrecision;
 }
 
-/** An autoencoder's bundle holds its network; an isolation forest's holds the forest. */
+/** An autoencoder's bundle holds its network; an isolation forest's the forest; the default detector's its model. */
 export type LoadedBundle =
-  | (LoadedBundleBase & { network: AutoencoderNetwork; forest?: undefined })
-  | (LoadedBundleBase & { forest: IsolationForest; network?: undefined });
+  | (LoadedBundleBase & { network: AutoencoderNetwork; forest?: undefined; detector?: undefined })
+  | (LoadedBundleBase & { forest: IsolationForest; network?: undefined; detector?: undefined })
+  | (LoadedBundleBase & { detector: AutoDetectorModel; network?: undefined; forest?: undefined });
 
 /** What turns a feature vector into a score and each sensor's share of it. */
 export interface AnomalyScorer {
-  score(features: ArrayLike<number>): ScoredSample;
+  /** `asset`: a scorer with memory (the default detector) keeps one per asset. */
+  score(features: ArrayLike<number>, asset?: string): ScoredSample;
+  /** Present when scores are calibrated surprises (-log10 p), with the sample period they were learned at. */
+  readonly calibrated?: { samplePeriodMs: number };
 }
 
 export async function loadBundle(dir: string): Promise<LoadedBundle> {
   const manifest = validateManifest((await readJsonFile(join(dir, MANIFEST_FILE))).value);
   const expected = manifest.featureNames.length;
+  if (manifest.kind === 'auto-detector') {
+    const { value, bytes } = await readJsonFile(join(dir, DETECTOR_FILE));
+    if (!isAutoDetectorModel(value)) throw new ModelFormatError(`${DETECTOR_FILE} is not a valid detector model`);
+    if (value.channels.length !== expected) throw new ModelFormatError(`detector reads ${value.channels.length} features but the bundle declares ${expected}`);
+    return { dir, manifest, detector: value, sizeBytes: bytes, inputSize: expected, precision: 'fp32' };
+  }
   if (manifest.kind === 'isolation-forest') {
     const { value, bytes } = await readJsonFile(join(dir, FOREST_FILE));
     const forest = IsolationForest.fromJSON(value);
@@ -126,6 +155,7 @@ export function scorerForBundle(bundle: LoadedBundle): AnomalyScorer {
   const { featureSpec, training } = bundle.manifest;
   const perChannel = valuesPerChannel(featureSpec.features, featureSpec.windowSize);
   if (bundle.forest) return new ForestScorer(bundle.forest, featureSpec.channels, perChannel);
+  if (bundle.detector) return new DetectorScorer(bundle.detector, featureSpec.channels, perChannel);
   return new ReconstructionScorer(bundle.network, featureSpec.channels, perChannel, training.residualScale);
 }
 
@@ -173,10 +203,11 @@ function validateManifest(value: unknown): BundleManifest {
   if (manifest?.kind === 'conv-autoencoder' && JSON.stringify(manifest.featureSpec?.features) !== '["series"]') {
     problems.push('a conv-autoencoder reads the window itself: featureSpec.features must be ["series"]');
   }
-  if (manifest?.kind === 'isolation-forest' && manifest.featureSpec?.features?.includes('series')) {
-    problems.push('an isolation forest reads window summaries: featureSpec.features cannot be series');
+  const networkless = manifest?.kind === 'isolation-forest' || manifest?.kind === 'auto-detector';
+  if (networkless && manifest.featureSpec?.features?.includes('series')) {
+    problems.push(`an ${manifest.kind} reads window summaries: featureSpec.features cannot be series`);
   }
-  if (manifest?.kind === 'isolation-forest' && manifest.precision === 'int8') problems.push('an isolation forest ships its split values as they are: precision int8 is not supported');
+  if (networkless && manifest.precision === 'int8') problems.push(`an ${manifest.kind} has no network to quantise: precision int8 is not supported`);
   if (manifest?.precision !== undefined && !MODEL_PRECISIONS.includes(manifest.precision)) {
     problems.push(`precision ${String(manifest.precision)} is not one of ${MODEL_PRECISIONS.join(', ')}`);
   }
@@ -195,8 +226,8 @@ function validateManifest(value: unknown): BundleManifest {
     problems.push('featureNames do not follow from featureSpec');
   }
   const scale = manifest?.training?.residualScale;
-  // A forest has no reconstruction, so no residual scale; an autoencoder needs one per feature.
-  if (manifest?.kind !== 'isolation-forest' && (!Array.isArray(scale) || scale.length !== manifest?.featureNames?.length || !scale.every((v) => Number.isFinite(v) && v > 0))) {
+  // A forest or the detector has no reconstruction, so no residual scale; an autoencoder needs one per feature.
+  if (!networkless && (!Array.isArray(scale) || scale.length !== manifest?.featureNames?.length || !scale.every((v) => Number.isFinite(v) && v > 0))) {
     problems.push('training.residualScale must give a positive number per feature');
   }
   if (problems.length > 0) throw new ModelFormatError(`bundle.json: ${problems.join('; ')}`);

@@ -6,3 +6,4 @@ export * from './isolation-forest.js';
 export * from './int8-network.js';
 export * from './conv-runtime.js';
 export * from './forest-scorer.js';
+export * from './detector-scorer.js';

@@ -1,0 +1,46 @@
+import { AutoDetectorStream, type AutoDetectorModel } from '../detection/auto-detector.js';
+import type { ScoredSample } from './reconstruction-scorer.js';
+
+/** Assets whose detector memory is kept; the least recently scored one is dropped past it. */
+export const MAX_DETECTOR_ASSETS = 256;
+
+/**
+ * The default detector as an anomaly scorer: its calibrated surprise, and each sensor's share of
+ * the statistic that gave it (features are channel-major, `featuresPerChannel` each). The detector
+ * remembers each asset's recent course, so each asset gets its own stream.
+ */
+export class DetectorScorer {
+  readonly calibrated: { samplePeriodMs: number };
+  private readonly streams = new Map<string, AutoDetectorStream>();
+
+  constructor(
+    private readonly model: AutoDetectorModel,
+    private readonly channels: readonly string[],
+    private readonly featuresPerChannel: number,
+  ) {
+    if (channels.length * featuresPerChannel !== model.channels.length) {
+      throw new Error(`${channels.length} channels x ${featuresPerChannel} features do not match the detector's ${model.channels.length} inputs`);
+    }
+    this.calibrated = { samplePeriodMs: model.samplePeriodMs };
+  }
+
+  score(features: ArrayLike<number>, asset = ''): ScoredSample {
+    let stream = this.streams.get(asset);
+    if (stream) {
+      // Map order is insertion order: re-inserting keeps the most recently scored asset last.
+      this.streams.delete(asset);
+    } else {
+      stream = new AutoDetectorStream(this.model);
+      if (this.streams.size >= MAX_DETECTOR_ASSETS) this.streams.delete(this.streams.keys().next().value as string);
+    }
+    this.streams.set(asset, stream);
+    const { surprise, contributions: byFeature } = stream.score(features);
+    const contributions: Record<string, number> = {};
+    this.channels.forEach((channel, index) => {
+      let share = 0;
+      for (let i = index * this.featuresPerChannel; i < (index + 1) * this.featuresPerChannel; i += 1) share += byFeature[this.model.channels[i] as string] ?? 0;
+      contributions[channel] = share;
+    });
+    return { score: surprise, contributions };
+  }
+}

@@ -1,0 +1,238 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  AutoDetectorStream,
+  autocorrelationTime,
+  DefaultDetector,
+  DetectorScorer,
+  EvidenceAlarm,
+  fitTail,
+  isAutoDetectorModel,
+  learnAutoDetector,
+  MAX_DETECTOR_ASSETS,
+  SeededRandom,
+  surpriseOf,
+} from '../src/index.js';
+
+/** Standard normal draws (Box-Muller) from a seeded generator. */
+function gaussian(random: SeededRandom): number {
+  return Math.sqrt(-2 * Math.log(1 - random.next())) * Math.cos(2 * Math.PI * random.next());
+}
+
+/**
+ * Eight channels driven by two hidden factors (load, speed) plus noise: correlated, as a pump's
+ * are. The factors move slowly (first-order autoregressive, about a hundred samples of memory),
+ * as a machine's load does, with unit variance.
+ */
+function correlatedRows(n: number, seed: number): number[][] {
+  const random = new SeededRandom(seed);
+  let load = gaussian(random);
+  let speed = gaussian(random);
+  return Array.from({ length: n }, () => {
+    load = 0.99 * load + 0.141 * gaussian(random);
+    speed = 0.99 * speed + 0.141 * gaussian(random);
+    return Array.from({ length: 8 }, (_, c) => 10 * (c + 1) + (c % 2 === 0 ? load : speed) * (1 + c / 4) + 0.2 * gaussian(random));
+  });
+}
+
+const times = (n: number, periodMs = 1000) => Array.from({ length: n }, (_, i) => i * periodMs);
+const channels8 = Array.from({ length: 8 }, (_, c) => `c${c}`);
+
+describe('tail calibration', () => {
+  const random = new SeededRandom(5);
+  const values = Array.from({ length: 2000 }, () => gaussian(random) ** 2);
+  const tail = fitTail(values);
+
+  it('gives ordinary values little surprise and rises without a break, finitely, past the learned range', () => {
+    assert.ok(surpriseOf(tail, 0.1) < 0.5);
+    let previous = 0;
+    for (let value = 0; value <= 200; value += 0.25) {
+      const surprise = surpriseOf(tail, value);
+      assert.ok(surprise >= previous - 1e-9, `not monotone at ${value}`);
+      assert.ok(Number.isFinite(surprise));
+      previous = surprise;
+    }
+    const largest = Math.max(...values);
+    // Just past the largest of 2,000 values: about log10(2000), not an explosion.
+    const justPast = surpriseOf(tail, largest * 1.05);
+    assert.ok(justPast > 3 && justPast < 4.5, `just past the learned range: ${justPast}`);
+    assert.ok(surpriseOf(tail, 100) > justPast + 3, 'far past it, far more surprising');
+  });
+
+  it('never calls a value rarer than the learning period showed it (a spike seen twice while learning)', () => {
+    const spiky = Array.from({ length: 1000 }, (_, i) => (i === 300 || i === 700 ? 50 : Math.abs(gaussian(random))));
+    const calibrated = fitTail(spiky);
+    // Seen twice in 1,000: at most log10(1001 / 2) = 2.7.
+    assert.ok(surpriseOf(calibrated, 50) <= Math.log10(1001 / 2) + 1e-9);
+  });
+
+  it('counts a smoothed statistic by its independent values: correlated samples make its largest less rare', () => {
+    assert.ok(Math.abs(autocorrelationTime(values) - 1) < 0.3, 'independent values: about 1');
+    let ewma = 0;
+    const smoothed = values.map((value) => (ewma += 0.1 * (value - ewma)));
+    const time = autocorrelationTime(smoothed);
+    assert.ok(time > 8 && time < 30, `an EWMA of weight 0.1: about 19, got ${time}`);
+    const beyond = Math.max(...smoothed) * 1.01;
+    assert.ok(surpriseOf(fitTail(smoothed), beyond) < Math.log10(2000) - 0.5);
+  });
+});
+
+describe('the default detector, chosen from the learning period', () => {
+  it('builds the same model from the same data: nothing in it depends on a seed', () => {
+    const rows = correlatedRows(1500, 1);
+    assert.deepEqual(learnAutoDetector(channels8, rows, times(1500)), learnAutoDetector(channels8, rows, times(1500)));
+  });
+
+  it('gives eight correlated channels a principal component model (T² and the residual) and one channel a level and temporal statistics', () => {
+    const eight = learnAutoDetector(channels8, correlatedRows(1500, 2), times(1500));
+    assert.ok(eight.principal, 'a principal component model');
+    assert.ok(eight.principal.components.length >= 1 && eight.principal.components.length < 8, `${eight.principal.components.length} components`);
+    assert.ok(eight.calibration.t2 && eight.calibration.spe && eight.calibration.jump && eight.calibration['shift-t2']);
+    assert.equal(eight.calibration.level, undefined);
+    assert.equal(eight.samplePeriodMs, 1000);
+    assert.ok(isAutoDetectorModel(JSON.parse(JSON.stringify(eight))));
+
+    const random = new SeededRandom(3);
+    const one = learnAutoDetector(['value'], Array.from({ length: 800 }, () => [5 + gaussian(random)]), times(800, 300_000));
+    assert.equal(one.principal, undefined);
+    assert.ok(one.calibration.level && one.calibration.jump && one.calibration.shift);
+    assert.equal(one.period, undefined, 'noise has no cycle');
+  });
+
+  it('finds a daily cycle when the learning period holds two, and judges a break of it while values stay in range', () => {
+    const perDay = 96; // one sample every 15 minutes
+    const random = new SeededRandom(4);
+    const daily = (i: number) => 10 + 5 * Math.sin((2 * Math.PI * i) / perDay) + 0.3 * gaussian(random);
+    const learning = Array.from({ length: 3 * perDay }, (_, i) => [daily(i)]);
+    const model = learnAutoDetector(['load'], learning, times(learning.length, 900_000));
+    assert.equal(model.period, perDay);
+    const detector = new DefaultDetector(model);
+    let raisedOnCycle = false;
+    let raisedBefore = false;
+    for (let i = learning.length; i < learning.length + 3 * perDay; i += 1) {
+      // A day with the cycle flattened at its mean: every value inside the learned range.
+      const broken = i >= learning.length + 2 * perDay;
+      const detection = detector.detect([broken ? 10 + 0.3 * gaussian(random) : daily(i)], i * 900_000);
+      if (detection.raised && !broken) raisedBefore = true;
+      if (detection.raised && broken) raisedOnCycle = true;
+    }
+    assert.ok(!raisedBefore, 'no alarm on two ordinary days');
+    assert.ok(raisedOnCycle, 'the flattened day alarms');
+  });
+
+  it('leaves a channel that trended while learning out of the level model, by measurement', () => {
+    const random = new SeededRandom(6);
+    const rows = Array.from({ length: 600 }, (_, i) => [20 + 0.01 * i + 0.1 * gaussian(random), 5 + gaussian(random), 3 + gaussian(random)]);
+    const model = learnAutoDetector(['warming', 'a', 'b'], rows, times(600));
+    assert.deepEqual(model.drifting, [true, false, false]);
+  });
+
+  it('scores a reading just outside the learned range finitely and far below a real fault, whatever sample it learned from', () => {
+    const test = correlatedRows(400, 99);
+    const models = [11, 12].map((seed) => learnAutoDetector(channels8, correlatedRows(1500, seed), times(1500)));
+    const surprises = models.map((model) => {
+      const stream = new AutoDetectorStream(model);
+      const ordinary = test.map((row) => stream.score(row).surprise);
+      // The most extreme learned reading, 10 % further from the centre: just outside the range,
+      // in a direction the machine moves in.
+      const learned = correlatedRows(1500, 11);
+      const distance = (row: number[]) => row.reduce((sum, value, c) => sum + ((value - (model.center[c] as number)) / (model.scale[c] as number)) ** 2, 0);
+      const extreme = learned.reduce((best, row) => (distance(row) > distance(best) ? row : best));
+      const justOutside = new AutoDetectorStream(model).score(extreme.map((value, c) => (model.center[c] as number) + 1.1 * (value - (model.center[c] as number)))).surprise;
+      // A fault: channel 3 (of the "speed" group) moves against its partners by 8 of its spreads.
+      const faulty = [...(test[0] as number[])];
+      faulty[3] = (faulty[3] as number) + 8 * (model.scale[3] as number);
+      const fault = new AutoDetectorStream(model).score(faulty).surprise;
+      return { ordinary, justOutside, fault };
+    });
+    for (const { ordinary, justOutside, fault } of surprises) {
+      assert.ok(Number.isFinite(justOutside) && justOutside < 15, `just outside: ${justOutside}`);
+      assert.ok(fault > justOutside, `the fault (${fault}) scores above just outside the range (${justOutside})`);
+      const sorted = [...ordinary].sort((a, b) => a - b);
+      assert.ok((sorted[Math.floor(0.99 * sorted.length)] as number) < 3, 'ordinary data: the 99th percentile below one in a thousand');
+    }
+    // Two learning runs on different samples of the same machine agree: surprises within 1
+    // (a factor of 10 in probability) for 95 % of ordinary samples.
+    const differences = surprises[0]!.ordinary.map((value, i) => Math.abs(value - surprises[1]!.ordinary[i]!)).sort((a, b) => a - b);
+    assert.ok((differences[Math.floor(0.95 * differences.length)] as number) < 1, `95th percentile of differences: ${differences[Math.floor(0.95 * differences.length)]}`);
+  });
+
+  it('follows slow benign drift while normal, and learns nothing from a fault', () => {
+    const model = learnAutoDetector(channels8, correlatedRows(5000, 7), times(5000));
+    const stream = new AutoDetectorStream(model);
+    // A fault held for 2,000 samples: it must still be as surprising at the end as at the start.
+    const fault = (row: number[]) => row.map((value, c) => (c === 2 ? value + 10 * (model.scale[2] as number) : value));
+    const rows = correlatedRows(2000, 9);
+    const first = stream.score(fault(rows[0] as number[])).surprise;
+    for (const row of rows.slice(1, -1)) stream.score(fault(row));
+    const last = stream.score(fault(rows.at(-1) as number[])).surprise;
+    assert.ok(first > 5 && last > first - 1, `the fault stays surprising: ${first} then ${last}`);
+    // Slow drift along what the machine learned (its load rising): a quarter of a spread per
+    // learning period (5,000 samples), four spreads in all. Followed (memory: the learning period),
+    // it stays ordinary; judged from where learning left it, it does not.
+    const load = (i: number) => (4 * i) / 80_000;
+    const drifting = correlatedRows(80_000, 10).map((row, i) => row.map((value, c) => value + (c % 2 === 0 ? load(i) * (1 + c / 4) : 0)));
+    const followed = new AutoDetectorStream(model);
+    const control = new AutoDetectorStream(model);
+    const undrifted = correlatedRows(80_000, 10);
+    let late = 0;
+    let controlLate = 0;
+    drifting.forEach((row, i) => {
+      const surprise = followed.score(row).surprise;
+      const controlSurprise = control.score(undrifted[i] as number[]).surprise;
+      if (i > 79_000) {
+        late = Math.max(late, surprise);
+        controlLate = Math.max(controlLate, controlSurprise);
+      }
+    });
+    const frozen = new AutoDetectorStream(model).score(drifting.at(-1) as number[]).surprise;
+    assert.ok(late < controlLate + 1, `after four spreads of slow drift, surprises as without it: ${late} (without drift ${controlLate})`);
+    assert.ok(frozen > late + 2, `the same reading judged from the learned state: ${frozen}`);
+  });
+});
+
+describe('the evidence alarm', () => {
+  it('raises at once on one sample far rarer than the rate allows, after several on a run of moderately rare ones, and never on ordinary ones', () => {
+    const alarm = new EvidenceAlarm({ falseAlarmsPerWeek: 1, clearAfterMs: 30_000, clearAfterSamples: 3 }, 1000);
+    assert.ok(Math.abs(alarm.level - Math.log10(604_800)) < 1e-9);
+    for (let i = 0; i < 1000; i += 1) assert.equal(alarm.decide(i % 3, i * 1000).raised, false);
+    assert.equal(alarm.decide(1.6 * alarm.level, 1_000_000).raised, true, 'one spike');
+    const slow = new EvidenceAlarm({ falseAlarmsPerWeek: 1, clearAfterMs: 30_000, clearAfterSamples: 3 }, 1000);
+    const moderate = slow.reference + 1;
+    const raisedAt = Array.from({ length: 20 }, (_, i) => slow.decide(moderate, i * 1000).raised).indexOf(true);
+    assert.equal(raisedAt, Math.ceil(slow.level / 1) - 1);
+  });
+
+  it('ends an alarm after the same quiet time at 1 Hz and at 10 Hz: persistence is in time, not samples', () => {
+    for (const periodMs of [1000, 100]) {
+      const alarm = new EvidenceAlarm({ falseAlarmsPerWeek: 1, clearAfterMs: 30_000, clearAfterSamples: 3 }, periodMs);
+      alarm.decide(30, 0);
+      let clearedAt = -1;
+      for (let t = periodMs; t < 60_000 && clearedAt < 0; t += periodMs) if (alarm.decide(0, t).cleared) clearedAt = t;
+      assert.ok(clearedAt >= 30_000 && clearedAt <= 31_000 + 3 * periodMs, `cleared at ${clearedAt} ms at ${periodMs} ms a sample`);
+    }
+  });
+});
+
+describe('the detector scorer', () => {
+  it('keeps each asset its own memory, and a bounded number of them', () => {
+    const model = learnAutoDetector(channels8, correlatedRows(500, 21), times(500));
+    const scorer = new DetectorScorer(model, channels8, 1);
+    const rows = correlatedRows(200, 22);
+    const alone = new DetectorScorer(model, channels8, 1);
+    // Asset a's scores do not depend on what asset b sent in between.
+    const aAlone = rows.slice(0, 50).map((row) => alone.score(row, 'a').score);
+    const aShared = rows.slice(0, 50).map((row, i) => {
+      scorer.score(rows[199 - i] as number[], 'b');
+      return scorer.score(row, 'a');
+    });
+    assert.deepEqual(aShared.map((scored) => scored.score), aAlone);
+    const a = aShared.at(-1)!;
+    assert.equal(Object.keys(a.contributions).length, 8);
+    const total = Object.values(a.contributions).reduce((sum, share) => sum + share, 0);
+    assert.ok(total === 0 || Math.abs(total - 1) < 1e-9);
+    for (let i = 0; i < MAX_DETECTOR_ASSETS + 10; i += 1) scorer.score(rows[2] as number[], `asset-${i}`);
+    // The bound: the least recently scored assets went first.
+    assert.equal((scorer as unknown as { streams: Map<string, unknown> }).streams.size, MAX_DETECTOR_ASSETS);
+  });
+});
