@@ -155,6 +155,8 @@ export class AutoDetectorStream {
     }
     best.surprise = Math.max(0, bestSurprise - this.correction);
     if (bestSurprise < BODY_SURPRISE) this.follow(values);
+    // Rarer than anything the learning period showed: not a day the cycle should be judged against.
+    this.advance(bestSurprise < Math.log10(this.model.learnedSamples));
     return best;
   }
 
@@ -168,7 +170,7 @@ export class AutoDetectorStream {
     for (let c = 0; c < this.center.length; c += 1) this.center[c] = (this.center[c] as number) + weight * ((values[c] as number) - (this.center[c] as number));
   }
 
-  /** The raw statistics of one sample, each with its per-channel terms; advances the state. */
+  /** The raw statistics of one sample, each with its per-channel terms; advance() moves on from it. */
   statistics(values: ArrayLike<number>): Array<[DetectorComponent, number, Float64Array]> {
     const { model } = this;
     const d = model.channels.length;
@@ -200,7 +202,6 @@ export class AutoDetectorStream {
       }
       out.push(['cycle', largest, cycle]);
     }
-    this.advance();
     return out;
   }
 
@@ -242,13 +243,20 @@ export class AutoDetectorStream {
     return out;
   }
 
-  private advance(): void {
+  /**
+   * Moves on from the sample statistics() last saw. The cycle remembers the samples it may be judged
+   * against: one rarer than the whole learning period showed keeps the slot's value from a period
+   * before, or a fault would come back a period later as an echo (the day after an anomaly, judged
+   * against it). The gate is that high on purpose: a slot kept for a merely uncommon sample goes
+   * stale, and stale slots make more uncommon samples.
+   */
+  advance(ordinary: boolean): void {
     const { model } = this;
     const d = model.channels.length;
     for (let c = 0; c < d; c += 1) {
       this.course[c] = this.seen === 0 ? (this.z[c] as number) : (this.course[c] as number) + model.courseAlpha * ((this.z[c] as number) - (this.course[c] as number));
     }
-    if (model.period) (this.history[this.seen % model.period] as Float64Array).set(this.z);
+    if (model.period && (ordinary || this.seen < model.period)) (this.history[this.seen % model.period] as Float64Array).set(this.z);
     this.seen += 1;
   }
 
@@ -273,6 +281,8 @@ function rawStatistics(model: AutoDetectorModel, rows: readonly (readonly number
       if (component === 'jump') jumpResiduals.push(Array.from(terms, Math.sqrt));
       if (component === 'cycle') cycleResiduals.push(Array.from(terms, Math.sqrt));
     }
+    // The learning period is normal by definition.
+    stream.advance(true);
   }
   return { stats, jumpResiduals, cycleResiduals };
 }
