@@ -1,6 +1,6 @@
 /**
  * One measurement in a fresh process, so import cost and RSS are those of this runtime alone:
- *   node <bundled worker> <runtime|int8|conv|conv-int8|iforest|tfjs> <bundle> <iterations>
+ *   node <bundled worker> <detector|runtime|int8|conv|conv-int8|iforest|tfjs> <bundle> <iterations>
  * Prints one JSON line.
  */
 import { loadTfjsReference } from '../test/harness/tfjs-reference.js';
@@ -36,7 +36,19 @@ function timePredict(predict: (input: number[]) => unknown): void {
   }
 }
 
-if (mode === 'runtime' || mode === 'int8' || mode === 'conv' || mode === 'conv-int8') {
+if (mode === 'detector') {
+  // The default detector's bundle, loaded and scored as the inference service does: one asset's
+  // stream, its memory (course, shift, cycle) advancing with every sample.
+  const { loadBundle, scorerForBundle } = await import('../shared/src/model/bundle.js');
+  const bundle = await loadBundle(bundleDir);
+  if (bundle.manifest.kind !== 'auto-detector') throw new Error(`mode detector needs the default detector's bundle, ${bundleDir} holds a ${bundle.manifest.kind}`);
+  const scorer = scorerForBundle(bundle);
+  samples = inputsOfWidth(bundle.inputSize);
+  importMs = performance.now() - importStart;
+  rssLoaded = process.memoryUsage().rss;
+  modelBytes = bundle.sizeBytes;
+  timePredict((input) => scorer.score(input, 'pump-1'));
+} else if (mode === 'runtime' || mode === 'int8' || mode === 'conv' || mode === 'conv-int8') {
   // The bundle as it ships, loaded as the inference service loads it (its precision is its own).
   const { loadBundle } = await import('../shared/src/model/bundle.js');
   const bundle = await loadBundle(bundleDir);

@@ -44,19 +44,19 @@ export async function buildInferenceWorker(): Promise<string> {
 /**
  * `runs` fresh processes per mode, alternating modes so drift in the machine's load hits all alike.
  * `bundleDirs` names the bundle each mode loads (int8 an INT8 bundle, conv the conv autoencoder's,
- * the others the dense FP32 one).
+ * detector the default detector's, the others the dense FP32 one).
  */
 export function measureModes(
   workerFile: string,
   modes: string[],
-  bundleDirs: { fp32: string; int8: string; conv?: string; convInt8?: string },
+  bundleDirs: { fp32: string; int8: string; conv?: string; convInt8?: string; detector?: string },
   runs: number,
   iterations: number,
 ): Record<string, Measurement[]> {
   const measurements: Record<string, Measurement[]> = Object.fromEntries(modes.map((mode) => [mode, []]));
   for (let run = 0; run < runs; run += 1) {
     for (const mode of modes) {
-      const bundleDir = { int8: bundleDirs.int8, conv: bundleDirs.conv, 'conv-int8': bundleDirs.convInt8 }[mode] ?? bundleDirs.fp32;
+      const bundleDir = { int8: bundleDirs.int8, conv: bundleDirs.conv, 'conv-int8': bundleDirs.convInt8, detector: bundleDirs.detector }[mode] ?? bundleDirs.fp32;
       const output = execFileSync(process.execPath, [workerFile, mode, bundleDir, String(iterations)], { cwd: ROOT, encoding: 'utf8' });
       measurements[mode]?.push(JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as Measurement);
     }

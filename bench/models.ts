@@ -9,7 +9,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { trainTestBundle } from '../test/harness/model-fixture.js';
+import { learnAutoDetector } from '../shared/src/detection/auto-detector.js';
+import { defaultTestBundle, DEFAULT_FEATURE_SETTINGS, simulatedNormalReadings, trainTestBundle } from '../test/harness/model-fixture.js';
+import { featuresOfReadings } from '../services/inference/src/bundle-builder.js';
 import { buildInferenceWorker, measureModes, medians, ROOT, type Summary } from './inference-workers.js';
 import { machineDescription, resultsFile, table } from './stats.js';
 
@@ -25,6 +27,7 @@ interface SkabRow {
 
 /** Each row: our model, the worker mode that runs it, the eval row scoring it, the seed's row. */
 const MODELS: Array<{ name: string; mode: string; evalRow?: string; seed: string }> = [
+  { name: 'default detector (8 channels)', mode: 'detector', evalRow: 'default (what a device runs with no settings)', seed: '-' },
   { name: 'conv AE FP32 (16 x 8 window)', mode: 'conv', evalRow: 'conv-ae (16 s window)', seed: '12 MB / 180 ms / 340 MB' },
   { name: 'conv AE INT8 (16 x 8 window)', mode: 'conv-int8', evalRow: 'conv-ae INT8 (16 s window)', seed: '3 MB / 45 ms / 95 MB' },
   { name: 'isolation forest', mode: 'iforest', evalRow: 'isolation forest (levels, 5 s window)', seed: '2 MB / 8 ms / 60 MB' },
@@ -38,6 +41,7 @@ const bundles = {
   int8: await trainTestBundle({ samples: 6000, epochs: 5, precision: 'int8' }),
   conv: await trainTestBundle({ samples: 4000, epochs: 4, kind: 'conv-autoencoder' }),
   convInt8: await trainTestBundle({ samples: 4000, epochs: 4, kind: 'conv-autoencoder', precision: 'int8' }),
+  detector: await defaultTestBundle(),
 };
 const modes = MODELS.map((model) => model.mode);
 const measurements = measureModes(await buildInferenceWorker(), modes, bundles, runs, Number(args.iterations));
@@ -67,9 +71,19 @@ const rows = MODELS.map((model) => {
     model.seed,
   ];
 });
+// Learning the default detector from learn mode's 3,000 samples (in this process: it is what the
+// learn worker does, less the process start), medians of the runs.
+const learning = featuresOfReadings(simulatedNormalReadings(3000, 5), { ...DEFAULT_FEATURE_SETTINGS, scalerWarmup: 3000 });
+const learnMs = Array.from({ length: Math.max(runs, 3) }, () => {
+  const started = performance.now();
+  learnAutoDetector(learning.pipeline.names, learning.features, learning.timestamps.map((_, i) => i * 100));
+  return performance.now() - started;
+}).sort((a, b) => a - b)[Math.floor(Math.max(runs, 3) / 2)] as number;
+
 console.log(`\nModels, medians of ${runs} fresh processes x ${args.iterations} samples (${machineDescription()}); SKAB from ${existsSync(evalFile) ? 'the last npm run eval' : 'no eval run yet'}:\n`);
 console.log(table(['model', 'size', 'b1 p50 µs', 'b1 p99 µs', 'RSS MB', 'SKAB F1', 'FAR %', 'MAR %', 'seed on a Pi 3B+ (size / latency / RAM)'], rows));
+console.log(`\nLearning the default detector from ${learning.features.length} samples x ${learning.pipeline.names.length} channels: ${learnMs.toFixed(0)} ms (median)`);
 writeFileSync(
   resultsFile('models.json'),
-  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), models: MODELS.map((model) => ({ ...model, measured: summaries[model.mode], skab: scoresOf(model.evalRow) })) }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), runs, iterations: Number(args.iterations), detectorLearnMs: learnMs, models: MODELS.map((model) => ({ ...model, measured: summaries[model.mode], skab: scoresOf(model.evalRow) })) }, null, 2)}\n`,
 );

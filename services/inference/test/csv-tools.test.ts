@@ -14,7 +14,7 @@ import { loadBundle } from '@vigil/shared';
 const root = new URL('../../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'vigil-csv-'));
 
-function run(script: 'train-cli.ts' | 'eval-cli.ts', args: string[]): { code: number | null; stdout: string; stderr: string } {
+function run(script: 'train-cli.ts' | 'eval-cli.ts' | 'score-cli.ts', args: string[]): { code: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'services/inference/src', script), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -47,6 +47,17 @@ describe('npm run train and npm run eval on plain CSV files', { timeout: 240_000
     assert.equal(bundle.manifest.kind, 'auto-detector');
     assert.deepEqual(bundle.manifest.featureSpec.channels, ['value']);
     assert.equal(bundle.detector?.samplePeriodMs, 60_000);
+
+    // npm run score: the same bundle over a file with a step in it, offline, row by row.
+    const watched = writeSeries('watched.csv', 3000, { from: 2500, to: 2700 });
+    const rows = join(dir, 'scored.csv');
+    const scored = run('score-cli.ts', ['--model', out, '--csv', watched, '--rows', rows]);
+    assert.equal(scored.code, 0, scored.stderr);
+    assert.match(scored.stdout, /3000 rows scored with detector .*auto-detector.*; [12] alarms? began: 2026-06-02T17:/);
+    const lines = readFileSync(rows, 'utf8').trim().split('\n');
+    assert.equal(lines[0], 'timestamp,score,high,low,state');
+    assert.equal(lines.length, 3001);
+    assert.ok(lines.slice(2501, 2600).some((line) => line.endsWith(',anomalous')));
   });
 
   it('evaluates a labelled CSV, learning from its first rows or from a separate normal run, and writes per-row output', () => {

@@ -107,7 +107,8 @@ export async function evaluateFile(file: SkabFile, config: EvalModelConfig): Pro
     if (result.ok) {
       const decision = threshold.decide(scorer.score(result.features).score, index, true);
       anomalous = decision.state === 'anomalous';
-      if (decision.changed) detections.push(index);
+      // A detection is where an alarm begins; its end is no detection.
+      if (decision.changed && decision.state === 'anomalous') detections.push(index);
     }
     // A rejected reading keeps the last decision: the asset's state does not change without data.
     predictions.push(anomalous);
