@@ -51,9 +51,10 @@ export interface ScoreMessage extends Envelope {
   /**
    * Present when `score` is a calibrated surprise (-log10 of how rare such data was in the model's
    * learning period), with the sample period it was learned at: the threshold then sets its alarm
-   * from a false-alarm rate, not from statistics of the scores.
+   * from a false-alarm rate, not from statistics of the scores. `weight`: this sample's share of
+   * an independent observation (1 / the correlation time of the statistic that scored it).
    */
-  calibrated?: { samplePeriodMs: number };
+  calibrated?: { samplePeriodMs: number; weight?: number };
 }
 
 export type AssetState = 'warmup' | 'normal' | 'anomalous';
@@ -170,8 +171,15 @@ const PAYLOAD_VALIDATORS: Record<MessageKind, (message: Record<string, unknown>)
       throw new MessageError('bad_payload', 'score needs contributions, warmup and model');
     }
     const calibrated = message.calibrated as Record<string, unknown> | undefined;
-    if (calibrated !== undefined && (typeof calibrated !== 'object' || calibrated === null || !isFiniteNumber(calibrated.samplePeriodMs) || calibrated.samplePeriodMs <= 0)) {
-      throw new MessageError('bad_payload', 'calibrated must carry a positive samplePeriodMs');
+    if (
+      calibrated !== undefined &&
+      (typeof calibrated !== 'object' ||
+        calibrated === null ||
+        !isFiniteNumber(calibrated.samplePeriodMs) ||
+        calibrated.samplePeriodMs <= 0 ||
+        (calibrated.weight !== undefined && (!isFiniteNumber(calibrated.weight) || calibrated.weight <= 0 || calibrated.weight > 1)))
+    ) {
+      throw new MessageError('bad_payload', 'calibrated must carry a positive samplePeriodMs and a weight in (0, 1]');
     }
   },
   decision(message) {

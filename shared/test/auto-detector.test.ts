@@ -203,6 +203,22 @@ describe('the evidence alarm', () => {
     assert.equal(raisedAt, Math.ceil(slow.level / 1) - 1);
   });
 
+  it('counts a run of correlated rare values (a smoothed statistic) as one look, not one per sample', () => {
+    const settings = { falseAlarmsPerWeek: 1, clearAfterMs: 30_000, clearAfterSamples: 3 };
+    const surprise = 4.5;
+    // Independent samples: 4.5 each, past the reference of 2.89 by 1.61: an alarm at the fourth.
+    const independent = new EvidenceAlarm(settings, 1000);
+    assert.equal(Array.from({ length: 10 }, (_, i) => independent.decide(surprise, i * 1000).raised).indexOf(true), 3);
+    // The same values from a statistic with 20 samples per independent value: 20 samples are one look.
+    const smoothed = new EvidenceAlarm(settings, 1000);
+    const raisedAt = Array.from({ length: 400 }, (_, i) => smoothed.decide(surprise, i * 1000, 1 / 20).raised).indexOf(true);
+    // Its own level is lower (20x fewer looks a week: 4.48, reference 2.24): two looks, 40 samples.
+    assert.equal(raisedAt, 39, `a smoothed run needs two looks' worth of samples, raised at ${raisedAt}`);
+    // Evidence against is not slowed: ordinary samples drain it at full speed.
+    smoothed.decide(0, 500_000, 1 / 20);
+    assert.ok(smoothed.state.evidence < smoothed.level);
+  });
+
   it('ends an alarm after the same quiet time at 1 Hz and at 10 Hz: persistence is in time, not samples', () => {
     for (const periodMs of [1000, 100]) {
       const alarm = new EvidenceAlarm({ falseAlarmsPerWeek: 1, clearAfterMs: 30_000, clearAfterSamples: 3 }, periodMs);

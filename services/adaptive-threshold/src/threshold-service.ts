@@ -133,7 +133,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
       }
       threshold.state.model = model;
     }
-    const decision = threshold.decide(message.score, message.ts, !message.warmup);
+    const decision = threshold.decide(message.score, message.ts, !message.warmup, message.calibrated?.weight);
     if (!message.warmup) writer.markDirty(message.asset);
     if (decision.changed) {
       logger.info({ asset: message.asset, seq: message.seq, state: decision.state, score: message.score, high: decision.high }, 'state changed');

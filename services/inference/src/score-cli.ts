@@ -72,8 +72,8 @@ for (let row = 0; row < file.readings.length; row += 1) {
     continue;
   }
   const scored = !result.warmup;
-  const score = scored ? scorer.score(result.features, 'csv').score : 0;
-  const decision = threshold.decide(score, ts, scored);
+  const { score, weight } = scored ? scorer.score(result.features, 'csv') : { score: 0, weight: 1 };
+  const decision = threshold.decide(score, ts, scored, weight);
   if (decision.changed && decision.state === 'anomalous') raised.push(new Date(ts).toISOString());
   lines.push(`${new Date(ts).toISOString()},${score.toPrecision(6)},${decision.high.toPrecision(6)},${decision.low.toPrecision(6)},${decision.state}`);
 }

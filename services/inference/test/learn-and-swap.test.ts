@@ -127,7 +127,11 @@ describe('learn mode on no settings: the default detector', { timeout: 120_000 }
     await waitFor('scores after learning', () => inference.scores.some((score) => score.seq === seq) || undefined, 10_000);
     const scored = inference.scores.filter((score) => !score.warmup);
     assert.ok(scored.length >= 100, `${scored.length} scored`);
-    for (const score of scored) assert.deepEqual(score.calibrated, { samplePeriodMs: 100 }, 'calibrated surprises, learned at 10 Hz');
+    for (const score of scored) {
+      assert.equal(score.calibrated?.samplePeriodMs, 100, 'calibrated surprises, learned at 10 Hz');
+      const weight = score.calibrated?.weight ?? 0;
+      assert.ok(weight > 0 && weight <= 1, `each sample's share of an independent observation: ${weight}`);
+    }
     const normal = scored.slice(0, -1).map((score) => score.score);
     const outlier = scored.at(-1)?.score ?? 0;
     assert.ok(Math.max(...normal) < 6, `normal surprises stay below a one-in-a-million (max ${Math.max(...normal).toFixed(2)})`);

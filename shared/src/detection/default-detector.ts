@@ -34,7 +34,7 @@ export class DefaultDetector {
 
   detect(values: ArrayLike<number>, ts: number): DefaultDetection {
     const score = this.stream.score(values);
-    const decision = this.threshold.decide(score.surprise, ts, true);
+    const decision = this.threshold.decide(score.surprise, ts, true, score.weight);
     return { ...score, decision, raised: decision.changed && decision.state === 'anomalous' };
   }
 }

@@ -73,9 +73,14 @@ export class EvidenceAlarm {
     this.reference = this.level / 2;
   }
 
-  decide(surprise: number, ts: number): EvidenceDecision {
+  /**
+   * `weight`: the sample's share of an independent observation (1 for a statistic whose samples
+   * are independent; 1 / its correlation time for a smoothed one). Evidence for an alarm is added
+   * at that weight, so a run of correlated rare values counts once; evidence against is not.
+   */
+  decide(surprise: number, ts: number, weight = 1): EvidenceDecision {
     const s = this.state;
-    s.evidence = Math.max(0, s.evidence + surprise - this.reference);
+    s.evidence = Math.max(0, s.evidence + this.increment(surprise, Math.min(1, Math.max(weight, 1e-6))));
     let raised = false;
     let cleared = false;
     if (!s.alarm) {
@@ -101,5 +106,18 @@ export class EvidenceAlarm {
       }
     }
     return { alarm: s.alarm, raised, cleared, evidence: s.evidence, level: this.level };
+  }
+
+  /**
+   * The evidence one sample adds. A statistic whose values are independent every 1 / weight
+   * samples gives that many fewer looks a week, so its own level and reference are lower by
+   * log10(1 / weight); its excess over its reference is spread over the samples of one look, and
+   * scaled to the shared level. With weight 1 this is plain surprise - reference.
+   */
+  private increment(surprise: number, weight: number): number {
+    if (weight >= 1) return surprise - this.reference;
+    const level = Math.max(1, this.level + Math.log10(weight));
+    const excess = surprise - level / 2;
+    return excess > 0 ? (excess * weight * this.level) / level : surprise - this.reference;
   }
 }

@@ -47,11 +47,12 @@ export class SurpriseThreshold {
     this.alarm = new EvidenceAlarm(settings, state.samplePeriodMs, state.alarm);
   }
 
-  decide(surprise: number, ts: number, scored: boolean): ThresholdDecision {
+  /** `weight`: the sample's share of an independent observation (the detector's, with its score). */
+  decide(surprise: number, ts: number, scored: boolean, weight = 1): ThresholdDecision {
     const s = this.state;
     const previous = s.state;
     if (scored) {
-      const decision = this.alarm.decide(surprise, ts);
+      const decision = this.alarm.decide(surprise, ts, weight);
       const next: AssetState = decision.alarm ? 'anomalous' : 'normal';
       if (next !== s.state) {
         s.state = next;

@@ -5,6 +5,8 @@ export interface ScoredSample {
   score: number;
   /** Share of the squared error per channel; sums to 1, or all 0 when the error is 0. */
   contributions: Record<string, number>;
+  /** Calibrated scores only: the sample's share of an independent observation (see DetectorScore). */
+  weight?: number;
 }
 
 /**
