@@ -52,17 +52,21 @@ for (const [name, url, hint] of [
 }
 
 if (!existsSync(join(args.model ?? '', 'bundle.json'))) {
-  console.log(`No model at ${args.model}: training one on 20 minutes of the simulated pump running normally...`);
+  // What learn mode would build on the device after its scaler warm-up and five minutes of normal
+  // running, done here from the simulator so the stack detects from its first minute.
+  console.log(`No model at ${args.model}: learning the default detector from the simulated pump running normally...`);
   const simulator = new PumpSimulator({ seed: 3, rateHz: 10 });
-  const readings = Array.from({ length: 12_000 }, () => ({ ...simulator.next() }));
+  const readings = Array.from({ length: DEFAULT_FEATURE_SPEC.scalerWarmup + 3000 }, () => ({ ...simulator.next() }));
   const manifest = await buildBundle(readings, args.model ?? '', {
-    name: 'pump-dense-ae',
+    name: 'pump-detector',
     version: new Date().toISOString().slice(0, 10),
     featureSettings: { ...DEFAULT_FEATURE_SPEC, limits: PUMP_PHYSICAL_LIMITS, policies: DEFAULT_CLEANER_POLICIES, forwardFillLimit: DEFAULT_FORWARD_FILL_LIMIT },
-    train: { ...DEFAULT_TRAIN_OPTIONS, epochs: 20 },
-    precision: 'int8',
+    train: DEFAULT_TRAIN_OPTIONS,
+    precision: 'fp32',
+    kind: 'auto-detector',
+    timestamps: readings.map((_, index) => index * 100),
   });
-  console.log(`Trained on ${manifest.training.samples} samples (loss ${manifest.training.finalLoss.toFixed(5)}).`);
+  console.log(`Learned from ${manifest.training.samples} samples.`);
 }
 
 mkdirSync(join(root, '.stack'), { recursive: true });

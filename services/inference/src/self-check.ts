@@ -1,7 +1,8 @@
 /**
  * Proves that this build runs on this machine's CPU, end to end, with no network and no data:
- * trains a small model in the learn worker (TensorFlow.js), quantizes it to INT8, loads the bundle
- * it wrote with the lean runtime, scores a sample, and sends a message through a ZeroMQ socket (the native addon).
+ * learns the default detector in the learn worker, trains a small autoencoder there (TensorFlow.js)
+ * and quantizes it to INT8, loads both bundles with the lean runtime, scores a sample with each, and
+ * sends a message through a ZeroMQ socket (the native addon).
  * Run inside an image built for another architecture (arm64 under emulation) it catches a native
  * module or an x86-only dependency before a Pi does.
  *   node dist/self-check.js        prints one JSON line; exit 0 when every step passed
@@ -59,6 +60,17 @@ try {
   const score = scorer.score(job.features[0] as number[]).score;
   if (!Number.isFinite(score)) throw new Error(`score is ${score}`);
   steps.score = score;
+
+  // The default detector, as learn mode builds it on no settings: from feature vectors and their times.
+  const detectorPath = join(dir, 'detector');
+  const detectorJob = { ...job, outDir: detectorPath, name: 'self-check-detector', precision: 'fp32', kind: 'auto-detector', timestamps: job.features.map((_, i) => i * 100) };
+  await writeFile(jobPath, JSON.stringify(detectorJob));
+  await runLearnWorker(jobPath);
+  const detector = await loadBundle(detectorPath);
+  if (detector.manifest.kind !== 'auto-detector') throw new Error(`learn worker shipped ${detector.manifest.kind}, expected the auto-detector`);
+  const surprise = scorerForBundle(detector).score(job.features[0] as number[], 'self-check').score;
+  if (!Number.isFinite(surprise)) throw new Error(`surprise is ${surprise}`);
+  steps.detector = { surprise, sizeBytes: detector.sizeBytes };
 
   steps.zeromq = await zeromqRoundTrip();
   if (steps.zeromq !== 'ping') throw new Error(`zeromq returned ${String(steps.zeromq)}`);
