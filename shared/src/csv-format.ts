@@ -2,6 +2,7 @@
  * CSV parsing for replay: the SKAB format (`;`-separated, a `datetime` column, eight sensor
  * columns and label columns) and generic CSV with a column map. Pure functions, no I/O.
  */
+import { DATE_RANGE_MS } from './sensor-time.js';
 
 /** SKAB's sensor columns mapped to the simulator's channel names, so one model serves both. */
 export const SKAB_COLUMN_MAP: Record<string, string> = {
@@ -80,8 +81,10 @@ export function layoutFromHeader(headerLine: string, options: CsvLayoutOptions):
 export function parseTimestamp(text: string): number {
   const trimmed = text.trim();
   if (/^\d+(\.\d+)?$/.test(trimmed)) {
+    // Seconds, milliseconds, microseconds or nanoseconds since 1970, by size (as sensor-time.ts).
     const value = Number(trimmed);
-    return value < 1e11 ? value * 1000 : value;
+    const ms = value < 1e11 ? value * 1000 : value < 1e14 ? value : value < 1e17 ? value / 1e3 : value < 1e20 ? value / 1e6 : Number.NaN;
+    return Math.abs(ms) <= DATE_RANGE_MS ? ms : Number.NaN;
   }
   const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(trimmed) ? `${trimmed.replace(' ', 'T')}Z` : trimmed;
   return Date.parse(iso);

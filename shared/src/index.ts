@@ -22,3 +22,4 @@ export * from './detection/auto-detector.js';
 export * from './detection/evidence-alarm.js';
 export * from './detection/default-detector.js';
 export * from './detection/surprise-threshold.js';
+export * from './sensor-time.js';

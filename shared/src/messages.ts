@@ -5,6 +5,8 @@
  * reader's wall clock when it sent the reading, so stage latency is measurable even when `ts`
  * is historic (CSV replay).
  */
+import { DATE_RANGE_MS } from './sensor-time.js';
+
 export const SCHEMA_VERSION = 1;
 
 /** Largest frame any stage accepts; a bigger one is rejected before it is parsed. */
@@ -139,6 +141,11 @@ function validateEnvelope(message: Record<string, unknown>): void {
   if (!isFiniteNumber(message.ts) || !isFiniteNumber(message.ingestTs)) {
     throw new MessageError('bad_envelope', 'ts and ingestTs must be finite numbers');
   }
+  // Every time must be one a Date holds: stages format them, and a throw there would come after
+  // the decision a message carries (an alarm lost to `Invalid time value`).
+  if (Math.abs(message.ts as number) > DATE_RANGE_MS || Math.abs(message.ingestTs as number) > DATE_RANGE_MS) {
+    throw new MessageError('bad_envelope', 'ts and ingestTs must be milliseconds inside the date range (±8.64e15)');
+  }
 }
 
 const PAYLOAD_VALIDATORS: Record<MessageKind, (message: Record<string, unknown>) => void> = {
@@ -190,6 +197,7 @@ const PAYLOAD_VALIDATORS: Record<MessageKind, (message: Record<string, unknown>)
     if (
       typeof message.changed !== 'boolean' ||
       !isFiniteNumber(message.since) ||
+      Math.abs(message.since as number) > DATE_RANGE_MS ||
       !isFiniteNumber(message.score) ||
       typeof threshold !== 'object' ||
       threshold === null ||

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   decodeMessage,
   encodeMessage,
+  isoTime,
   MAX_FRAME_BYTES,
   MessageError,
   numberToReadingValue,
@@ -39,6 +40,14 @@ describe('message schema', () => {
     assert.equal(numberToReadingValue(Number.POSITIVE_INFINITY), 'Infinity');
     assert.equal(numberToReadingValue(Number.NEGATIVE_INFINITY), '-Infinity');
     assert.equal(numberToReadingValue(-0), -0);
+  });
+
+  it('rejects a time no Date holds (a gateway\'s nanoseconds), so no stage can throw formatting it', () => {
+    assert.equal(rejection(JSON.stringify({ ...reading, ts: 1.7e18 })), 'bad_envelope');
+    assert.equal(rejection(JSON.stringify({ ...reading, ingestTs: -9e15 })), 'bad_envelope');
+    assert.equal(rejection(JSON.stringify({ ...reading, ts: 8.64e15 })), 'accepted');
+    assert.equal(isoTime(8.64e15 + 1), null);
+    assert.equal(isoTime(0), '1970-01-01T00:00:00.000Z');
   });
 
   it('rejects each kind of malformed frame with its own reason', () => {

@@ -3,7 +3,7 @@
  * within the cooldown (a fault that flaps in and out raises one alert, not one per flap).
  * Cooldown runs on sensor time (ts), so a replay at 20x speed behaves like the real thing.
  */
-import { topContributors, type DecisionMessage } from '@vigil/shared';
+import { isoTime, topContributors, type DecisionMessage } from '@vigil/shared';
 import type { Alert } from './outbox.js';
 
 /** Before this instant the clock has not been set: a Pi without RTC boots in the past until NTP. */
@@ -42,7 +42,8 @@ export class AlertPolicy {
         asset: decision.asset,
         seq: decision.seq,
         ts: decision.ts,
-        time: new Date(decision.ts).toISOString(),
+        // Never throws: the envelope check keeps ts inside the date range, and isoTime would not throw anyway.
+        time: isoTime(decision.ts) ?? '',
         clockSynced: isClockPlausible(decision.ts),
         severity: ratio >= this.settings.criticalRatio ? 'critical' : 'warning',
         score: decision.score,

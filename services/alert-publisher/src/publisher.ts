@@ -2,6 +2,7 @@ import {
   Counter,
   createServiceMetrics,
   Gauge,
+  isoTime,
   OpsServer,
   PullPipe,
   RateLimitedLog,
@@ -111,7 +112,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
 
   const handle = (decision: DecisionMessage): void => {
     if (decision.changed || !latestState.has(decision.asset)) {
-      const payload = JSON.stringify({ state: decision.state, since: new Date(decision.since).toISOString(), seq: decision.seq, score: decision.score });
+      const payload = JSON.stringify({ state: decision.state, since: isoTime(decision.since), seq: decision.seq, score: decision.score });
       latestState.set(decision.asset, payload);
       publishState(decision.asset, payload);
     }

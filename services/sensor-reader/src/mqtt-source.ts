@@ -1,4 +1,5 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
+import { normaliseSensorTime } from '@vigil/shared';
 import type { EmitSample, RejectInput, SampleSource } from './sample-source.js';
 
 export interface MqttSourceOptions {
@@ -81,6 +82,9 @@ export function parseSensorPayload(
   }
   if (Object.keys(channels).length === 0) return 'payload has no channels';
   const asset = typeof body.asset === 'string' && body.asset !== '' ? body.asset : defaultAsset;
-  const ts = typeof body.ts === 'number' && Number.isFinite(body.ts) ? body.ts : now;
-  return { asset, ts, channels };
+  // No time in the payload: the reading is stamped on arrival. A time that is there must make sense.
+  if (body.ts === undefined) return { asset, ts: now, channels };
+  const time = normaliseSensorTime(body.ts, now);
+  if ('refused' in time) return time.detail;
+  return { asset, ts: time.ts, channels };
 }

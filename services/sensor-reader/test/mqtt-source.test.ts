@@ -6,14 +6,29 @@ import { startMosquitto, type TestServer } from '../../../test/harness/servers.j
 import { MqttSource, parseSensorPayload } from '../src/mqtt-source.js';
 import type { RawSample } from '../src/sample-source.js';
 
+/** The device's clock in these tests: 2026-09-21. */
+const NOW = 1_790_000_000_000;
+
 describe('MQTT sensor payloads', () => {
   it('reads the channels form and the flat form', () => {
-    assert.deepEqual(parseSensorPayload(Buffer.from('{"asset":"p2","ts":5,"channels":{"a":1,"b":null}}'), 'p1', 9), {
+    assert.deepEqual(parseSensorPayload(Buffer.from('{"asset":"p2","ts":1790000000000,"channels":{"a":1,"b":null}}'), 'p1', NOW), {
       asset: 'p2',
-      ts: 5,
+      ts: 1_790_000_000_000,
       channels: { a: 1, b: Number.NaN },
     });
-    assert.deepEqual(parseSensorPayload(Buffer.from('{"a":1,"b":2}'), 'p1', 9), { asset: 'p1', ts: 9, channels: { a: 1, b: 2 } });
+    assert.deepEqual(parseSensorPayload(Buffer.from('{"a":1,"b":2}'), 'p1', NOW), { asset: 'p1', ts: NOW, channels: { a: 1, b: 2 } });
+  });
+
+  it('reads a time in seconds, milliseconds, microseconds or nanoseconds, and refuses one no clock could give', () => {
+    const at = (ts: string) => parseSensorPayload(Buffer.from(`{"ts":${ts},"channels":{"a":1}}`), 'p', NOW);
+    for (const ts of ['1790000000', '1790000000000', '1790000000000000', '1790000000000000000']) {
+      assert.equal((at(ts) as { ts: number }).ts, 1_790_000_000_000, ts);
+    }
+    // A gateway's nanoseconds past the date range, before 1990, in the year 9999, a day and more ahead.
+    for (const ts of ['-1e15', '0', '1e21', '253402300799000', String(NOW + 2 * 86_400_000)]) {
+      assert.match(String(at(ts)), /is not a time between 1990 and a day from now/, ts);
+    }
+    assert.match(String(at('"yesterday"')), /is not a finite number/);
   });
 
   it('says why a payload is refused', () => {
