@@ -9,7 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { AssetFeaturePipeline, DEFAULT_FEATURE_SPEC, DefaultDetector } from '../shared/src/index.js';
+import { AssetFeaturePipeline, DEFAULT_FEATURE_SPEC, DefaultDetector, median } from '../shared/src/index.js';
 import { FAULT_KINDS } from '../services/sensor-reader/src/faults.js';
 import { PumpSimulator } from '../services/sensor-reader/src/pump-simulator.js';
 import { DEFAULT_FEATURE_SETTINGS } from '../test/harness/model-fixture.js';
@@ -71,16 +71,16 @@ for (const seed of seeds) {
   }
 }
 
-const median = (values: number[]) => {
-  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sorted.length === 0 ? Number.NaN : (sorted[Math.floor((sorted.length - 1) / 2)] as number);
+const medianOf = (values: number[]) => {
+  const found = values.filter(Number.isFinite);
+  return found.length === 0 ? Number.NaN : median(found);
 };
 const rows = FAULT_KINDS.map((kind) => {
   const of = outcomes.filter((outcome) => outcome.kind === kind);
-  return [kind, `${of.filter((outcome) => outcome.found).length} / ${of.length}`, median(of.map((outcome) => outcome.delayS)).toFixed(1)];
+  return [kind, `${of.filter((outcome) => outcome.found).length} / ${of.length}`, medianOf(of.map((outcome) => outcome.delayS)).toFixed(1)];
 });
 const found = outcomes.filter((outcome) => outcome.found).length;
-rows.push(['all', `${found} / ${outcomes.length}`, median(outcomes.map((outcome) => outcome.delayS)).toFixed(1)]);
+rows.push(['all', `${found} / ${outcomes.length}`, medianOf(outcomes.map((outcome) => outcome.delayS)).toFixed(1)]);
 console.log(`\nThe default detector on the simulated pump at ${RATE_HZ} Hz, seeds ${seeds.join(', ')} (${machineDescription()}):\n`);
 console.log(table(['fault', 'found', 'median delay s'], rows));
 console.log(`\nfalse alarms in ${normalHours.toFixed(1)} hours of normal running (${Math.round(normalHours * 3600 * RATE_HZ)} samples): ${falseAlarms}`);

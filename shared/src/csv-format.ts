@@ -34,6 +34,14 @@ export interface CsvLayoutOptions {
   delimiter?: string;
 }
 
+const TIME_COLUMN_NAMES = ['timestamp', 'datetime', 'time', 'date', 'ts'];
+
+/** The time column of a header by its usual names, else the first column. */
+export function findTimeColumn(headerLine: string): string {
+  const names = headerLine.replace(/^\uFEFF/, '').split(detectDelimiter(headerLine)).map((name) => name.trim());
+  return names.find((name) => TIME_COLUMN_NAMES.includes(name.toLowerCase())) ?? names[0] ?? 'timestamp';
+}
+
 export function detectDelimiter(headerLine: string): string {
   const semicolons = headerLine.split(';').length;
   const commas = headerLine.split(',').length;

@@ -22,7 +22,8 @@ import { loadLabelledCsv } from './eval/labelled-csv.js';
 import { addConfusion, emptyConfusion, rateScores, type Confusion } from './eval/detection-metrics.js';
 import { evaluateSkab } from './eval/skab-evaluation.js';
 import { DEFAULT_ROW_NAME, evaluateCsvDefault, evaluateNabDefault, evaluateSkabDefault } from './eval/default-evaluation.js';
-import { median, type EventMetrics } from './eval/event-metrics.js';
+import { median } from '@vigil/shared';
+import type { EventMetrics } from './eval/event-metrics.js';
 
 function fail(message: string): never {
   process.stderr.write(`eval: ${message}\n`);
@@ -69,7 +70,7 @@ const format = (value: number, digits: number) => (Number.isFinite(value) ? valu
 function eventCells(events: EventMetrics): string[] {
   return [
     `${events.windowsFound} / ${events.windows}`,
-    `${format(median(events.delaysS), 0)} s`,
+    `${format(events.delaysS.length > 0 ? median(events.delaysS) : Number.NaN, 0)} s`,
     format(events.normalDays > 0 ? events.falseAlarmEvents / events.normalDays : Number.NaN, 2),
   ];
 }

@@ -13,7 +13,7 @@ import {
   DEFAULT_CLEANER_POLICIES,
   DEFAULT_FEATURE_SPEC,
   DEFAULT_FORWARD_FILL_LIMIT,
-  detectDelimiter,
+  findTimeColumn,
   isWindowFeature,
   MODEL_CHOICES,
   WINDOW_FEATURES,
@@ -29,8 +29,6 @@ import {
 } from '@vigil/shared';
 import { buildBundle } from './bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from './trainer.js';
-
-const TIME_COLUMN_NAMES = ['timestamp', 'datetime', 'time', 'date', 'ts'];
 
 const { values: args } = parseArgs({
   options: {
@@ -131,8 +129,3 @@ process.stdout.write(
     `channels: ${channels.join(',')} (set VIGIL_PREPROCESSOR_CHANNELS to the same, and VIGIL_PREPROCESSOR_FEATURES=${features.join(',')})\n`,
 );
 
-/** The time column by its usual names, else the first column. */
-function findTimeColumn(header: string): string {
-  const names = header.replace(/^\uFEFF/, '').split(detectDelimiter(header)).map((name) => name.trim());
-  return names.find((name) => TIME_COLUMN_NAMES.includes(name.toLowerCase())) ?? names[0] ?? 'timestamp';
-}

@@ -13,6 +13,7 @@
  * until the scores are back below the low mark and the floor is dropped.
  */
 import type { AssetState } from '../messages.js';
+import { quantile } from './linear-algebra.js';
 
 export interface ThresholdSettings {
   /** Scored samples that set the initial statistics; decisions start after them. */
@@ -212,7 +213,7 @@ export class AdaptiveThreshold {
     window.push(x);
     if (window.length > this.settings.exitN) window.splice(0, window.length - this.settings.exitN);
     if (s.state !== 'anomalous' || window.length < this.settings.exitN) return false;
-    const level = quantileOf(window, 0.5);
+    const level = quantile(window, 0.5);
     s.alarmLevel = Math.max(s.alarmLevel ?? level, level);
     if (recovered || Math.max(...window) >= s.alarmLevel - Math.log(factor)) return false;
     s.settledLevel = level;
@@ -244,18 +245,10 @@ export class AdaptiveThreshold {
 
 /** Median and the MAD scaled to a normal distribution's standard deviation (x 1.4826). */
 export function robustSpread(values: readonly number[]): { median: number; sigma: number } {
-  const median = quantileOf(values, 0.5);
-  return { median, sigma: 1.4826 * quantileOf(values.map((value) => Math.abs(value - median)), 0.5) };
+  const median = quantile(values, 0.5);
+  return { median, sigma: 1.4826 * quantile(values.map((value) => Math.abs(value - median)), 0.5) };
 }
 
-function quantileOf(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  if (sorted.length === 0) return 0;
-  const position = q * (sorted.length - 1);
-  const below = Math.floor(position);
-  const above = Math.min(sorted.length - 1, below + 1);
-  return (sorted[below] as number) + ((sorted[above] as number) - (sorted[below] as number)) * (position - below);
-}
 
 function countLast(recent: number[], n: number, flag: number): number {
   let count = 0;

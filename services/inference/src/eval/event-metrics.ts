@@ -58,10 +58,3 @@ export function addEventMetrics(a: EventMetrics, b: EventMetrics): EventMetrics 
 }
 
 export const NO_EVENTS: EventMetrics = { windows: 0, windowsFound: 0, delaysS: [], falseAlarmEvents: 0, normalDays: 0 };
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}

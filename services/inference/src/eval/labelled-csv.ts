@@ -3,7 +3,7 @@
  * most plants' historian exports and many benchmarks look.
  */
 import { readFileSync } from 'node:fs';
-import { detectDelimiter, parseCsvText } from '@vigil/shared';
+import { detectDelimiter, findTimeColumn, parseCsvText } from '@vigil/shared';
 
 export interface LabelledCsv {
   name: string;
@@ -11,14 +11,6 @@ export interface LabelledCsv {
   readings: Array<Record<string, number>>;
   timestamps: number[];
   labels: boolean[];
-}
-
-const TIME_COLUMN_NAMES = ['timestamp', 'datetime', 'time', 'date', 'ts'];
-
-/** The time column by its usual names, else the first column. */
-export function findTimeColumn(headerLine: string): string {
-  const names = headerLine.replace(/^\uFEFF/, '').split(detectDelimiter(headerLine)).map((name) => name.trim());
-  return names.find((name) => TIME_COLUMN_NAMES.includes(name.toLowerCase())) ?? names[0] ?? 'timestamp';
 }
 
 /**
