@@ -60,11 +60,14 @@ describe('benchmarks, small size', { timeout: 600_000 }, () => {
     assert.doesNotMatch(output, /not built yet/);
     const models = result<{ models: Array<{ name: string; measured: { batch1P50Us: number; modelBytes: number } | null }> }>('models');
     const measured = models.models.filter((model) => model.measured);
-    assert.equal(measured.length, 6);
+    assert.equal(measured.length, 7);
     for (const model of measured) assert.ok((model.measured?.batch1P50Us ?? 0) > 0 && (model.measured?.modelBytes ?? 0) > 0, model.name);
     const bytes = (name: string) => models.models.find((model) => model.name === name)?.measured?.modelBytes ?? 0;
     assert.ok(bytes('dense AE INT8') < bytes('dense AE FP32') / 3, 'INT8 weights about 4x smaller');
     assert.ok(bytes('conv AE INT8 (16 x 8 window)') < bytes('conv AE FP32 (16 x 8 window)') / 2, 'INT8 conv smaller');
+    const detector = models.models.find((model) => model.name === 'default detector (8 channels)')?.measured;
+    assert.ok(detector && detector.batch1P50Us > 0 && detector.modelBytes < 64 * 1024, 'the default detector: measured, a few KB');
+    assert.match(output, /Learning the default detector from \d+ samples x 8 channels: \d+ ms/);
     assert.match(bench('transport-floor.ts', '--messages', '200'), /\| p50 ms \| p99 ms \| max ms \|/);
   });
 });
