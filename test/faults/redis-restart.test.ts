@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import type { ThresholdState } from '@vigil/shared';
+import type { SurpriseThresholdState } from '@vigil/shared';
 import { metricSum, scrape } from '../harness/metrics.js';
 import { startHealthy, startPipeline, type RunningPipeline } from '../harness/pipeline.js';
 import { waitFor } from '../harness/ports.js';
@@ -22,11 +22,11 @@ const NORMAL = 1;
 describe('Redis restart', { timeout: 180_000 }, () => {
   let pipeline: RunningPipeline;
   const threshold = () => scrape(pipeline.ports.metrics['adaptive-threshold']);
-  const readThresholdState = async (): Promise<ThresholdState> => {
+  const readThresholdState = async (): Promise<SurpriseThresholdState> => {
     const client = new Redis(pipeline.redis.url, { lazyConnect: true });
     try {
       await client.connect();
-      return JSON.parse((await client.get(`vigil:threshold:${ASSET}`)) ?? 'null') as ThresholdState;
+      return JSON.parse((await client.get(`vigil:threshold:${ASSET}`)) ?? 'null') as SurpriseThresholdState;
     } finally {
       client.disconnect();
     }
@@ -81,13 +81,15 @@ describe('Redis restart', { timeout: 180_000 }, () => {
     assert.match(preprocessorLog, /redis unreachable; waiting for it/, 'the preprocessor waited for Redis');
     assert.match(preprocessorLog, /"scalerFrozen":true/, 'the preprocessor restored its learned scaler');
     assert.match(pipeline.services.get('adaptive-threshold')?.text() ?? '', /"restored":true/);
-    // The statistics went on from where they were (the marks keep learning from normal samples,
-    // so they move; the warm-up anchor and the count, never lower, show they were not started
-    // again: a cold start would have re-anchored and counted from zero).
+    // The default detector's threshold went on from where it was: the same model's calibrated
+    // scores, normal since the same sample (a cold start would have begun again at warm-up, with
+    // a new since).
     const restored = await readThresholdState();
-    assert.ok(restored.count >= stored.count, `count ${stored.count} before, ${restored.count} after`);
-    assert.equal(restored.baseMean, stored.baseMean);
-    assert.equal(restored.baseVariance, stored.baseVariance);
+    assert.equal(restored.mode, 'surprise');
+    assert.equal(restored.model, stored.model);
+    assert.equal(restored.samplePeriodMs, 100);
+    assert.equal(restored.state, 'normal');
+    assert.equal(restored.since, stored.since, 'normal since the same sample');
 
     const start = await judged();
     await waitFor('3,000 more normal samples', async () => (await judged()) > start + 3_000 || undefined, 90_000, 200);

@@ -27,8 +27,10 @@ function portAccepts(port: number): Promise<boolean> {
 export async function startRedis(options: { dir?: string; port?: number; persistence?: 'aof' | 'rdb' } = {}): Promise<TestServer> {
   const port = options.port ?? (await freePort());
   // 'rdb' is what docker-compose.yml runs: a snapshot a minute, and one at shutdown.
+  // Without a folder of its own, redis-server would load a dump.rdb from the working directory
+  // (one a local redis left there once fed a stale threshold state into the pipeline tests).
   const persistence = !options.dir
-    ? ['--save', '', '--appendonly', 'no']
+    ? ['--dir', mkdtempSync(join(tmpdir(), 'vigil-redis-')), '--save', '', '--appendonly', 'no']
     : options.persistence === 'rdb'
       ? ['--dir', options.dir, '--appendonly', 'no', '--save', '60 1']
       : ['--dir', options.dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', ''];
