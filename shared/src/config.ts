@@ -1,5 +1,6 @@
 // The only module that reads process.env: every service builds its settings through loadConfig.
 import convict from 'convict';
+import { isValidAssetId } from './messages.js';
 
 export type ConfigSchema<T> = convict.Schema<T>;
 
@@ -49,6 +50,13 @@ convict.addFormat({
   name: 'non-empty-string',
   validate(value: unknown) {
     if (typeof value !== 'string' || value.trim() === '') throw new Error('must be a non-empty string');
+  },
+});
+
+convict.addFormat({
+  name: 'asset-id',
+  validate(value: unknown) {
+    if (!isValidAssetId(value)) throw new Error('must be 1-64 characters of A-Z a-z 0-9 _ . - (every stage refuses other asset ids)');
   },
 });
 

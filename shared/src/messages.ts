@@ -105,6 +105,11 @@ export function isMessageError(error: unknown): error is MessageError {
 
 const ASSET_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** An asset id every stage accepts (1-64 of [A-Za-z0-9_.-]): checked where a name enters. */
+export function isValidAssetId(value: unknown): boolean {
+  return typeof value === 'string' && ASSET_PATTERN.test(value);
+}
+
 export function encodeMessage(message: PipelineMessage): Buffer {
   return Buffer.from(JSON.stringify(message));
 }

@@ -7,10 +7,16 @@ export const schema = {
   ...commonSchema(SERVICE, 9101),
   redisUrl: redisUrlSetting,
   asset: {
-    doc: 'Asset id stamped on every reading (the machine this reader watches).',
-    format: 'non-empty-string',
+    doc: 'Asset id stamped on every reading (the machine this reader watches): 1-64 of A-Z a-z 0-9 _ . -',
+    format: 'asset-id',
     default: 'pump-1',
     env: `${ENV}_ASSET`,
+  },
+  maxAssets: {
+    doc: 'Most distinct assets this reader stamps readings for (the configured one always among them): a source that names a new asset past it has those readings refused and counted, so a flood of names cannot fill Redis with sequence keys.',
+    format: 'positive-int',
+    default: 32,
+    env: `${ENV}_MAX_ASSETS`,
   },
   source: {
     doc: 'Where readings come from: simulator, csv, mqtt or modbus.',

@@ -5,6 +5,7 @@ import {
   createServiceMetrics,
   encodeMessage,
   Gauge,
+  isValidAssetId,
   numberToReadingValue,
   OpsServer,
   preciseNowMs,
@@ -100,7 +101,26 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
 
   const pending = new Map<string, RawSample[]>();
   const blocking = config.output.whenFull === 'block';
+  // Asset names come from the source (an MQTT payload, a CSV): each new one costs a Redis key and
+  // a slot downstream, so a name is checked and the number of names bounded before any of that.
+  const admitted = new Set<string>([config.asset]);
+  const admit = (asset: string): boolean => {
+    if (admitted.has(asset)) return true;
+    if (!isValidAssetId(asset)) {
+      metrics.countMessage('rejected', 'bad_asset');
+      rejectLog.warn('bad_asset', { asset: JSON.stringify(asset.slice(0, 80)) }, 'asset id refused: 1-64 characters of A-Z a-z 0-9 _ . -');
+      return false;
+    }
+    if (admitted.size >= config.maxAssets) {
+      metrics.countMessage('rejected', 'too_many_assets');
+      rejectLog.warn('too_many_assets', { asset, maxAssets: config.maxAssets }, 'asset limit reached: readings of a new asset refused (VIGIL_SENSOR_READER_MAX_ASSETS)');
+      return false;
+    }
+    admitted.add(asset);
+    return true;
+  };
   const emit = (sample: RawSample): Promise<void> | undefined => {
+    if (!admit(sample.asset)) return undefined;
     if (seq.isPrepared(sample.asset)) {
       const sent = send(sample);
       // Only a blocking output makes the source wait; otherwise sends complete in the background.

@@ -3,11 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { decodeMessage, PullPipe, type ReadingMessage } from '@vigil/shared';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
-import { startRedis, type TestServer } from '../../../test/harness/servers.js';
+import { startMosquitto, startRedis, type TestServer } from '../../../test/harness/servers.js';
 import { loadSensorReaderConfig } from '../src/config.js';
 import { startSensorReader } from '../src/reader.js';
 
@@ -102,4 +104,40 @@ describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
       await reader.stop();
     }
   });
+
+  it('checks asset names from the source and bounds how many there are: a flood of names takes no Redis keys past the bound, and the configured asset keeps reading', async () => {
+    readings.length = 0;
+    const broker = await startMosquitto();
+    const port = await freePort();
+    const reader = await startSensorReader(
+      loadSensorReaderConfig({ redisUrl: redis.url, metricsPort: port, metricsHost: '127.0.0.1', asset: 'pump-9', source: 'mqtt', maxAssets: 4, mqtt: { url: broker.url, topics: ['sensors/#'] }, output: { endpoint } }),
+      logger,
+    );
+    const client = await mqtt.connectAsync(broker.url);
+    const keys = new Redis(redis.url);
+    try {
+      const publish = (asset: string, value: number) => client.publishAsync('sensors/x', JSON.stringify({ asset, channels: { pressure: value } }));
+      const bad = ['a'.repeat(10_000), 'with\u0000nul', 'new\nline', 'spa ce', ''];
+      for (const name of bad) await publish(name, 1);
+      for (let i = 0; i < 200; i += 1) await publish(`junk-${i}`, 1);
+      for (let i = 0; i < 5; i += 1) await publish('pump-9', i);
+      await waitFor('the configured asset to read through the flood', () => readings.filter((reading) => reading.asset === 'pump-9').length >= 5 || undefined, 10_000);
+      const metrics = await scrape(port);
+      // Four names at most: the configured one and the first three of the flood.
+      assert.deepEqual([...new Set(readings.map((reading) => reading.asset))].sort(), ['junk-0', 'junk-1', 'junk-2', 'pump-9']);
+      assert.equal(metricSum(metrics, 'vigil_messages_total', { outcome: 'rejected', reason: 'too_many_assets' }), 197);
+      // An empty asset is the source's default (the configured asset), so four names are refused.
+      assert.equal(metricSum(metrics, 'vigil_messages_total', { outcome: 'rejected', reason: 'bad_asset' }), 4);
+      // Redis holds a sequence key for the admitted names only (earlier tests left their own).
+      const seqKeys = await keys.keys('vigil:seq:*');
+      assert.deepEqual(seqKeys.filter((key) => key.includes('junk')).sort(), ['vigil:seq:junk-0', 'vigil:seq:junk-1', 'vigil:seq:junk-2']);
+      assert.ok(!seqKeys.some((key) => key.length > 100 || /[\s\u0000]/.test(key)), 'no key for a refused name');
+    } finally {
+      keys.disconnect();
+      await client.endAsync();
+      await reader.stop();
+      await broker.stop();
+    }
+  });
 });
+
