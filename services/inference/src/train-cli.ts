@@ -126,6 +126,6 @@ process.stdout.write(
   `wrote ${args.out}: ${manifest.name} ${manifest.version} (${manifest.kind}, ${precision}), ${manifest.training.samples} samples ` +
     `(${rows.length} rows, ${rejected} malformed), ${{ 'isolation-forest': '100 trees', 'auto-detector': 'calibrated' }[kind as string] ?? `loss ${manifest.training.finalLoss.toFixed(5)}`}, ` +
     `backend ${manifest.training.backend}, ${((Date.now() - started) / 1000).toFixed(1)} s\n` +
-    `channels: ${channels.join(',')} (set VIGIL_PREPROCESSOR_CHANNELS to the same, and VIGIL_PREPROCESSOR_FEATURES=${features.join(',')})\n`,
+    `channels: ${channels.join(',')} (set VIGIL_PREPROCESSOR_CHANNELS to the same, VIGIL_PREPROCESSOR_FEATURES=${features.join(',')} and VIGIL_PREPROCESSOR_WINDOW=${args.window})\n`,
 );
 
