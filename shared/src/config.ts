@@ -61,6 +61,37 @@ convict.addFormat({
 });
 
 convict.addFormat({
+  name: 'device-id',
+  validate(value: unknown) {
+    // It is a level of every MQTT topic: '/', '+' or '#' in it and the broker refuses every message.
+    if (!isValidAssetId(value)) throw new Error("must be 1-64 characters of A-Z a-z 0-9 _ . - (it is an MQTT topic level: '/', '+' and '#' would make the broker refuse every message)");
+  },
+});
+
+/**
+ * A URL with one of `schemes` and, if it names one, a numeric port. The error never repeats the
+ * value: it may hold a password.
+ */
+function urlFormat(name: string, schemes: readonly string[], example: string): void {
+  convict.addFormat({
+    name,
+    validate(value: unknown) {
+      let url: URL | undefined;
+      try {
+        url = new URL(String(value));
+      } catch {
+        url = undefined;
+      }
+      if (!url || !schemes.includes(url.protocol) || url.hostname === '') {
+        throw new Error(`must be a URL such as ${example} (${schemes.join(' ')}; the value is not repeated here, it may hold a password)`);
+      }
+    },
+  });
+}
+urlFormat('redis-url', ['redis:', 'rediss:'], 'redis://[user:password@]host:6379[/db]');
+urlFormat('mqtt-url', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'], 'mqtt://[user:password@]host:1883');
+
+convict.addFormat({
   name: 'zmq-endpoint',
   validate(value: unknown) {
     if (typeof value !== 'string' || !/^(tcp|ipc|inproc):\/\/\S+$/.test(value)) {
@@ -111,8 +142,8 @@ export function commonSchema(service: string, defaultMetricsPort: number) {
   const prefix = `VIGIL_${service.toUpperCase().replace(/-/g, '_')}`;
   return {
     deviceId: {
-      doc: 'Name of this device; the MQTT topics are vigil/<deviceId>/...',
-      format: 'non-empty-string',
+      doc: 'Name of this device; the MQTT topics are vigil/<deviceId>/... (1-64 of A-Z a-z 0-9 _ . -)',
+      format: 'device-id',
       default: 'vigil-pi',
       env: 'VIGIL_DEVICE_ID',
     },
@@ -155,7 +186,7 @@ export function envPrefix(service: string): string {
 
 export const redisUrlSetting = {
   doc: 'Redis URL; Redis holds the rolling statistics.',
-  format: 'non-empty-string',
+  format: 'redis-url',
   default: 'redis://127.0.0.1:6379',
   env: 'VIGIL_REDIS_URL',
   sensitive: true,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { ConfigError, createServiceMetrics, loadConfig, SeqTracker } from '../src/index.js';
+import { commonSchema, ConfigError, createServiceMetrics, loadConfig, redisUrlSetting, SeqTracker } from '../src/index.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -61,5 +61,27 @@ describe('loadConfig', () => {
 
   it('rejects unknown keys in an override', () => {
     assert.throws(() => loadConfig(schema, { prot: 1 }, {}), ConfigError);
+  });
+
+  it('refuses a device id the broker would refuse, and a mistyped URL without printing its password', () => {
+    const shared = { ...commonSchema('test', 9100), redisUrl: redisUrlSetting };
+    const problems = (env: Record<string, string>): string[] => {
+      try {
+        loadConfig(shared, {}, env);
+        return [];
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error.problems;
+      }
+    };
+    for (const id of ['plant/line-2', 'pump+1', 'all#', 'with space']) {
+      assert.match(problems({ VIGIL_DEVICE_ID: id }).join('\n'), /deviceId: must be 1-64 characters .*MQTT topic level/, id);
+    }
+    assert.deepEqual(problems({ VIGIL_DEVICE_ID: 'vigil-pi-7f3a2c1' }), []);
+    const typo = problems({ VIGIL_REDIS_URL: 'redis://:hunter2@127.0.0.1:63x79' });
+    assert.match(typo.join('\n'), /redisUrl: must be a URL such as redis:/);
+    assert.doesNotMatch(typo.join('\n'), /hunter2/);
+    assert.match(problems({ VIGIL_REDIS_URL: 'http://127.0.0.1:6379' }).join('\n'), /redisUrl/);
+    assert.deepEqual(problems({ VIGIL_REDIS_URL: 'rediss://user:pw@redis.plant:6380/2' }), []);
   });
 });

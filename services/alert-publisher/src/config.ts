@@ -10,7 +10,7 @@ export const schema = {
     highWaterMark: { doc: 'Decisions buffered at the input.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
   },
   mqtt: {
-    url: { doc: 'MQTT broker URL (mqtt:// or mqtts://).', format: 'non-empty-string', default: 'mqtt://127.0.0.1:1883', env: 'VIGIL_MQTT_URL', sensitive: true },
+    url: { doc: 'MQTT broker URL (mqtt:// or mqtts://).', format: 'mqtt-url', default: 'mqtt://127.0.0.1:1883', env: 'VIGIL_MQTT_URL', sensitive: true },
     username: { doc: 'Broker user name.', format: String, default: '', env: 'VIGIL_MQTT_USERNAME' },
     password: { doc: 'Broker password.', format: String, default: '', env: 'VIGIL_MQTT_PASSWORD', sensitive: true },
     caFile: { doc: 'CA certificate file for mqtts:// (empty: the system CAs).', format: String, default: '', env: 'VIGIL_MQTT_CA_FILE' },

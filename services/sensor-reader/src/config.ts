@@ -127,7 +127,7 @@ export const schema = {
   mqtt: {
     url: {
       doc: 'Broker with the sensor topics to read.',
-      format: String,
+      format: 'mqtt-url',
       default: 'mqtt://127.0.0.1:1883',
       env: `${ENV}_MQTT_URL`,
       sensitive: true,
