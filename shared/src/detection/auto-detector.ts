@@ -94,7 +94,7 @@ export function learnAutoDetector(channels: readonly string[], rows: readonly (r
     drifting.push(trendShare(values) > DRIFT_R2 || wanders(values));
   }
   const z = rows.map((row) => row.map((value, c) => ((value as number) - (center[c] as number)) / (scale[c] as number)));
-  const levelChannels = drifting.flatMap((isDrifting, c) => (isDrifting ? [] : [c]));
+  const levelChannels = levelChannelsOf(drifting);
   const principal = levelChannels.length >= 2 ? principalModel(z, levelChannels) : undefined;
   const period = periodOf(z);
 
@@ -135,10 +135,13 @@ export class AutoDetectorStream {
   private readonly correction: number;
   /** Where levels are judged from: the learned centre, following normal operation slowly. */
   private readonly center: Float64Array;
+  /** The channels the level model reads (those that did not wander while learning). */
+  private readonly levelChannels: number[];
 
   constructor(private readonly model: AutoDetectorModel) {
     const d = model.channels.length;
     this.center = Float64Array.from(model.center);
+    this.levelChannels = levelChannelsOf(model.drifting);
     this.course = new Float64Array(d);
     this.history = model.period ? Array.from({ length: model.period }, () => new Float64Array(d)) : [];
     this.z = new Float64Array(d);
@@ -147,23 +150,25 @@ export class AutoDetectorStream {
   }
 
   score(values: ArrayLike<number>): DetectorScore {
-    const statistics = this.statistics(values);
-    let best: DetectorScore = { surprise: 0, component: 'none', contributions: this.shares(undefined), weight: 1 };
+    let component: DetectorComponent | 'none' = 'none';
+    let terms: Float64Array | undefined;
+    let weight = 1;
     let bestSurprise = 0;
-    for (const [component, value, shares] of statistics) {
-      const calibration = this.model.calibration[component];
+    for (const [candidate, value, candidateTerms] of this.statistics(values)) {
+      const calibration = this.model.calibration[candidate];
       if (!calibration) continue;
       const surprise = surpriseOf(calibration, value);
       if (surprise > bestSurprise) {
         bestSurprise = surprise;
-        best = { surprise: 0, component, contributions: this.shares(shares), weight: 1 / calibration.correlation };
+        component = candidate;
+        terms = candidateTerms;
+        weight = 1 / calibration.correlation;
       }
     }
-    best.surprise = Math.max(0, bestSurprise - this.correction);
     if (bestSurprise < BODY_SURPRISE) this.follow(values);
     // Rarer than anything the learning period showed: not a day the cycle should be judged against.
     this.advance(bestSurprise < Math.log10(this.model.learnedSamples));
-    return best;
+    return { surprise: Math.max(0, bestSurprise - this.correction), component, contributions: this.shares(terms), weight };
   }
 
   /**
@@ -183,10 +188,8 @@ export class AutoDetectorStream {
     for (let c = 0; c < d; c += 1) this.z[c] = ((values[c] as number) - (this.center[c] as number)) / (model.scale[c] as number);
     const out: Array<[DetectorComponent, number, Float64Array]> = [];
     out.push(...this.levelStatistics(this.z, ['level', 't2', 'spe']));
-    if (SHIFT_ALPHA < 1) {
-      for (let c = 0; c < d; c += 1) this.smooth[c] = this.seen === 0 ? (this.z[c] as number) : (this.smooth[c] as number) + SHIFT_ALPHA * ((this.z[c] as number) - (this.smooth[c] as number));
-      out.push(...this.levelStatistics(this.smooth, ['shift', 'shift-t2', 'shift-spe']));
-    }
+    for (let c = 0; c < d; c += 1) this.smooth[c] = this.seen === 0 ? (this.z[c] as number) : (this.smooth[c] as number) + SHIFT_ALPHA * ((this.z[c] as number) - (this.smooth[c] as number));
+    out.push(...this.levelStatistics(this.smooth, ['shift', 'shift-t2', 'shift-spe']));
     if (this.seen > 0) {
       const jump = new Float64Array(d);
       let largest = 0;
@@ -212,9 +215,8 @@ export class AutoDetectorStream {
   }
 
   private levelStatistics(z: Float64Array, [single, t2Name, speName]: [DetectorComponent, DetectorComponent, DetectorComponent]): Array<[DetectorComponent, number, Float64Array]> {
-    const { model } = this;
+    const { model, levelChannels } = this;
     const d = model.channels.length;
-    const levelChannels = model.drifting.flatMap((isDrifting, c) => (isDrifting ? [] : [c]));
     if (levelChannels.length === 0) return [];
     if (!model.principal) {
       const c = levelChannels[0] as number;
@@ -272,6 +274,10 @@ export class AutoDetectorStream {
     this.model.channels.forEach((channel, c) => (shares[channel] = total > 0 && terms ? (terms[c] as number) / total : 0));
     return shares;
   }
+}
+
+function levelChannelsOf(drifting: readonly boolean[]): number[] {
+  return drifting.flatMap((isDrifting, c) => (isDrifting ? [] : [c]));
 }
 
 /** The statistics of the learning rows as the stream computes them, and the raw moves behind jump and cycle. */

@@ -97,9 +97,9 @@ export function surpriseOf(calibration: TailCalibration, value: number): number 
     const reached = (top.length - lowerBound(top, value)) * Math.max(1, (count * tailShare) / top.length);
     return Math.min(tail, Math.log10((independent + 1) / Math.max(1, reached / correlation)));
   }
-  // Body: the share of learned values at or above this one, read off the quantile table.
-  let index = 0;
-  while (index < quantiles.length - 1 && (quantiles[index + 1] as number) <= value) index += 1;
+  // Body: the share of learned values at or above this one, read off the quantile table (the last
+  // quantile at or below it; a binary search, as this runs for every statistic of every sample).
+  const index = Math.max(0, Math.min(quantiles.length - 1, upperBound(quantiles, value) - 1));
   const exceeding = 1 - index / (quantiles.length - 1);
   return -Math.log10(Math.min(1, Math.max(exceeding, tailShare)));
 }
@@ -129,6 +129,18 @@ export function autocorrelationTime(values: readonly number[]): number {
     time += 2 * rho;
   }
   return time;
+}
+
+/** How many of `sorted` are at or below `value`. */
+function upperBound(sorted: readonly number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if ((sorted[middle] as number) <= value) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 function lowerBound(sorted: readonly number[], value: number): number {

@@ -5,7 +5,6 @@
  * feature settings, the detector and the surprise threshold: the services' own classes.
  */
 import {
-  AssetFeaturePipeline,
   DEFAULT_CLEANER_POLICIES,
   DEFAULT_FEATURE_SPEC,
   DEFAULT_FORWARD_FILL_LIMIT,
@@ -14,6 +13,7 @@ import {
   SKAB_COLUMN_MAP,
   type FeatureSettings,
 } from '@vigil/shared';
+import { featuresOfReadings } from '../bundle-builder.js';
 import { addConfusion, confusionOf, emptyConfusion, nabCounts, rateScores, type Confusion } from './detection-metrics.js';
 import { addEventMetrics, eventMetrics, NO_EVENTS, windowsOf, type EventMetrics } from './event-metrics.js';
 import type { LabelledCsv } from './labelled-csv.js';
@@ -41,8 +41,8 @@ export interface StreamOutcome {
 }
 
 /**
- * Learns from `learn` (its first reading standardises, as the preprocessor's scaler does, over
- * the whole learning period), then watches `watch` through the same pipeline.
+ * Learns from `learn` (the preprocessor's scaler over the whole learning period, then the
+ * detector), then watches `watch` through the same pipeline.
  */
 export function streamDefault(channels: readonly string[], learn: Series, watch: Series): StreamOutcome {
   const settings: FeatureSettings = {
@@ -53,18 +53,8 @@ export function streamDefault(channels: readonly string[], learn: Series, watch:
     policies: DEFAULT_CLEANER_POLICIES,
     forwardFillLimit: DEFAULT_FORWARD_FILL_LIMIT,
   };
-  const scalerPass = new AssetFeaturePipeline(settings);
-  for (const reading of learn.readings) scalerPass.process(reading);
-  const pipeline = new AssetFeaturePipeline(settings, scalerPass.scalerState());
-  const learned: number[][] = [];
-  const learnedTs: number[] = [];
-  learn.readings.forEach((reading, row) => {
-    const result = pipeline.process(reading);
-    if (result.ok && !result.warmup) {
-      learned.push(result.features);
-      learnedTs.push(learn.timestamps[row] as number);
-    }
-  });
+  // The scaler learns over the whole learning period and is then frozen, as training does it.
+  const { features: learned, timestamps: learnedTs, pipeline } = featuresOfReadings(learn.readings, settings, learn.timestamps);
   const detector = DefaultDetector.learn(pipeline.names, learned, learnedTs);
   const outcome: StreamOutcome = { alarms: [], detections: [], surprises: [], level: 0 };
   let alarm = false;
