@@ -6,12 +6,13 @@
  * the broker carries. Trains a model first if models/current does not exist. Ctrl-C stops it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect } from 'mqtt';
-import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, PUMP_PHYSICAL_LIMITS, SERVICE_NODE_FLAGS } from '@vigil/shared';
+import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, generatePipeKeys, PUMP_PHYSICAL_LIMITS, SERVICE_NODE_FLAGS } from '@vigil/shared';
 import { buildBundle } from '../services/inference/src/bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../services/inference/src/trainer.js';
 import { PumpSimulator } from '../services/sensor-reader/src/pump-simulator.js';
@@ -70,7 +71,10 @@ if (!existsSync(join(args.model ?? '', 'bundle.json'))) {
 }
 
 mkdirSync(join(root, '.stack'), { recursive: true });
-const common = { VIGIL_REDIS_URL: redisUrl, VIGIL_MQTT_URL: mqttUrl, VIGIL_DEVICE_ID: deviceId };
+// Every stage binds loopback only; the pipeline key still keeps another local process from
+// pushing into a stage, and the fault token from injecting faults. Both are new on every run.
+const faultToken = randomBytes(12).toString('hex');
+const common = { VIGIL_REDIS_URL: redisUrl, VIGIL_MQTT_URL: mqttUrl, VIGIL_DEVICE_ID: deviceId, VIGIL_PIPE_SECRET_KEY: generatePipeKeys().secretKey };
 const services: Array<[string, Record<string, string>]> = [
   ['alert-publisher', { VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: join(root, '.stack/alert-outbox.jsonl') }],
   ['adaptive-threshold', {}],
@@ -78,7 +82,7 @@ const services: Array<[string, Record<string, string>]> = [
   ['preprocessor', {}],
   [
     'sensor-reader',
-    { VIGIL_SENSOR_READER_SIM_SPEED: args.speed ?? '5', VIGIL_SENSOR_READER_SIM_FAULTS: args.faults ?? '', VIGIL_SENSOR_READER_SIM_REPEAT_S: args.repeat ?? '600' },
+    { VIGIL_SENSOR_READER_FAULT_TOKEN: faultToken, VIGIL_SENSOR_READER_SIM_SPEED: args.speed ?? '5', VIGIL_SENSOR_READER_SIM_FAULTS: args.faults ?? '', VIGIL_SENSOR_READER_SIM_REPEAT_S: args.repeat ?? '600' },
   ],
 ];
 const children: ChildProcess[] = [];
@@ -114,7 +118,7 @@ const speed = Number(args.speed);
 console.log(
   `\nvigil is running: simulated pump at ${speed}x speed, faults ${args.faults}.` +
     `\nWarm-up takes ~${Math.round(150 / speed)} s (scaler, then threshold); metrics on http://127.0.0.1:9101-9105/metrics.` +
-    `\nInject a fault any time: curl -X POST localhost:9101/faults -d '{"kind":"cavitation","durationS":60}'\nCtrl-C stops.\n`,
+    `\nInject a fault any time: curl -X POST -H 'authorization: Bearer ${faultToken}' localhost:9101/faults -d '{"kind":"cavitation","durationS":60}'\nCtrl-C stops.\n`,
 );
 
 let stopping = false;

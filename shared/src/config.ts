@@ -1,6 +1,7 @@
 // The only module that reads process.env: every service builds its settings through loadConfig.
 import convict from 'convict';
 import { isValidAssetId } from './messages.js';
+import { isCurveKey } from './pipe-keys.js';
 
 export type ConfigSchema<T> = convict.Schema<T>;
 
@@ -92,6 +93,13 @@ urlFormat('redis-url', ['redis:', 'rediss:'], 'redis://[user:password@]host:6379
 urlFormat('mqtt-url', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'], 'mqtt://[user:password@]host:1883');
 
 convict.addFormat({
+  name: 'curve-key-or-empty',
+  validate(value: unknown) {
+    if (value !== '' && !isCurveKey(value)) throw new Error('must be a CURVE secret key, 40 characters of Z85 (make one with: npm run keygen)');
+  },
+});
+
+convict.addFormat({
   name: 'zmq-endpoint',
   validate(value: unknown) {
     if (typeof value !== 'string' || !/^(tcp|ipc|inproc):\/\/\S+$/.test(value)) {
@@ -160,10 +168,23 @@ export function commonSchema(service: string, defaultMetricsPort: number) {
       env: `${prefix}_METRICS_PORT`,
     },
     metricsHost: {
-      doc: 'Address the /metrics and /healthz server listens on.',
+      doc: 'Address the /metrics and /healthz server listens on: loopback unless a deployment needs more (compose: 0.0.0.0 on the stack\'s private network, for Prometheus).',
       format: String,
-      default: '0.0.0.0',
+      default: '127.0.0.1',
       env: 'VIGIL_METRICS_HOST',
+    },
+    pipeSecretKey: {
+      doc: 'Pipeline key (40 characters of Z85; npm run keygen makes one) that every stage of the device holds: a stage accepts ZeroMQ connections only from holders. Set it, or pipeKeyFile, wherever a stage binds more than loopback.',
+      format: 'curve-key-or-empty',
+      default: '',
+      env: 'VIGIL_PIPE_SECRET_KEY',
+      sensitive: true,
+    },
+    pipeKeyFile: {
+      doc: 'File holding the pipeline key, created (mode 0600) by the first stage that starts if it does not exist: a volume shared by the five stages. VIGIL_PIPE_SECRET_KEY wins if both are set.',
+      format: String,
+      default: '',
+      env: 'VIGIL_PIPE_KEY_FILE',
     },
     sysfsRoot: {
       doc: 'Root of sysfs, for CPU temperature and throttling (tests point it at a folder they write).',

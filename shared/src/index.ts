@@ -5,6 +5,8 @@ export * from './messages.js';
 export * from './metrics.js';
 export * from './ops-server.js';
 export * from './pipe.js';
+export * from './pipe-keys.js';
+export * from './pipe-guard.js';
 export * from './redis.js';
 export * from './sysfs.js';
 export * from './features/index.js';

@@ -21,6 +21,8 @@ export interface ServiceMetrics {
   seqGaps: Counter<'stage'>;
   seqLost: Counter<'stage'>;
   connectionUp: Gauge<'peer'>;
+  /** Pipe connections refused at the CURVE handshake: a peer without the pipeline key. */
+  pipeRefused: Counter<'direction' | 'reason'>;
   countMessage(outcome: MessageOutcome, reason?: string): void;
   /** A message this stage finished: counted ok, and its latency from the reader observed. */
   completed(ingestTs: number): void;
@@ -71,6 +73,13 @@ export function createServiceMetrics(stage: string, sysfsRoot: string, logger: L
     registers: [registry],
   });
 
+  const pipeRefused = new Counter({
+    name: 'vigil_pipe_handshakes_refused_total',
+    help: 'ZeroMQ connections refused at the handshake: on this stage\'s input (a sender without the pipeline key) or by the next stage (this one\'s key is not the pipeline\'s).',
+    labelNames: ['direction', 'reason'] as const,
+    registers: [registry],
+  });
+
   // Exported at 0 from the start, so a healthy stage shows "0 lost", not "no data".
   seqGaps.inc({ stage }, 0);
   seqLost.inc({ stage }, 0);
@@ -85,6 +94,7 @@ export function createServiceMetrics(stage: string, sysfsRoot: string, logger: L
     seqGaps,
     seqLost,
     connectionUp,
+    pipeRefused,
     countMessage(outcome, reason = 'none') {
       messages.inc({ stage, outcome, reason });
     },

@@ -8,24 +8,58 @@
  * overload at the source; decisions and alerts never are.
  */
 import { Pull, Push } from 'zeromq';
+import { allowPipeClient } from './pipe-auth.js';
+import { isLocalEndpoint, type PipeKeys } from './pipe-keys.js';
 
 export type FullPolicy = 'block' | 'drop-newest';
+
+/**
+ * Why a peer's connection was refused: `handshake_failed`, it has no pipeline key or another one
+ * (the CURVE handshake cannot complete); `not_admitted`, it knew the input's public key but its
+ * own key is not the pipeline's (refused by the ZAP handler).
+ */
+export type HandshakeRefusal = 'not_admitted' | 'handshake_failed';
 
 export interface PullPipeOptions {
   endpoint: string;
   highWaterMark: number;
+  /** The pipeline key: senders must hold it. Required to bind anything but loopback, ipc or inproc. */
+  keys?: PipeKeys;
+  /** Called for each connection refused at the handshake. */
+  onRefused?: (reason: HandshakeRefusal) => void;
 }
 
 export class PullPipe {
   private constructor(
     private readonly socket: Pull,
     readonly endpoint: string,
+    private readonly release: () => void,
   ) {}
 
-  static async bind({ endpoint, highWaterMark }: PullPipeOptions): Promise<PullPipe> {
-    const socket = new Pull({ receiveHighWaterMark: highWaterMark, linger: 0 });
-    await socket.bind(endpoint);
-    return new PullPipe(socket, endpoint);
+  static async bind({ endpoint, highWaterMark, keys, onRefused }: PullPipeOptions): Promise<PullPipe> {
+    if (!keys && !isLocalEndpoint(endpoint)) {
+      throw new Error(
+        `input ${endpoint} is reachable from other machines and no pipeline key is set: set VIGIL_PIPE_KEY_FILE (created on first start) or VIGIL_PIPE_SECRET_KEY, or bind tcp://127.0.0.1`,
+      );
+    }
+    const socket = new Pull({
+      receiveHighWaterMark: highWaterMark,
+      linger: 0,
+      ...(keys ? { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: 'vigil' } : {}),
+    });
+    const release = keys ? await allowPipeClient(keys.publicKey) : () => undefined;
+    if (keys && onRefused) {
+      socket.events.on('handshake:error:auth', () => onRefused('not_admitted'));
+      socket.events.on('handshake:error:protocol', () => onRefused('handshake_failed'));
+    }
+    try {
+      await socket.bind(endpoint);
+    } catch (error) {
+      socket.close();
+      release();
+      throw error;
+    }
+    return new PullPipe(socket, endpoint, release);
   }
 
   /** Each received message as its frames; the loop ends when the pipe is closed. */
@@ -43,6 +77,7 @@ export class PullPipe {
 
   close(): void {
     if (!this.socket.closed) this.socket.close();
+    this.release();
   }
 }
 
@@ -65,6 +100,10 @@ export interface PushPipeOptions {
   stallResetMs?: number;
   /** Called after a stalled socket was replaced. */
   onStallReset?: (stalledMs: number) => void;
+  /** The pipeline key, when the next stage requires it. */
+  keys?: PipeKeys;
+  /** Called when the next stage refuses this one's handshake (its key differs, or it has none). */
+  onRefused?: () => void;
 }
 
 export class PushPipe {
@@ -87,7 +126,15 @@ export class PushPipe {
       // peer that is not there, where a restart of this process would lose it unseen.
       immediate: true,
       sendTimeout: this.options.whenFull === 'drop-newest' ? 0 : -1,
+      ...(this.options.keys
+        ? { curveServerKey: this.options.keys.publicKey, curvePublicKey: this.options.keys.publicKey, curveSecretKey: this.options.keys.secretKey }
+        : {}),
     });
+    const refused = () => {
+      if (socket === this.socket) this.options.onRefused?.();
+    };
+    socket.events.on('handshake:error:auth', refused);
+    socket.events.on('handshake:error:protocol', refused);
     // The ZMTP handshake, not the TCP connect, is when `immediate` starts accepting messages.
     socket.events.on('handshake', () => {
       if (socket !== this.socket) return;

@@ -7,6 +7,7 @@ import type { RateLimitedLog } from './logger.js';
 import { decodeMessage, isMessageError, type MessageKind, type PipelineMessage } from './messages.js';
 import type { SeqTracker, ServiceMetrics } from './metrics.js';
 import { PullPipe, PushPipe } from './pipe.js';
+import type { PipeGuard } from './pipe-guard.js';
 
 export interface StageLoopOptions<K extends MessageKind> {
   input: PullPipe;
@@ -78,10 +79,15 @@ export interface StagePipeSettings {
  * A middle stage's sockets: its input bound, its output connected with the `block` policy
  * (nothing is shed inside the pipeline; a slow stage slows the ones before it).
  */
-export async function openStagePipes(settings: StagePipeSettings, lingerMs = 2_000): Promise<{ input: PullPipe; output: PushPipe }> {
-  const output = new PushPipe({ ...settings.output, whenFull: 'block', lingerMs });
+export async function openStagePipes(
+  settings: StagePipeSettings,
+  guard: PipeGuard,
+  lingerMs = 2_000,
+): Promise<{ input: PullPipe; output: PushPipe }> {
+  const keys = guard.keys ? { keys: guard.keys } : {};
+  const output = new PushPipe({ ...settings.output, whenFull: 'block', lingerMs, ...keys, onRefused: guard.onOutputRefused });
   try {
-    return { input: await PullPipe.bind(settings.input), output };
+    return { input: await PullPipe.bind({ ...settings.input, ...keys, onRefused: guard.onInputRefused }), output };
   } catch (error) {
     output.close();
     throw error;

@@ -1,12 +1,13 @@
 /**
- * The project's docker-compose.yml, unchanged, built and run by a real Docker engine: every image
+ * The project's docker-compose.yml, unchanged but for a fault token, built and run by a real Docker engine: every image
  * built from the project's Dockerfiles (on stand-in base images, see standins/), the stack up on
  * no settings at all, learning the simulated pump, then an injected fault must reach a
  * subscriber outside the stack over the published, password-protected MQTT port.
  *   npm run test:compose       (root, with docker.io and docker-compose installed)
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { metricSum, scrape } from '../harness/metrics.js';
@@ -29,7 +30,15 @@ const OPS_PORT: Record<(typeof PIPELINE)[number], number> = {
 const MEMORY_BUDGET_MIB = budgetFromComposeFile();
 
 const logs = logFolder('compose');
-const compose = (args: string[], timeoutMs = 120_000) => run('docker-compose', ['-p', PROJECT, '-f', join(ROOT, 'docker-compose.yml'), ...args], { timeoutMs });
+/**
+ * The one setting added to the shipped file, as a user would to try the product: a token that
+ * turns fault injection on (it is off by default).
+ */
+const FAULT_TOKEN = randomBytes(12).toString('hex');
+const OVERRIDE = join(logs, 'docker-compose.override.yml');
+writeFileSync(OVERRIDE, `version: "2.4"\nservices:\n  sensor-reader:\n    environment:\n      VIGIL_SENSOR_READER_FAULT_TOKEN: "${FAULT_TOKEN}"\n`);
+const COMPOSE_FILES = ['-f', join(ROOT, 'docker-compose.yml'), '-f', OVERRIDE];
+const compose = (args: string[], timeoutMs = 120_000) => run('docker-compose', ['-p', PROJECT, ...COMPOSE_FILES, ...args], { timeoutMs });
 
 function budgetFromComposeFile(): number {
   const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
@@ -77,7 +86,7 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
     await buildStandins('amd64', join(logs, 'standins.log'));
     await compose(['down', '-v', '--remove-orphans']).catch(() => undefined);
     // Five service images from one Dockerfile: the build stage is built once and cached.
-    await runLogged('docker-compose', ['-p', PROJECT, '-f', join(ROOT, 'docker-compose.yml'), 'build'], join(logs, 'build.log'), 40 * 60_000);
+    await runLogged('docker-compose', ['-p', PROJECT, ...COMPOSE_FILES, 'build'], join(logs, 'build.log'), 40 * 60_000);
     await compose(['up', '-d'], 300_000);
     services = (await compose(['config', '--services'])).stdout.trim().split('\n');
   });
@@ -137,7 +146,7 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
     const reader = await ipOf('sensor-reader');
     const response = await fetch(`http://${reader}:${OPS_PORT['sensor-reader']}/faults`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${FAULT_TOKEN}` },
       body: JSON.stringify({ kind: 'bearing-wear', durationS: 120 }),
     });
     assert.equal(response.status, 201, await response.text());

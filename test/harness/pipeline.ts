@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { generatePipeKeys } from '@vigil/shared';
 import { healthz } from './metrics.js';
 import { defaultTestBundle } from './model-fixture.js';
 import { freePort, waitFor } from './ports.js';
@@ -34,9 +35,15 @@ const endpoint = (port: number) => `tcp://127.0.0.1:${port}`;
 /** The environment that wires each service to its neighbours on the test's ports. */
 export function pipelineEnv(
   ports: PipelinePorts,
-  common: { redisUrl: string; mqttUrl: string; deviceId: string; modelPath: string; outboxPath: string },
+  common: { redisUrl: string; mqttUrl: string; deviceId: string; modelPath: string; outboxPath: string; pipeSecretKey?: string },
 ): Record<ServiceName, Record<string, string>> {
-  const shared = { VIGIL_REDIS_URL: common.redisUrl, VIGIL_MQTT_URL: common.mqttUrl, VIGIL_DEVICE_ID: common.deviceId };
+  // A pipeline key as on a device: every pipeline test runs its ZeroMQ hops over CURVE.
+  const shared = {
+    VIGIL_REDIS_URL: common.redisUrl,
+    VIGIL_MQTT_URL: common.mqttUrl,
+    VIGIL_DEVICE_ID: common.deviceId,
+    VIGIL_PIPE_SECRET_KEY: common.pipeSecretKey ?? generatePipeKeys().secretKey,
+  };
   return {
     'sensor-reader': {
       ...shared,

@@ -7,7 +7,7 @@ export const schema = {
   ...commonSchema(SERVICE, 9104),
   redisUrl: redisUrlSetting,
   input: {
-    endpoint: { doc: 'ZeroMQ endpoint this stage binds for scores.', format: 'zmq-endpoint', default: 'tcp://0.0.0.0:5558', env: `${ENV}_INPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for scores: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5558', env: `${ENV}_INPUT` },
     highWaterMark: { doc: 'Scores buffered at the input.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
   },
   output: {

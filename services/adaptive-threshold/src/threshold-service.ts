@@ -18,6 +18,7 @@ import {
   RateLimitedLog,
   RedisJsonState,
   openStagePipes,
+  pipeGuard,
   runStageLoop,
   SCHEMA_VERSION,
   SeqTracker,
@@ -114,7 +115,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
   };
 
   // Decisions carry the alerts: never shed; a slow publisher makes this stage wait.
-  const { input, output } = await openStagePipes(config, 5_000);
+  const { input, output } = await openStagePipes(config, pipeGuard(config, metrics, rejectLog), 5_000);
 
   const handle = async (message: ScoreMessage): Promise<void> => {
     let threshold = await thresholdFor(message);

@@ -6,7 +6,7 @@ const ENV = envPrefix(SERVICE);
 export const schema = {
   ...commonSchema(SERVICE, 9105),
   input: {
-    endpoint: { doc: 'ZeroMQ endpoint this stage binds for decisions.', format: 'zmq-endpoint', default: 'tcp://0.0.0.0:5559', env: `${ENV}_INPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for decisions: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5559', env: `${ENV}_INPUT` },
     highWaterMark: { doc: 'Decisions buffered at the input.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
   },
   mqtt: {

@@ -5,6 +5,7 @@ import {
   isoTime,
   OpsServer,
   PullPipe,
+  pipeGuard,
   RateLimitedLog,
   runStageLoop,
   SeqTracker,
@@ -128,7 +129,13 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     metrics.completed(decision.ingestTs);
   };
 
-  const input = await PullPipe.bind({ endpoint: config.input.endpoint, highWaterMark: config.input.highWaterMark });
+  const guard = pipeGuard(config, metrics, rejectLog);
+  const input = await PullPipe.bind({
+    endpoint: config.input.endpoint,
+    highWaterMark: config.input.highWaterMark,
+    ...(guard.keys ? { keys: guard.keys } : {}),
+    onRefused: guard.onInputRefused,
+  });
   const loop = runStageLoop({ input, kind: 'decision', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
   const ops = await OpsServer.start({
     host: config.metricsHost,

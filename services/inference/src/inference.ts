@@ -11,6 +11,7 @@ import {
   RateLimitedLog,
   isWindowFeature,
   openStagePipes,
+  pipeGuard,
   runStageLoop,
   SCHEMA_VERSION,
   SeqTracker,
@@ -87,7 +88,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
   const expectedFeatures = () => holder.active?.bundle.inputSize ?? featureSpec.channels.length * valuesPerChannel(featureSpec.features, featureSpec.windowSize);
   const zeroContributions = Object.fromEntries(featureSpec.channels.map((channel) => [channel, 0]));
 
-  const { input, output } = await openStagePipes(config);
+  const { input, output } = await openStagePipes(config, pipeGuard(config, metrics, rejectLog));
 
   const handle = async (message: FeaturesMessage): Promise<void> => {
     const model = holder.active;

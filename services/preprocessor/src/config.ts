@@ -17,7 +17,7 @@ export const schema = {
   ...commonSchema(SERVICE, 9102),
   redisUrl: redisUrlSetting,
   input: {
-    endpoint: { doc: 'ZeroMQ endpoint this stage binds for readings.', format: 'zmq-endpoint', default: 'tcp://0.0.0.0:5556', env: `${ENV}_INPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for readings: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5556', env: `${ENV}_INPUT` },
     highWaterMark: { doc: 'Readings buffered at the input before the sender must wait.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
   },
   output: {

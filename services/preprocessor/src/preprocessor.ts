@@ -15,6 +15,7 @@ import {
   RateLimitedLog,
   RedisJsonState,
   openStagePipes,
+  pipeGuard,
   runStageLoop,
   SCHEMA_VERSION,
   SeqTracker,
@@ -106,7 +107,7 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
     return pipeline;
   };
 
-  const { input, output } = await openStagePipes(config);
+  const { input, output } = await openStagePipes(config, pipeGuard(config, metrics, rejectLog));
 
   const handle = async (reading: ReadingMessage): Promise<void> => {
     const pipeline = await pipelineFor(reading.asset);

@@ -68,6 +68,13 @@ export const schema = {
       env: `${ENV}_OUTPUT_STALL_RESET_MS`,
     },
   },
+  faultToken: {
+    doc: 'Token that turns on fault injection (POST /faults on the ops port, simulator source only), sent as "authorization: Bearer <token>"; empty: off.',
+    format: String,
+    default: '',
+    env: `${ENV}_FAULT_TOKEN`,
+    sensitive: true,
+  },
   simulator: {
     seed: { doc: 'Random seed of the simulated pump.', format: 'nat', default: 1, env: `${ENV}_SIM_SEED` },
     speed: {

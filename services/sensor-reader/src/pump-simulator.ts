@@ -54,6 +54,13 @@ export class PumpSimulator {
   }
 
   addFault(fault: Fault): void {
+    // Faults that have ended are dropped here, so a repeating schedule or a long demo keeps a
+    // short list.
+    const now = this.timeS;
+    for (let i = this.faults.length - 1; i >= 0; i--) {
+      const old = this.faults[i];
+      if (old && old.startS + old.durationS < now) this.faults.splice(i, 1);
+    }
     this.faults.push(fault);
   }
 

@@ -10,6 +10,7 @@ import {
   OpsServer,
   preciseNowMs,
   PushPipe,
+  pipeGuard,
   RateLimitedLog,
   readCpuTemperatureCelsius,
   SCHEMA_VERSION,
@@ -64,8 +65,11 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
   const redis = createRedisClient(config.redisUrl, logger, metrics);
   await connectRedis(redis, logger);
   const seq = new SeqAllocator(redis, logger);
+  const guard = pipeGuard(config, metrics, rejectLog);
   const output = new PushPipe({
     endpoint: config.output.endpoint,
+    ...(guard.keys ? { keys: guard.keys } : {}),
+    onRefused: guard.onOutputRefused,
     highWaterMark: config.output.highWaterMark,
     // By default a reading that cannot be queued is shed at the source, counted, and visible as a
     // seq gap downstream: a stalled pipeline must not grow this process without bound.
@@ -149,7 +153,7 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
     port: config.metricsPort,
     registry: metrics.registry,
     healthChecks: [],
-    routes: source instanceof SimulatorSource ? faultRoutes(source) : {},
+    routes: source instanceof SimulatorSource ? faultRoutes(source, config.faultToken) : {},
   });
   if (!(await output.waitForPeer(5_000))) {
     logger.warn({ output: config.output.endpoint }, 'preprocessor not connected yet; readings are shed (and counted) until it is');

@@ -12,6 +12,7 @@ import { freePort, waitFor } from '../../../test/harness/ports.js';
 import { startMosquitto, startRedis, type TestServer } from '../../../test/harness/servers.js';
 import { loadSensorReaderConfig } from '../src/config.js';
 import { startSensorReader } from '../src/reader.js';
+import { MAX_PENDING_FAULTS } from '../src/fault-routes.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -86,22 +87,45 @@ describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
     assert.ok((readings[30]?.seq ?? 0) > lastBefore);
   });
 
-  it('injects a fault on command and reports what it moves', async () => {
+  it('injects a fault on command only for the holder of the token, and bounds what one may inject', async () => {
     const port = await freePort();
+    const token = 'demo-token-7f3a';
     const reader = await startSensorReader(
-      loadSensorReaderConfig({ redisUrl: redis.url, metricsPort: port, metricsHost: '127.0.0.1', output: { endpoint }, simulator: { faults: '' } }),
+      loadSensorReaderConfig({ redisUrl: redis.url, metricsPort: port, metricsHost: '127.0.0.1', output: { endpoint }, faultToken: token, simulator: { faults: '' } }),
+      logger,
+    );
+    const faults = `http://127.0.0.1:${port}/faults`;
+    const post = (body: unknown, bearer: string | undefined = token) =>
+      fetch(faults, { method: 'POST', body: JSON.stringify(body), headers: bearer === undefined ? {} : { authorization: `Bearer ${bearer}` } });
+    try {
+      assert.equal((await post({ kind: 'leak', durationS: 30 }, undefined)).status, 401, 'no token');
+      assert.equal((await post({ kind: 'leak', durationS: 30 }, 'demo-token-7f3b')).status, 401, 'wrong token');
+      assert.equal((await fetch(faults)).status, 401, 'listing needs the token too');
+      const response = await post({ kind: 'leak', durationS: 30 });
+      assert.equal(response.status, 201);
+      assert.deepEqual(((await response.json()) as { affects: string[] }).affects, ['pressure', 'flow', 'current']);
+      const listed = (await (await fetch(faults, { headers: { authorization: `Bearer ${token}` } })).json()) as { scheduled: unknown[] };
+      assert.equal(listed.scheduled.length, 1);
+      assert.equal((await post({ kind: 'meltdown' })).status, 400);
+      assert.equal((await post({ kind: 'leak', durationS: 1e9 })).status, 400, 'an endless fault is refused');
+      assert.equal((await post(null)).status, 400);
+      for (let i = 1; i < MAX_PENDING_FAULTS; i++) assert.equal((await post({ kind: 'cavitation', durationS: 60 })).status, 201);
+      const tooMany = await post({ kind: 'cavitation', durationS: 60 });
+      assert.equal(tooMany.status, 429, 'the list of faults is bounded');
+    } finally {
+      await reader.stop();
+    }
+    const untokened = await freePort();
+    const closed = await startSensorReader(
+      loadSensorReaderConfig({ redisUrl: redis.url, metricsPort: untokened, metricsHost: '127.0.0.1', output: { endpoint }, simulator: { faults: '' } }),
       logger,
     );
     try {
-      const response = await fetch(`http://127.0.0.1:${port}/faults`, { method: 'POST', body: JSON.stringify({ kind: 'leak', durationS: 30 }) });
-      assert.equal(response.status, 201);
-      assert.deepEqual(((await response.json()) as { affects: string[] }).affects, ['pressure', 'flow', 'current']);
-      const listed = (await (await fetch(`http://127.0.0.1:${port}/faults`)).json()) as { scheduled: unknown[] };
-      assert.equal(listed.scheduled.length, 1);
-      const bad = await fetch(`http://127.0.0.1:${port}/faults`, { method: 'POST', body: '{"kind":"meltdown"}' });
-      assert.equal(bad.status, 400);
+      const refused = await fetch(`http://127.0.0.1:${untokened}/faults`, { method: 'POST', body: '{"kind":"leak"}' });
+      assert.equal(refused.status, 403, 'off without a token');
+      assert.match(((await refused.json()) as { error: string }).error, /VIGIL_SENSOR_READER_FAULT_TOKEN/);
     } finally {
-      await reader.stop();
+      await closed.stop();
     }
   });
 
