@@ -163,7 +163,8 @@ const PAYLOAD_VALIDATORS: Record<MessageKind, (message: Record<string, unknown>)
     if (entries.length === 0 || entries.length > 256) {
       throw new MessageError('bad_payload', 'channels must have 1-256 entries');
     }
-    for (const [, value] of entries) {
+    for (const [name, value] of entries) {
+      if (name === '' || name.length > 128) throw new MessageError('bad_payload', 'a channel name is empty or longer than 128 characters');
       if (!isReadingValue(value)) throw new MessageError('bad_payload', 'a channel value is not a number');
     }
   },

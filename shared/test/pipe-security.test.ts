@@ -23,7 +23,7 @@ async function receiveOne(pull: PullPipe, timeoutMs: number): Promise<string | u
   let timer: NodeJS.Timeout | undefined;
   const result = await Promise.race([
     iterator.next().then((next) => (next.done ? undefined : (next.value[0] as Buffer).toString())),
-    new Promise<undefined>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
   ]);
   clearTimeout(timer);
   return result;

@@ -16,6 +16,10 @@ export interface MqttSourceOptions {
  * Subscribes to sensor topics that already exist on a broker. A payload is a JSON object, either
  * `{"asset": "...", "ts": 1700000000000, "channels": {"pressure": 1.2, ...}}` or flat
  * `{"pressure": 1.2, "flow": 31.9}`; anything else is counted and dropped.
+ *
+ * On a topic `sensors/<user>/<asset>` (how the stack's broker lets its sensor user write) the
+ * asset is the topic's: the broker has checked who may write there, and a payload naming another
+ * asset is refused, so a writer cannot feed an asset outside its topic.
  */
 export class MqttSource implements SampleSource {
   readonly name = 'mqtt';
@@ -41,8 +45,8 @@ export class MqttSource implements SampleSource {
     });
     // An error event with no listener would end the process; here it is logged by reconnects.
     client.on('error', () => undefined);
-    client.on('message', (_topic, payload) => {
-      const sample = parseSensorPayload(payload, this.options.asset);
+    client.on('message', (topic, payload) => {
+      const sample = parseSensorPayload(payload, this.options.asset, Date.now(), assetOfTopic(topic));
       if (typeof sample === 'string') reject('mqtt_payload', sample);
       else emit(sample);
     });
@@ -53,11 +57,17 @@ export class MqttSource implements SampleSource {
   }
 }
 
+/** The asset a topic `sensors/<user>/<asset>` names, or undefined for any other topic. */
+export function assetOfTopic(topic: string): string | undefined {
+  return /^sensors\/[^/]+\/([^/]+)$/.exec(topic)?.[1];
+}
+
 /** Parses one MQTT sensor payload, or returns why it was refused. */
 export function parseSensorPayload(
   payload: Buffer,
   defaultAsset: string,
   now = Date.now(),
+  topicAsset?: string,
 ): { asset: string; ts: number; channels: Record<string, number> } | string {
   if (payload.length > 16 * 1024) return 'payload larger than 16 KiB';
   let parsed: unknown;
@@ -75,13 +85,15 @@ export function parseSensorPayload(
   const channels: Record<string, number> = {};
   for (const [name, value] of Object.entries(rawChannels)) {
     if ('channels' in body || (name !== 'asset' && name !== 'ts')) {
-      if (typeof value === 'number') channels[name] = value;
-      else if (value === null || value === 'NaN') channels[name] = Number.NaN;
-      else return `channel ${name} is not a number`;
+      if (typeof value !== 'number' && value !== null && value !== 'NaN') return `channel ${name.slice(0, 64)} is not a number`;
+      // Defined, not assigned: a channel called __proto__ stays a channel, never a prototype.
+      Object.defineProperty(channels, name, { value: typeof value === 'number' ? value : Number.NaN, enumerable: true, writable: true, configurable: true });
     }
   }
   if (Object.keys(channels).length === 0) return 'payload has no channels';
-  const asset = typeof body.asset === 'string' && body.asset !== '' ? body.asset : defaultAsset;
+  const named = typeof body.asset === 'string' && body.asset !== '' ? body.asset : undefined;
+  if (topicAsset !== undefined && named !== undefined && named !== topicAsset) return `payload names asset ${named.slice(0, 64)} on the topic of ${topicAsset}`;
+  const asset = topicAsset ?? named ?? defaultAsset;
   // No time in the payload: the reading is stamped on arrival. A time that is there must make sense.
   if (body.ts === undefined) return { asset, ts: now, channels };
   const time = normaliseSensorTime(body.ts, now);

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { waitFor } from '../../../test/harness/ports.js';
 import { startMosquitto, type TestServer } from '../../../test/harness/servers.js';
-import { MqttSource, parseSensorPayload } from '../src/mqtt-source.js';
+import { assetOfTopic, MqttSource, parseSensorPayload } from '../src/mqtt-source.js';
 import type { RawSample } from '../src/sample-source.js';
 
 /** The device's clock in these tests: 2026-09-21. */
@@ -37,6 +37,22 @@ describe('MQTT sensor payloads', () => {
     assert.equal(parseSensorPayload(Buffer.from('{"a":"high"}'), 'p', 0), 'channel a is not a number');
     assert.equal(parseSensorPayload(Buffer.from('{}'), 'p', 0), 'payload has no channels');
     assert.equal(parseSensorPayload(Buffer.alloc(20_000, 32), 'p', 0), 'payload larger than 16 KiB');
+  });
+
+  it("takes the asset from a sensors/<user>/<asset> topic and refuses a payload that names another", () => {
+    assert.equal(assetOfTopic('sensors/gateway/pump-3'), 'pump-3');
+    assert.equal(assetOfTopic('sensors/pump-3'), undefined);
+    assert.equal(assetOfTopic('plant/line1/pump-3/data'), undefined);
+    const parsed = parseSensorPayload(Buffer.from('{"a":1}'), 'pump-1', NOW, 'pump-3');
+    assert.equal((parsed as { asset: string }).asset, 'pump-3');
+    assert.equal((parseSensorPayload(Buffer.from('{"asset":"pump-3","channels":{"a":1}}'), 'pump-1', NOW, 'pump-3') as { asset: string }).asset, 'pump-3');
+    assert.equal(parseSensorPayload(Buffer.from('{"asset":"pump-1","channels":{"a":1}}'), 'pump-1', NOW, 'pump-3'), 'payload names asset pump-1 on the topic of pump-3');
+  });
+
+  it('keeps a channel called __proto__ a channel: an own property, never a prototype', () => {
+    const parsed = parseSensorPayload(Buffer.from('{"channels":{"__proto__":1,"a":2}}'), 'p', NOW) as { channels: Record<string, number> };
+    assert.deepEqual(Object.keys(parsed.channels), ['__proto__', 'a']);
+    assert.equal(Object.getPrototypeOf(parsed.channels), Object.prototype);
   });
 });
 

@@ -95,10 +95,10 @@ describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
       logger,
     );
     const faults = `http://127.0.0.1:${port}/faults`;
-    const post = (body: unknown, bearer: string | undefined = token) =>
-      fetch(faults, { method: 'POST', body: JSON.stringify(body), headers: bearer === undefined ? {} : { authorization: `Bearer ${bearer}` } });
+    const post = (body: unknown, bearer: string | null = token) =>
+      fetch(faults, { method: 'POST', body: JSON.stringify(body), headers: bearer === null ? {} : { authorization: `Bearer ${bearer}` } });
     try {
-      assert.equal((await post({ kind: 'leak', durationS: 30 }, undefined)).status, 401, 'no token');
+      assert.equal((await post({ kind: 'leak', durationS: 30 }, null)).status, 401, 'no token');
       assert.equal((await post({ kind: 'leak', durationS: 30 }, 'demo-token-7f3b')).status, 401, 'wrong token');
       assert.equal((await fetch(faults)).status, 401, 'listing needs the token too');
       const response = await post({ kind: 'leak', durationS: 30 });

@@ -52,7 +52,8 @@ export class ReadingCleaner {
     const imputed: Array<{ channel: string; problem: ReadingProblem }> = [];
     const filled = new Uint8Array(values.length);
     for (const [index, channel] of this.settings.channels.entries()) {
-      const raw = channels[channel];
+      // Own properties only: a configured channel called "constructor" must not find Object's.
+      const raw = Object.hasOwn(channels, channel) ? channels[channel] : undefined;
       const value = raw === undefined ? Number.NaN : readingValueToNumber(raw);
       const problem = this.problemOf(channel, raw, value);
       if (!problem) {

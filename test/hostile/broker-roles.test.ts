@@ -1,0 +1,152 @@
+/**
+ * The project's broker configuration (mosquitto/mosquitto.conf and the ACL its entrypoint writes),
+ * run by a real mosquitto through the real entrypoint script, attacked from the published listener
+ * as a user on the plant LAN would: spoofed readings, a taken-over client id, a huge retained
+ * message, a user name that would collide with vigil's own client ids.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { freePort, waitFor } from '../harness/ports.js';
+import { startProcess, type ManagedProcess } from '../harness/processes.js';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const READER = { username: 'scada', password: 'scada-secret' };
+const SENSOR = { username: 'gateway', password: 'gateway-secret' };
+
+interface Broker {
+  internal: string;
+  remote: string;
+  process: ManagedProcess;
+}
+
+/** The shipped conf with its two ports moved to free loopback ports and its data folder to `data`. */
+function projectConfig(data: string, internalPort: number, remotePort: number): string {
+  const shipped = readFileSync(join(ROOT, 'mosquitto/mosquitto.conf'), 'utf8');
+  return shipped
+    .replace(/^listener 1884$/m, `listener ${internalPort} 127.0.0.1`)
+    .replace(/^listener 1883$/m, `listener ${remotePort} 127.0.0.1`)
+    .replaceAll('/mosquitto/data/', `${data}/`)
+    .replaceAll('/mosquitto/data', data);
+}
+
+async function startProjectBroker(env: Record<string, string>): Promise<Broker> {
+  const data = mkdtempSync(join(tmpdir(), 'vigil-broker-'));
+  chmodSync(data, 0o755);
+  const [internalPort, remotePort] = [await freePort(), await freePort()];
+  const config = join(data, 'mosquitto.conf');
+  writeFileSync(config, projectConfig(data, internalPort, remotePort));
+  chmodSync(config, 0o644);
+  const process = startProcess('mosquitto', 'sh', [join(ROOT, 'mosquitto/entrypoint.sh')], {
+    ...env,
+    VIGIL_MOSQUITTO_DATA: data,
+    VIGIL_MOSQUITTO_CONFIG: config,
+  });
+  const internal = `mqtt://127.0.0.1:${internalPort}`;
+  await waitFor('the broker', () => connectAsync(internal, { reconnectPeriod: 0 }).then((client) => client.endAsync().then(() => true)).catch(() => undefined), 10_000, 200).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}\n${process.text()}`);
+    },
+  );
+  return { internal, remote: `mqtt://127.0.0.1:${remotePort}`, process };
+}
+
+function collect(client: MqttClient): Array<{ topic: string; payload: string; retain: boolean }> {
+  const seen: Array<{ topic: string; payload: string; retain: boolean }> = [];
+  client.on('message', (topic, payload, packet) => seen.push({ topic, payload: payload.toString(), retain: packet.retain }));
+  return seen;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the broker as configured (real mosquitto, the project conf and entrypoint)', { timeout: 60_000 }, () => {
+  let broker: Broker;
+  const clients: MqttClient[] = [];
+  const open = async (url: string, options: Parameters<typeof connectAsync>[1] = {}) => {
+    const client = await connectAsync(url, { reconnectPeriod: 0, ...options });
+    client.on('error', () => undefined);
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    broker = await startProjectBroker({
+      VIGIL_MQTT_REMOTE_USERNAME: READER.username,
+      VIGIL_MQTT_REMOTE_PASSWORD: READER.password,
+      VIGIL_MQTT_SENSOR_USERNAME: SENSOR.username,
+      VIGIL_MQTT_SENSOR_PASSWORD: SENSOR.password,
+    });
+  });
+
+  after(async () => {
+    await Promise.all(clients.map((client) => client.endAsync(true)));
+    await broker?.process.stop();
+  });
+
+  it('refuses anonymous clients and wrong passwords on the published listener', async () => {
+    await assert.rejects(connectAsync(broker.remote, { reconnectPeriod: 0 }), /Not authorized|Bad username|refused/i);
+    await assert.rejects(connectAsync(broker.remote, { reconnectPeriod: 0, username: READER.username, password: 'guess' }), /Not authorized|Bad username|refused/i);
+  });
+
+  it('lets the remote user read alerts but not write readings, and the sensor user write readings only under its own name', async () => {
+    const inside = await open(broker.internal, { clientId: 'vigil-test-reader' });
+    const readings = collect(inside);
+    await inside.subscribeAsync('sensors/#', { qos: 1 });
+    const scada = await open(broker.remote, READER);
+    const alerts = collect(scada);
+    await scada.subscribeAsync('vigil/#', { qos: 1 });
+    const gateway = await open(broker.remote, SENSOR);
+
+    await inside.publishAsync('vigil/vigil-pi/pump-1/alert', '{"severity":"warning"}', { qos: 1 });
+    await scada.publishAsync('sensors/scada/pump-1', '{"pressure": 9}', { qos: 1 });
+    await scada.publishAsync('vigil/vigil-pi/pump-1/alert', '{"forged":true}', { qos: 1 });
+    await gateway.publishAsync('sensors/gateway/pump-1', '{"pressure": 1.2}', { qos: 1 });
+    await gateway.publishAsync('sensors/scada/pump-1', '{"pressure": 99}', { qos: 1 });
+    await gateway.publishAsync('sensors/pump-1', '{"pressure": 99}', { qos: 1 });
+    await waitFor('the allowed messages', () => (readings.length >= 1 && alerts.length >= 1) || undefined, 5_000, 50);
+    await sleep(500);
+    assert.deepEqual(readings.map((m) => m.topic), ['sensors/gateway/pump-1'], 'only the sensor user, only under its name');
+    assert.deepEqual(alerts.map((m) => m.payload), ['{"severity":"warning"}'], 'no forged alert');
+  });
+
+  it("keeps vigil's client ids for vigil: a remote client asking for one does not disconnect vigil's publisher", async () => {
+    const publisher = await open(broker.internal, { clientId: 'vigil-vigil-pi-alerts' });
+    let kicked = false;
+    publisher.on('close', () => (kicked = true));
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const intruder = await open(broker.remote, { ...READER, clientId: 'vigil-vigil-pi-alerts' });
+      await intruder.endAsync();
+    }
+    await sleep(300);
+    assert.equal(kicked, false);
+    assert.equal(publisher.connected, true);
+  });
+
+  it('refuses retained messages past 64 KiB (256 KiB, and the 5 MiB of the attack): the sender is disconnected and nothing is kept', async () => {
+    for (const size of [256 * 1024, 5 * 1024 * 1024]) {
+      const gateway = await open(broker.remote, SENSOR);
+      const closed = new Promise<void>((resolve) => gateway.once('close', () => resolve()));
+      gateway.publish(`sensors/gateway/huge-${size}`, Buffer.alloc(size, 0x41), { qos: 0, retain: true });
+      await closed;
+    }
+    const late = await open(broker.internal);
+    const retained = collect(late);
+    await late.subscribeAsync('sensors/#', { qos: 1 });
+    await sleep(500);
+    assert.deepEqual(retained.filter((m) => m.topic.startsWith('sensors/gateway/huge')), []);
+  });
+
+  it("refuses to start with a remote user name that would take vigil's client ids, saying why", async () => {
+    const result = spawnSync('sh', [join(ROOT, 'mosquitto/entrypoint.sh')], {
+      env: { ...process.env, VIGIL_MQTT_REMOTE_USERNAME: 'vigil-vigil-pi-alerts', VIGIL_MQTT_REMOTE_PASSWORD: 'x', VIGIL_MOSQUITTO_DATA: mkdtempSync(join(tmpdir(), 'vigil-broker-')) },
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /starts with 'vigil'/);
+  });
+});
