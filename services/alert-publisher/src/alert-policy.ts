@@ -54,3 +54,25 @@ export class AlertPolicy {
     };
   }
 }
+
+/**
+ * The alert of an anomalous decision whose handling threw: only the decision's own fields, none
+ * derived (no contributors, no severity from ratios), so that building it cannot fail the same
+ * way. An alarm is published plainly rather than lost.
+ */
+export function rescuedAlert(decision: DecisionMessage, device: string): Alert {
+  return {
+    id: `${device}:${decision.asset}:${decision.seq}`,
+    device,
+    asset: decision.asset,
+    seq: decision.seq,
+    ts: decision.ts,
+    time: isoTime(decision.ts) ?? '',
+    clockSynced: isClockPlausible(decision.ts),
+    severity: 'critical',
+    score: Number.isFinite(decision.score) ? decision.score : 0,
+    threshold: Number.isFinite(decision.threshold?.high) ? decision.threshold.high : 0,
+    contributors: [],
+    model: { name: String(decision.model?.name ?? ''), version: String(decision.model?.version ?? '') },
+  };
+}

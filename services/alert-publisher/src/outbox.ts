@@ -57,6 +57,10 @@ export class Outbox {
     return this.pendingAlerts.size;
   }
 
+  has(id: string): boolean {
+    return this.pendingAlerts.has(id);
+  }
+
   /** Records an alert durably (fsync) before it is published. Returns false if the disk refused. */
   add(alert: Alert): boolean {
     this.pendingAlerts.set(alert.id, alert);

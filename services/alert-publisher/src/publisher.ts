@@ -15,7 +15,7 @@ import {
   type Logger,
   type RunningService,
 } from '@vigil/shared';
-import { AlertPolicy } from './alert-policy.js';
+import { AlertPolicy, rescuedAlert } from './alert-policy.js';
 import { SERVICE, type PublisherConfig } from './config.js';
 import { connectBroker, topicsFor } from './mqtt-link.js';
 import { Outbox, type Alert } from './outbox.js';
@@ -111,7 +111,33 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   metrics.connectionUp.set({ peer: 'mqtt' }, 0);
   const retryTimer = setInterval(publishPending, config.retryMs);
 
+  const rescued = new Counter({
+    name: 'vigil_alerts_rescued_total',
+    help: 'Alarms whose handling threw, published anyway as a plain alert (no contributors): an alarm is never lost to an exception.',
+    registers,
+  });
+  const keep = (alert: Alert): void => {
+    if (!outbox.add(alert)) {
+      outboxErrors.inc();
+      rejectLog.warn('outbox_write', { err: outbox.lastWriteError }, 'outbox cannot write to disk; alert held in memory');
+    }
+    publishAlert(alert);
+  };
+
   const handle = (decision: DecisionMessage): void => {
+    try {
+      handleDecision(decision);
+    } catch (error) {
+      if (decision.changed && decision.state === 'anomalous' && !outbox.has(`${config.deviceId}:${decision.asset}:${decision.seq}`)) {
+        rescued.inc();
+        keep(rescuedAlert(decision, config.deviceId));
+      }
+      // Still counted (handler_error) and logged by the stage loop.
+      throw error;
+    }
+  };
+
+  const handleDecision = (decision: DecisionMessage): void => {
     if (decision.changed || !latestState.has(decision.asset)) {
       const payload = JSON.stringify({ state: decision.state, since: isoTime(decision.since), seq: decision.seq, score: decision.score });
       latestState.set(decision.asset, payload);
@@ -119,13 +145,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     }
     const verdict = policy.judge(decision);
     if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
-    if (verdict.kind === 'alert') {
-      if (!outbox.add(verdict.alert)) {
-        outboxErrors.inc();
-        rejectLog.warn('outbox_write', { err: outbox.lastWriteError }, 'outbox cannot write to disk; alert held in memory');
-      }
-      publishAlert(verdict.alert);
-    }
+    if (verdict.kind === 'alert') keep(verdict.alert);
     metrics.completed(decision.ingestTs);
   };
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared';
-import { AlertPolicy, isClockPlausible } from '../src/alert-policy.js';
+import { AlertPolicy, isClockPlausible, rescuedAlert } from '../src/alert-policy.js';
 import { Outbox, type Alert } from '../src/outbox.js';
 
 function alert(id: string): Alert {
@@ -102,6 +102,21 @@ describe('AlertPolicy', () => {
     const later = policy.judge(decision(4, t0 + 61_000, 'anomalous', true, 5));
     assert.equal(later.kind, 'alert');
     assert.equal(later.kind === 'alert' && later.alert.severity, 'critical');
+  });
+
+  it('rescues an alarm from its own fields only: the same id as the policy gives, no derived parts, serialisable', () => {
+    const anomalous = decision(12, Date.UTC(2026, 0, 1), 'anomalous', true, 7);
+    const rescued = rescuedAlert(anomalous, 'dev');
+    const judged = new AlertPolicy({ device: 'dev', cooldownMs: 60_000, criticalRatio: 3 }).judge(anomalous);
+    assert.equal(judged.kind === 'alert' && judged.alert.id, rescued.id, 'a rescued alert and a normal one are the same alert to subscribers');
+    assert.equal(rescued.score, 7);
+    assert.deepEqual(rescued.contributors, []);
+    assert.equal(rescued.time, '2026-01-01T00:00:00.000Z');
+    assert.deepEqual(JSON.parse(JSON.stringify(rescued)), rescued);
+    // Contributions that would sink the policy play no part in the rescue.
+    const odd = { ...anomalous, contributions: null } as unknown as DecisionMessage;
+    assert.throws(() => new AlertPolicy({ device: 'dev', cooldownMs: 60_000, criticalRatio: 3 }).judge(odd));
+    assert.equal(rescuedAlert(odd, 'dev').id, 'dev:pump-1:12');
   });
 
   it('marks alerts from a clock that was never set', () => {
