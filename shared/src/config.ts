@@ -62,6 +62,18 @@ convict.addFormat({
 });
 
 convict.addFormat({
+  name: 'asset-id-list',
+  validate(value: unknown) {
+    if (!Array.isArray(value) || value.some((item) => !isValidAssetId(item))) throw new Error('must be comma-separated asset ids, each 1-64 characters of A-Z a-z 0-9 _ . -');
+  },
+  coerce: (value: string) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
+});
+
+convict.addFormat({
   name: 'device-id',
   validate(value: unknown) {
     // It is a level of every MQTT topic: '/', '+' or '#' in it and the broker refuses every message.
@@ -172,6 +184,18 @@ export function commonSchema(service: string, defaultMetricsPort: number) {
       format: String,
       default: '127.0.0.1',
       env: 'VIGIL_METRICS_HOST',
+    },
+    assetIdleS: {
+      doc: 'An asset silent this long may give its slot (memory, metric series) to a new one when a stage\'s slots are full; its state stays in Redis and comes back with it.',
+      format: 'positive-int',
+      default: 600,
+      env: 'VIGIL_ASSET_IDLE_S',
+    },
+    assetStateTtlDays: {
+      doc: 'Per-asset keys in Redis (seq, scaler, threshold) expire after this many days without the asset: names seen once do not stay for ever.',
+      format: 'positive-int',
+      default: 30,
+      env: 'VIGIL_ASSET_STATE_TTL_DAYS',
     },
     pipeSecretKey: {
       doc: 'Pipeline key (40 characters of Z85; npm run keygen makes one) that every stage of the device holds: a stage accepts ZeroMQ connections only from holders. Set it, or pipeKeyFile, wherever a stage binds more than loopback.',

@@ -26,3 +26,4 @@ export * from './detection/default-detector.js';
 export * from './detection/surprise-threshold.js';
 export * from './sensor-time.js';
 export { median, quantile, robustScale } from './detection/linear-algebra.js';
+export * from './asset-slots.js';

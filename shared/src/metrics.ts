@@ -142,6 +142,8 @@ function registerSysfsGauges(registry: Registry, sysfsRoot: string, logger: Logg
  * because seq is stamped once by the sensor-reader and never rewritten.
  */
 const SEQ_RESET_DISTANCE = 100_000;
+/** Assets whose seq is remembered; past it the longest-known is forgotten (stages bound their own assets lower). */
+const MAX_TRACKED_ASSETS = 1_024;
 
 export class SeqTracker {
   private readonly lastSeq = new Map<string, number>();
@@ -164,8 +166,13 @@ export class SeqTracker {
         this.metrics.seqGaps.inc({ stage: this.stage });
         this.metrics.seqLost.inc({ stage: this.stage }, seq - last - 1);
       }
-    }
+    } else if (this.lastSeq.size >= MAX_TRACKED_ASSETS) this.lastSeq.delete(this.lastSeq.keys().next().value as string);
     this.lastSeq.set(asset, seq);
     return true;
+  }
+
+  /** Drops an asset that gave up its slot; if it comes back, its first seq starts a new run. */
+  forget(asset: string): void {
+    this.lastSeq.delete(asset);
   }
 }

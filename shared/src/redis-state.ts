@@ -18,6 +18,8 @@ export class RedisJsonState<T> {
      * from cold-start statistics and then overwrite the learned ones Redis was about to serve.
      */
     private readonly waitForRedisMs = 60_000,
+    /** Seconds a key lives without being written or refreshed (0: for ever). */
+    private readonly ttlS = 0,
   ) {}
 
   key(asset: string): string {
@@ -59,22 +61,48 @@ export class RedisJsonState<T> {
   }
 
   async save(asset: string, value: T): Promise<void> {
-    await this.redis.set(this.key(asset), JSON.stringify(value));
+    if (this.ttlS > 0) await this.redis.set(this.key(asset), JSON.stringify(value), 'EX', this.ttlS);
+    else await this.redis.set(this.key(asset), JSON.stringify(value));
+  }
+
+  /** Restarts the TTL of these assets' keys: they are in use, even if nothing in them changed. */
+  async refresh(assets: Iterable<string>): Promise<void> {
+    if (this.ttlS <= 0) return;
+    const batch = this.redis.pipeline();
+    let any = false;
+    for (const asset of assets) {
+      batch.expire(this.key(asset), this.ttlS);
+      any = true;
+    }
+    if (any) await batch.exec();
   }
 }
+
+/** How often the keys of assets in use get their TTL restarted: far inside any TTL of days. */
+export const TTL_REFRESH_MS = 3_600_000;
 
 export class BatchedStateWriter<T> {
   private readonly dirty = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
+  private readonly refreshTimer: NodeJS.Timeout | undefined;
+
   constructor(
     private readonly store: RedisJsonState<T>,
     private readonly current: (asset: string) => T | undefined,
     intervalMs: number,
     private readonly errorLog: RateLimitedLog,
+    /** Assets in use, whose keys must not expire though their state no longer changes. */
+    inUse?: () => Iterable<string>,
   ) {
     this.timer = setInterval(() => void this.flush(), intervalMs);
+    if (inUse) {
+      this.refreshTimer = setInterval(() => {
+        this.store.refresh(inUse()).catch((error: unknown) => this.errorLog.warn('state_refresh', { err: String(error) }, 'could not refresh state TTLs in redis; will retry'));
+      }, TTL_REFRESH_MS);
+      this.refreshTimer.unref();
+    }
   }
 
   markDirty(asset: string): void {
@@ -107,6 +135,7 @@ export class BatchedStateWriter<T> {
   /** Stops the timer and writes what is still dirty. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.refreshTimer);
     await this.flush();
   }
 }

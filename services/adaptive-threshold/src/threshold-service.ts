@@ -18,6 +18,7 @@ import {
   RateLimitedLog,
   RedisJsonState,
   openStagePipes,
+  AssetSlots,
   pipeGuard,
   runStageLoop,
   SCHEMA_VERSION,
@@ -93,9 +94,22 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
   // surprise threshold, which needs no warm-up. Both decide() alike and persist their state.
   type AssetThreshold = AdaptiveThreshold | SurpriseThreshold;
   const isStoredState = (value: unknown): value is ThresholdState | SurpriseThresholdState => isThresholdState(value) || isSurpriseThresholdState(value);
-  const store = new RedisJsonState(redis, logger, 'vigil:threshold', isStoredState);
-  const thresholds = new Map<string, AssetThreshold>();
-  const writer = new BatchedStateWriter(store, (asset) => thresholds.get(asset)?.state, config.flushMs, rejectLog);
+  const store = new RedisJsonState(redis, logger, 'vigil:threshold', isStoredState, 60_000, config.assetStateTtlDays * 86_400);
+  const seqTracker = new SeqTracker(metrics, SERVICE);
+  const thresholds = new AssetSlots<AssetThreshold>({
+    capacity: config.maxAssets,
+    idleMs: config.assetIdleS * 1000,
+    onEvict: (asset, threshold) => {
+      // Its state goes to Redis as it is (the writer no longer sees it), and comes back with it.
+      void store.save(asset, threshold.state).catch(() => undefined);
+      for (const gauge of [scoreGauge, stateGauge]) gauge.remove({ asset });
+      for (const mark of ['high', 'low']) thresholdGauge.remove({ asset, mark });
+      contributionGauge.reset();
+      seqTracker.forget(asset);
+      logger.info({ asset, idleS: config.assetIdleS }, 'asset idle: its slot is given to a new one');
+    },
+  });
+  const writer = new BatchedStateWriter(store, (asset) => thresholds.peek(asset)?.state, config.flushMs, rejectLog, () => thresholds.assets());
   const thresholdOf = (state: ThresholdState | SurpriseThresholdState): AssetThreshold =>
     isSurpriseThresholdState(state) ? new SurpriseThreshold(alarmSettings, state) : new AdaptiveThreshold(settings, state);
   const freshThreshold = (message: ScoreMessage): AssetThreshold =>
@@ -106,7 +120,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
   const thresholdFor = async (message: ScoreMessage): Promise<AssetThreshold | undefined> => {
     const existing = thresholds.get(message.asset);
     if (existing) return existing;
-    if (thresholds.size >= config.maxAssets) return undefined;
+    if (!thresholds.makeRoom(message.asset)) return undefined;
     const stored = await store.load(message.asset);
     const threshold = stored ? thresholdOf(stored) : freshThreshold(message);
     thresholds.set(message.asset, threshold);
@@ -121,6 +135,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
     let threshold = await thresholdFor(message);
     if (!threshold) {
       metrics.countMessage('rejected', 'too_many_assets');
+      rejectLog.warn('too_many_assets', { asset: message.asset, maxAssets: config.maxAssets }, 'every asset slot is in use by an asset heard from within VIGIL_ASSET_IDLE_S: score refused (VIGIL_ADAPTIVE_THRESHOLD_MAX_ASSETS)');
       return;
     }
     const model = `${message.model.name}@${message.model.version}`;
@@ -169,12 +184,12 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
     metrics.completed(message.ingestTs);
   };
 
-  const loop = runStageLoop({ input, kind: 'score', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
+  const loop = runStageLoop({ input, kind: 'score', metrics, seq: seqTracker, rejectLog, handle });
   const ops = await OpsServer.start({
     host: config.metricsHost,
     port: config.metricsPort,
     registry: metrics.registry,
-    healthChecks: [],
+    healthChecks: [{ name: 'asset_slots', healthy: () => !thresholds.refusedWithin(60_000) }],
   });
   logger.info({ input: config.input.endpoint, output: config.output.endpoint, opsPort: ops.port }, 'thresholding');
 

@@ -15,6 +15,7 @@ import {
   RateLimitedLog,
   RedisJsonState,
   openStagePipes,
+  AssetSlots,
   pipeGuard,
   runStageLoop,
   SCHEMA_VERSION,
@@ -82,25 +83,38 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
       stored.stats.every(isRunningStatsState)
     );
   };
-  const store = new RedisJsonState(redis, logger, 'vigil:scaler', isStoredScaler);
-  const pipelines = new Map<string, AssetFeaturePipeline>();
+  const store = new RedisJsonState(redis, logger, 'vigil:scaler', isStoredScaler, 60_000, config.assetStateTtlDays * 86_400);
+  const seqTracker = new SeqTracker(metrics, SERVICE);
+  const stateOf = (pipeline: AssetFeaturePipeline): StoredScaler => ({ channels: settings.channels, stats: pipeline.scalerState() });
+  const pipelines = new AssetSlots<AssetFeaturePipeline>({
+    capacity: config.maxAssets,
+    idleMs: config.assetIdleS * 1000,
+    onEvict: (asset, pipeline) => {
+      // Its statistics go to Redis as they are, and come back if the asset does.
+      if (!pipeline.scalerFrozen) void store.save(asset, stateOf(pipeline)).catch(() => undefined);
+      scalerSamples.remove({ asset });
+      seqTracker.forget(asset);
+      logger.info({ asset, idleS: config.assetIdleS }, 'asset idle: its slot is given to a new one');
+    },
+  });
   const writer = new BatchedStateWriter(
     store,
     (asset) => {
-      const pipeline = pipelines.get(asset);
+      const pipeline = pipelines.peek(asset);
       if (!pipeline) return undefined;
-      const stats = pipeline.scalerState();
-      scalerSamples.set({ asset }, stats[0]?.count ?? 0);
-      return { channels: settings.channels, stats };
+      const stored = stateOf(pipeline);
+      scalerSamples.set({ asset }, stored.stats[0]?.count ?? 0);
+      return stored;
     },
     config.scalerFlushMs,
     rejectLog,
+    () => pipelines.assets(),
   );
 
   const pipelineFor = async (asset: string): Promise<AssetFeaturePipeline | undefined> => {
     const existing = pipelines.get(asset);
     if (existing) return existing;
-    if (pipelines.size >= config.maxAssets) return undefined;
+    if (!pipelines.makeRoom(asset)) return undefined;
     const pipeline = new AssetFeaturePipeline(settings, (await store.load(asset))?.stats);
     pipelines.set(asset, pipeline);
     logger.info({ asset, scalerFrozen: pipeline.scalerFrozen }, 'new asset');
@@ -113,6 +127,7 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
     const pipeline = await pipelineFor(reading.asset);
     if (!pipeline) {
       metrics.countMessage('rejected', 'too_many_assets');
+      rejectLog.warn('too_many_assets', { asset: reading.asset, maxAssets: config.maxAssets }, 'every asset slot is in use by an asset heard from within VIGIL_ASSET_IDLE_S: reading refused (VIGIL_PREPROCESSOR_MAX_ASSETS)');
       return;
     }
     // While the scaler learns, its statistics change with every reading: persist them (batched).
@@ -140,13 +155,17 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
     metrics.completed(reading.ingestTs);
   };
 
-  const loop = runStageLoop({ input, kind: 'reading', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
+  const loop = runStageLoop({ input, kind: 'reading', metrics, seq: seqTracker, rejectLog, handle });
   let inputOpen = true;
   const ops = await OpsServer.start({
     host: config.metricsHost,
     port: config.metricsPort,
     registry: metrics.registry,
-    healthChecks: [{ name: 'input', healthy: () => inputOpen }],
+    healthChecks: [
+      { name: 'input', healthy: () => inputOpen },
+      // Unhealthy while a real asset may be shut out: an asset refused for want of a slot lately.
+      { name: 'asset_slots', healthy: () => !pipelines.refusedWithin(60_000) },
+    ],
   });
   logger.info({ input: config.input.endpoint, output: config.output.endpoint, opsPort: ops.port }, 'preprocessing');
 

@@ -12,8 +12,14 @@ export const schema = {
     default: 'pump-1',
     env: `${ENV}_ASSET`,
   },
+  assets: {
+    doc: 'Allow-list of asset ids (besides the configured asset) the source may name, comma-separated; empty: any valid id, up to maxAssets at a time.',
+    format: 'asset-id-list',
+    default: [] as string[],
+    env: `${ENV}_ASSETS`,
+  },
   maxAssets: {
-    doc: 'Most distinct assets this reader stamps readings for (the configured one always among them): a source that names a new asset past it has those readings refused and counted, so a flood of names cannot fill Redis with sequence keys.',
+    doc: 'Most distinct assets this reader stamps readings for at a time (the configured ones always among them; a name silent for VIGIL_ASSET_IDLE_S gives its place up): a source that names a new asset past it has those readings refused and counted, so a flood of names cannot fill Redis with sequence keys. Keep it at or below the preprocessor\'s and threshold\'s max assets.',
     format: 'positive-int',
     default: 32,
     env: `${ENV}_MAX_ASSETS`,

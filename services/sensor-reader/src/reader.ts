@@ -10,6 +10,8 @@ import {
   OpsServer,
   preciseNowMs,
   PushPipe,
+  AssetSlots,
+  TTL_REFRESH_MS,
   pipeGuard,
   RateLimitedLog,
   readCpuTemperatureCelsius,
@@ -64,7 +66,7 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
   const source = createSource(config);
   const redis = createRedisClient(config.redisUrl, logger, metrics);
   await connectRedis(redis, logger);
-  const seq = new SeqAllocator(redis, logger);
+  const seq = new SeqAllocator(redis, logger, 1_000, config.assetStateTtlDays * 86_400);
   const guard = pipeGuard(config, metrics, rejectLog);
   const output = new PushPipe({
     endpoint: config.output.endpoint,
@@ -106,23 +108,40 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
   const pending = new Map<string, RawSample[]>();
   const blocking = config.output.whenFull === 'block';
   // Asset names come from the source (an MQTT payload, a CSV): each new one costs a Redis key and
-  // a slot downstream, so a name is checked and the number of names bounded before any of that.
-  const admitted = new Set<string>([config.asset]);
+  // a slot downstream, so a name is checked, and the names bounded, before any of that. The
+  // configured asset always keeps its slot; a name silent for VIGIL_ASSET_IDLE_S gives its slot up.
+  const admitted = new AssetSlots<true>({
+    capacity: config.maxAssets,
+    idleMs: config.assetIdleS * 1000,
+    pinned: [config.asset, ...config.assets],
+    onEvict: (asset) => seq.forget(asset),
+  });
+  admitted.set(config.asset, true);
+  const listed = new Set([config.asset, ...config.assets]);
   const admit = (asset: string): boolean => {
-    if (admitted.has(asset)) return true;
+    if (admitted.get(asset)) return true;
     if (!isValidAssetId(asset)) {
       metrics.countMessage('rejected', 'bad_asset');
       rejectLog.warn('bad_asset', { asset: JSON.stringify(asset.slice(0, 80)) }, 'asset id refused: 1-64 characters of A-Z a-z 0-9 _ . -');
       return false;
     }
-    if (admitted.size >= config.maxAssets) {
+    if (config.assets.length > 0 && !listed.has(asset)) {
+      metrics.countMessage('rejected', 'unlisted_asset');
+      rejectLog.warn('unlisted_asset', { asset }, 'asset not in VIGIL_SENSOR_READER_ASSETS: readings refused');
+      return false;
+    }
+    if (!admitted.makeRoom(asset)) {
       metrics.countMessage('rejected', 'too_many_assets');
       rejectLog.warn('too_many_assets', { asset, maxAssets: config.maxAssets }, 'asset limit reached: readings of a new asset refused (VIGIL_SENSOR_READER_MAX_ASSETS)');
       return false;
     }
-    admitted.add(asset);
+    admitted.set(asset, true);
     return true;
   };
+  const ttlRefresh = setInterval(() => {
+    seq.refresh(admitted.assets()).catch((error: unknown) => rejectLog.warn('seq_refresh', { err: String(error) }, 'could not refresh seq counter TTLs'));
+  }, TTL_REFRESH_MS);
+  ttlRefresh.unref();
   const emit = (sample: RawSample): Promise<void> | undefined => {
     if (!admit(sample.asset)) return undefined;
     if (seq.isPrepared(sample.asset)) {
@@ -152,7 +171,8 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
     host: config.metricsHost,
     port: config.metricsPort,
     registry: metrics.registry,
-    healthChecks: [],
+    // Unhealthy while a new asset may be shut out: one refused for want of a slot lately.
+    healthChecks: [{ name: 'asset_slots', healthy: () => !admitted.refusedWithin(60_000) }],
     routes: source instanceof SimulatorSource ? faultRoutes(source, config.faultToken) : {},
   });
   if (!(await output.waitForPeer(5_000))) {
@@ -189,6 +209,7 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
           { name: 'output', stop: () => output.close() },
           { name: 'source', stop: () => source.stop() },
           { name: 'thermal-governor', stop: () => governor.stop() },
+          { name: 'ttl-refresh', stop: () => clearInterval(ttlRefresh) },
         ],
         logger,
       );

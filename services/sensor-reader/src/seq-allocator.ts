@@ -14,14 +14,36 @@ export class SeqAllocator {
     private readonly redis: Redis,
     private readonly logger: Logger,
     private readonly blockSize = 1_000,
+    /** Seconds a counter lives without being used (0: for ever); refresh() keeps used ones. */
+    private readonly ttlS = 0,
   ) {}
+
+  /** Forgets an asset that gave up its slot: its next reading reserves a new block. */
+  forget(asset: string): void {
+    this.ranges.delete(asset);
+  }
+
+  /** Restarts the TTL of the counters of these assets. */
+  async refresh(assets: Iterable<string>): Promise<void> {
+    if (this.ttlS <= 0) return;
+    const batch = this.redis.pipeline();
+    for (const asset of assets) batch.expire(key(asset), this.ttlS);
+    await batch.exec();
+  }
+
+  private async reserve(asset: string): Promise<number> {
+    if (this.ttlS <= 0) return this.redis.incrby(key(asset), this.blockSize);
+    const [[error, end] = [null, 0]] = (await this.redis.multi().incrby(key(asset), this.blockSize).expire(key(asset), this.ttlS).exec()) ?? [];
+    if (error) throw error;
+    return Number(end);
+  }
 
   /** Reserves the first block for an asset; call before the asset's first sample. */
   async prepare(asset: string): Promise<void> {
     if (this.ranges.has(asset)) return;
     let end: number;
     try {
-      end = await this.redis.incrby(key(asset), this.blockSize);
+      end = await this.reserve(asset);
     } catch (error) {
       end = Date.now() + this.blockSize;
       this.logger.warn({ asset, err: errorText(error) }, 'redis unavailable for seq; starting from the clock');
@@ -49,12 +71,11 @@ export class SeqAllocator {
   private refill(asset: string, range: { next: number; end: number; refilling: boolean }): void {
     range.refilling = true;
     const reserveAbove = range.end;
-    this.redis
-      .incrby(key(asset), this.blockSize)
+    this.reserve(asset)
       .then(async (end) => {
         if (end - this.blockSize < reserveAbove) {
           end = reserveAbove + this.blockSize;
-          await this.redis.set(key(asset), end);
+          await (this.ttlS > 0 ? this.redis.set(key(asset), end, 'EX', this.ttlS) : this.redis.set(key(asset), end));
         }
         range.end = Math.max(range.end, end);
       })
