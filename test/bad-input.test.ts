@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { Push } from 'zeromq';
+import type { Push } from 'zeromq';
 import { metricSum, scrape } from './harness/metrics.js';
-import { PIPELINE_ORDER, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
+import { PIPELINE_ORDER, stageSender, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
 import { waitFor } from './harness/ports.js';
 
 const TOTAL_SAMPLES = 2500;
@@ -76,7 +76,8 @@ describe('bad input into every stage of a running pipeline', { timeout: 240_000 
     const expected = new Map<string, Map<string, number>>();
     const sockets: Push[] = [];
     for (const stage of ['preprocessor', 'inference', 'adaptive-threshold', 'alert-publisher'] as const) {
-      const socket = new Push({ linger: 2000 });
+      // Holding the pipeline key: garbage from a stage gone wrong (strangers: test/hostile).
+      const socket = stageSender(pipeline);
       socket.connect(`tcp://127.0.0.1:${ports.input[stage]}`);
       sockets.push(socket);
       const frames = [...garbageFrames(stage), ...(stage === 'preprocessor' ? badReadings() : [])];

@@ -75,7 +75,7 @@ export function createServiceMetrics(stage: string, sysfsRoot: string, logger: L
 
   const pipeRefused = new Counter({
     name: 'vigil_pipe_handshakes_refused_total',
-    help: 'ZeroMQ connections refused at the handshake: on this stage\'s input (a sender without the pipeline key) or by the next stage (this one\'s key is not the pipeline\'s).',
+    help: 'ZeroMQ connections refused at the handshake, on this stage\'s input (not_admitted: a sender knowing the input\'s public key but not holding the pipeline key, always counted; handshake_failed: no key or another, counted when this side notices first) or by the next stage (output).',
     labelNames: ['direction', 'reason'] as const,
     registers: [registry],
   });

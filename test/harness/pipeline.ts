@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generatePipeKeys } from '@vigil/shared';
+import { Push } from 'zeromq';
+import { generatePipeKeys, pipeKeysFromSecret } from '@vigil/shared';
 import { healthz } from './metrics.js';
 import { defaultTestBundle } from './model-fixture.js';
 import { freePort, waitFor } from './ports.js';
@@ -49,6 +50,8 @@ export function pipelineEnv(
       ...shared,
       VIGIL_SENSOR_READER_METRICS_PORT: String(ports.metrics['sensor-reader']),
       VIGIL_SENSOR_READER_OUTPUT: endpoint(ports.input.preprocessor),
+      // Read only on the mqtt source: the test's broker, as the alerts'.
+      VIGIL_SENSOR_READER_MQTT_URL: common.mqttUrl,
     },
     preprocessor: {
       ...shared,
@@ -164,4 +167,17 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
     throw error;
   }
   return running;
+}
+
+/**
+ * A ZeroMQ sender holding the pipeline's key, as a stage of this pipeline would: what a test uses
+ * to push frames of its own into a stage (garbage from a stage gone wrong, not from a stranger).
+ */
+export function stageSender(pipeline: RunningPipeline, linger = 2_000): Push {
+  const secret = pipeline.env.preprocessor.VIGIL_PIPE_SECRET_KEY;
+  const keys = secret ? pipeKeysFromSecret(secret) : undefined;
+  return new Push({
+    linger,
+    ...(keys ? { curveServerKey: keys.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey } : {}),
+  });
 }
