@@ -3,7 +3,7 @@
  * boot a service in-process without signal handlers, and the process entry point is three lines.
  */
 import { isConfigError } from './config.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, routeProcessWarnings, type Logger } from './logger.js';
 
 export interface RunningService {
   /** Stops every component in reverse order of start; resolves when all sockets are closed. */
@@ -70,6 +70,7 @@ export async function runMain(options: MainOptions): Promise<void> {
     setTimeout(() => process.exit(code), 50).unref();
   };
 
+  routeProcessWarnings(logger);
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.on('unhandledRejection', (error) => {
