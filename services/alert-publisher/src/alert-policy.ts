@@ -26,6 +26,11 @@ export class AlertPolicy {
 
   constructor(private readonly settings: AlertPolicySettings) {}
 
+  /** Drops an asset's cooldown (it gave up its place in the publisher's tables). */
+  forget(asset: string): void {
+    this.lastAlertTs.delete(asset);
+  }
+
   judge(decision: DecisionMessage): AlertVerdict {
     if (!decision.changed || decision.state !== 'anomalous') return { kind: 'none' };
     const last = this.lastAlertTs.get(decision.asset);

@@ -5,6 +5,7 @@ import {
   isoTime,
   OpsServer,
   PullPipe,
+  AssetSlots,
   pipeGuard,
   RateLimitedLog,
   runStageLoop,
@@ -19,6 +20,9 @@ import { AlertPolicy, rescuedAlert } from './alert-policy.js';
 import { SERVICE, type PublisherConfig } from './config.js';
 import { connectBroker, topicsFor } from './mqtt-link.js';
 import { Outbox, type Alert } from './outbox.js';
+
+/** Assets whose last state and alert counters the publisher keeps; past it the longest silent goes. */
+const MAX_PUBLISHED_ASSETS = 256;
 
 export interface AlertPublisher extends RunningService {
   readonly opsPort: number;
@@ -61,7 +65,17 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   const policy = new AlertPolicy({ device: config.deviceId, cooldownMs: config.cooldownS * 1000, criticalRatio: config.criticalRatio });
   const client = connectBroker(config, topics);
   const inFlight = new Set<string>();
-  const latestState = new Map<string, string>();
+  // The last state per asset, re-sent on reconnect: bounded like every per-asset table (the
+  // threshold sends decisions for at most its own max assets; names come and go over months).
+  const latestState = new AssetSlots<string>({
+    capacity: MAX_PUBLISHED_ASSETS,
+    idleMs: 0,
+    onEvict: (asset) => {
+      published.remove({ asset });
+      suppressed.remove({ asset });
+      policy.forget(asset);
+    },
+  });
   let loggedDown = false;
 
   // A bounded window of unacknowledged alerts: a crash between the broker receiving an alert and
@@ -98,7 +112,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     if (loggedDown) logger.info('mqtt connection restored');
     loggedDown = false;
     client.publish(topics.status, 'online', { qos: 1, retain: true });
-    for (const [asset, payload] of latestState) publishState(asset, payload);
+    for (const asset of latestState.assets()) publishState(asset, latestState.peek(asset) ?? '');
     publishPending();
   });
   client.on('close', () => {
@@ -138,8 +152,9 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   };
 
   const handleDecision = (decision: DecisionMessage): void => {
-    if (decision.changed || !latestState.has(decision.asset)) {
+    if (decision.changed || latestState.get(decision.asset) === undefined) {
       const payload = JSON.stringify({ state: decision.state, since: isoTime(decision.since), seq: decision.seq, score: decision.score });
+      latestState.makeRoom(decision.asset);
       latestState.set(decision.asset, payload);
       publishState(decision.asset, payload);
     }
