@@ -9,10 +9,25 @@ set -eu
 # The paths are the image's; the variables exist so a test can run this script outside it.
 base_config="${VIGIL_PROMETHEUS_CONFIG:-/etc/prometheus/prometheus.yml}"
 data="${VIGIL_PROMETHEUS_DATA:-/prometheus}"
-config="$base_config"
+
+# This device's id, by the services' rule (shared/src/device-identity.ts): a name made of
+# A-Z a-z 0-9 _ . - (anything else becomes '-'), at most 64 characters.
+device_id() {
+  uuid=$(printf '%s' "${BALENA_DEVICE_UUID:-}" | cut -c1-7)
+  for candidate in "${VIGIL_DEVICE_ID:-}" "${BALENA_DEVICE_NAME_AT_INIT:-}" "$uuid"; do
+    id=$(printf '%s' "$candidate" | tr -c 'A-Za-z0-9_.-' '-' | cut -c1-64)
+    if [ -n "$id" ]; then
+      printf '%s' "$id"
+      return
+    fi
+  done
+  printf 'vigil-pi'
+}
+device=$(device_id)
+config="$data/prometheus-vigil.yml"
+sed "s/^\( *device: \)vigil-pi\$/\1$device/" "$base_config" > "$config"
+echo "vigil: prometheus labels every series device=$device"
 if [ -n "${VIGIL_REMOTE_WRITE_URL:-}" ]; then
-  config="$data/prometheus-remote-write.yml"
-  cp "$base_config" "$config"
   {
     echo "remote_write:"
     echo "  - url: ${VIGIL_REMOTE_WRITE_URL}"

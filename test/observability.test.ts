@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SERVICE_NODE_FLAGS } from '@vigil/shared';
+import { defaultDeviceId, SERVICE_NODE_FLAGS } from '@vigil/shared';
 import { PIPELINE_ORDER, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
 import { freePort, waitFor } from './harness/ports.js';
 import { ROOT, startProcess, type ManagedProcess } from './harness/processes.js';
@@ -25,19 +25,38 @@ interface Panel {
 }
 
 const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
-const dashboard = JSON.parse(read('grafana/dashboards/vigil-overview.json')) as { uid: string; panels: Panel[] };
+const dashboard = JSON.parse(read('grafana/dashboards/vigil-overview.json')) as {
+  uid: string;
+  panels: Panel[];
+  templating: { list: Array<{ name: string; type: string; query: string | { query: string }; allValue?: string }> };
+};
 const panels = dashboard.panels.filter((panel) => panel.type !== 'row');
-const expressions = panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr })));
+/** The queries as Grafana sends them with "All" devices and assets chosen. */
+const expressions = panels.flatMap((panel) =>
+  (panel.targets ?? []).map((target) => ({ panel: panel.title, raw: target.expr, expr: target.expr.replaceAll('$device', '.*').replaceAll('$asset', '.*') })),
+);
 
 describe('Grafana provisioning (files)', () => {
-  it('every panel and query uses the provisioned datasource', () => {
-    const datasourceUid = /uid:\s*(\S+)/.exec(read('grafana/provisioning/datasources/prometheus.yml'))?.[1];
-    assert.equal(datasourceUid, 'vigil-prometheus');
+  it('every panel and query reads the datasource variable, so the dashboard works on any Prometheus', () => {
+    assert.match(read('grafana/provisioning/datasources/prometheus.yml'), /type: prometheus/);
+    const variables = new Map(dashboard.templating.list.map((variable) => [variable.name, variable]));
+    assert.equal(variables.get('datasource')?.type, 'datasource');
+    assert.equal(variables.get('datasource')?.query, 'prometheus');
     assert.ok(panels.length >= 10);
     for (const panel of panels) {
-      assert.equal(panel.datasource?.uid, datasourceUid, `panel "${panel.title}"`);
+      assert.equal(panel.datasource?.uid, '${datasource}', `panel "${panel.title}"`);
       assert.ok((panel.targets ?? []).length > 0, `panel "${panel.title}" has queries`);
-      for (const target of panel.targets ?? []) assert.equal(target.datasource?.uid, datasourceUid, `a query of "${panel.title}"`);
+      for (const target of panel.targets ?? []) assert.equal(target.datasource?.uid, '${datasource}', `a query of "${panel.title}"`);
+    }
+  });
+
+  it('every query is narrowed to the chosen devices (and assets, where the metric has one)', () => {
+    const variables = new Map(dashboard.templating.list.map((variable) => [variable.name, variable]));
+    for (const name of ['device', 'asset']) assert.equal(variables.get(name)?.allValue, '.*', `${name}: "All" matches every value`);
+    for (const { panel, raw } of expressions) {
+      const selectors = [...raw.matchAll(/\b(vigil_[a-z0-9_]+|process_[a-z_]+|nodejs_[a-z0-9_]+)(\{[^}]*\})?/g)];
+      assert.ok(selectors.length > 0, `${panel}: ${raw}`);
+      for (const [, , labels] of selectors) assert.match(labels ?? '', /device=~"\$device"/, `${panel}: ${raw}`);
     }
   });
 
@@ -96,14 +115,36 @@ describe('image entrypoints (run here with the image paths pointed at temporary 
     assert.match(output, /--storage\.tsdb\.retention\.time=7d/);
     assert.match(output, /--storage\.tsdb\.retention\.size=512MB/);
     assert.match(output, /SUCCESS/);
-    const generated = readFileSync(join(dir, 'prometheus-remote-write.yml'), 'utf8');
+    const generated = readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8');
     assert.match(generated, /remote_write:\n {2}- url: https:\/\/metrics\.example\.test\/api\/v1\/write\n {4}basic_auth:/);
     const plain = run('prometheus/entrypoint.sh', {
       VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'),
       VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'),
       VIGIL_PROMETHEUS_DATA: dir,
     });
-    assert.match(plain, new RegExp(`--config.file=${join(ROOT, 'prometheus/prometheus.yml')}`));
+    assert.match(plain, new RegExp(`--config.file=${join(dir, 'prometheus-vigil.yml')}`));
+    assert.doesNotMatch(readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8'), /^remote_write:/m, 'no remote_write without its URL');
+  });
+
+  it('prometheus: labels every series with the device id the services work out, by the same rule', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-prom-device-'));
+    writeFileSync(join(dir, 'fake-prometheus'), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+    const cases: Array<Record<string, string>> = [
+      {},
+      { BALENA_DEVICE_UUID: '7f3a2c1d9e8b4a6f' },
+      { BALENA_DEVICE_UUID: '7f3a2c1d9e8b4a6f', BALENA_DEVICE_NAME_AT_INIT: 'pump house 3' },
+      { VIGIL_DEVICE_ID: 'line-3.pump_a', BALENA_DEVICE_NAME_AT_INIT: 'ignored' },
+    ];
+    for (const env of cases) {
+      run('prometheus/entrypoint.sh', { ...env, VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'), VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'), VIGIL_PROMETHEUS_DATA: dir });
+      const config = readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8');
+      const expected = env.VIGIL_DEVICE_ID ?? defaultDeviceId(env, 'ignored-in-a-container', true);
+      const labels = [...config.matchAll(/^ *device: (\S+)$/gm)].map((match) => match[1]);
+      assert.deepEqual(labels, [expected, expected], JSON.stringify(env));
+    }
+    assert.equal(defaultDeviceId({ BALENA_DEVICE_NAME_AT_INIT: 'pump house 3' }, 'h', true), 'pump-house-3');
+    assert.equal(defaultDeviceId({}, 'rig.local', false), 'rig.local', 'outside a container: the host name');
+    assert.equal(defaultDeviceId({}, 'a1b2c3d4e5f6', true), 'vigil-pi', 'in a plain container: not its random host name');
   });
 
   it('grafana: no admin/admin; a password from the environment, or one generated and printed once', () => {
@@ -221,6 +262,8 @@ describe('dashboard queries against a real Prometheus scraping a running pipelin
       return missing;
     });
     assert.deepEqual(empty, [], 'expressions without data');
+    // The scrape config puts the device on every series (entrypoint.sh writes in the real id).
+    assert.ok((await query('vigil_messages_total{device="vigil-pi"}')).length > 0, 'series carry the device label');
     const temperature = (await query('max(vigil_cpu_temperature_celsius)')) as Array<{ value: [number, string] }>;
     assert.equal(Number(temperature[0]?.value[1]), 58.312);
   });

@@ -1,7 +1,13 @@
 // The only module that reads process.env: every service builds its settings through loadConfig.
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import convict from 'convict';
 import { isValidAssetId } from './messages.js';
 import { isCurveKey } from './pipe-keys.js';
+import { defaultDeviceId } from './device-identity.js';
+
+/** Worked out once, from balena's variables or the host (device-identity.ts). */
+const DEFAULT_DEVICE_ID = defaultDeviceId(process.env, hostname(), existsSync('/.dockerenv') || existsSync('/run/.containerenv'));
 
 export type ConfigSchema<T> = convict.Schema<T>;
 
@@ -162,9 +168,9 @@ export function commonSchema(service: string, defaultMetricsPort: number) {
   const prefix = `VIGIL_${service.toUpperCase().replace(/-/g, '_')}`;
   return {
     deviceId: {
-      doc: 'Name of this device; the MQTT topics are vigil/<deviceId>/... (1-64 of A-Z a-z 0-9 _ . -)',
+      doc: 'Name of this device; the MQTT topics are vigil/<deviceId>/... (1-64 of A-Z a-z 0-9 _ . -). Default: balena\'s device name or short UUID, else the host name outside a container, else vigil-pi.',
       format: 'device-id',
-      default: 'vigil-pi',
+      default: DEFAULT_DEVICE_ID,
       env: 'VIGIL_DEVICE_ID',
     },
     logLevel: {

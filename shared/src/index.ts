@@ -27,3 +27,4 @@ export * from './detection/surprise-threshold.js';
 export * from './sensor-time.js';
 export { median, quantile, robustScale } from './detection/linear-algebra.js';
 export * from './asset-slots.js';
+export * from './device-identity.js';
