@@ -111,7 +111,8 @@ export function parseRow(line: string, layout: CsvLayout): CsvRow {
   for (const { index, channel } of layout.channelColumns) {
     const cell = (cells[index] ?? '').trim();
     // An empty or non-numeric cell is a missing reading, not a bad row: the preprocessor imputes.
-    channels[channel] = cell === '' ? Number.NaN : Number(cell);
+    // Defined, not assigned: a column called __proto__ stays a channel, never a prototype.
+    Object.defineProperty(channels, channel, { value: cell === '' ? Number.NaN : Number(cell), enumerable: true, writable: true, configurable: true });
   }
   return { ts, channels };
 }

@@ -28,6 +28,11 @@ describe('CSV format', () => {
     assert.throws(() => layoutFromHeader('time,P1', { timeColumn: 'time', columnMap: { P9: 'x' } }), /P9/);
     assert.throws(() => layoutFromHeader('a,b', { timeColumn: 'time', columnMap: {} }), /time column/);
     assert.throws(() => parseColumnMap(['nonsense']), /source=channel/);
+    // A column called __proto__ is a channel like any other: an own property, never a prototype.
+    const odd = parseRow('1700000000,1,2', layoutFromHeader('time,__proto__,b', { timeColumn: 'time', columnMap: {} }));
+    assert.ok(!('error' in odd));
+    assert.deepEqual(Object.keys(odd.channels), ['__proto__', 'b']);
+    assert.equal(Object.getPrototypeOf(odd.channels), Object.prototype);
   });
 
   it('refuses malformed rows with a reason, and keeps bad cells as missing values', () => {
