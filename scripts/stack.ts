@@ -8,11 +8,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { connect } from 'mqtt';
-import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, generatePipeKeys, PUMP_PHYSICAL_LIMITS, SERVICE_NODE_FLAGS } from '@vigil/shared';
+import { connect, type MqttClient } from 'mqtt';
+import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, generatePipeKeys, PUMP_PHYSICAL_LIMITS, SERVICE_NODE_FLAGS, STAGES, TOPOLOGY } from '@vigil/shared';
 import { buildBundle } from '../services/inference/src/bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../services/inference/src/trainer.js';
 import { PumpSimulator } from '../services/sensor-reader/src/pump-simulator.js';
@@ -52,6 +52,26 @@ for (const [name, url, hint] of [
   }
 }
 
+/** Whether a port on loopback is free to bind. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+// Every port the stages bind, checked before any starts: a taken one is one line, not a crash.
+for (const stage of STAGES) {
+  const { opsPort, inputPort } = TOPOLOGY[stage];
+  for (const [port, what] of [[opsPort, 'ops'], [inputPort, 'input']] as const) {
+    if (port !== undefined && !(await portFree(port))) {
+      console.error(`Port ${port} (${stage} ${what}) is in use: stop what holds it (another npm run stack? see: ss -ltnp | grep ${port}) and start again.`);
+      process.exit(1);
+    }
+  }
+}
+
 if (!existsSync(join(args.model ?? '', 'bundle.json'))) {
   // What learn mode would build on the device after its scaler warm-up and five minutes of normal
   // running, done here from the simulator so the stack detects from its first minute.
@@ -86,6 +106,23 @@ const services: Array<[string, Record<string, string>]> = [
   ],
 ];
 const children: ChildProcess[] = [];
+let mqtt: MqttClient | undefined;
+let stopping = false;
+/** Stops every process the stack started, the source first; exits 1 if one had died on its own. */
+async function stop(exitCode = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  mqtt?.end(true);
+  // Reverse order: the source stops first, so nothing is in flight when a stage closes.
+  for (const child of [...children].reverse()) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }
+  process.exit(exitCode);
+}
+
 for (const [name, env] of services) {
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(root, 'services', name, 'dist/main.js')], {
     env: { ...process.env, ...common, ...env },
@@ -93,15 +130,15 @@ for (const [name, env] of services) {
   });
   child.once('exit', (code, signal) => {
     if (!stopping) console.error(`${name} exited (${code ?? signal}); stopping the stack`);
-    void stop();
+    void stop(1);
   });
   children.push(child);
   // Downstream first: each input is bound before its sender starts.
   await new Promise((resolve) => setTimeout(resolve, 400));
 }
 
-const mqtt = connect(mqttUrl, { clientId: `vigil-stack-watch-${process.pid}` });
-mqtt.on('connect', () => mqtt.subscribe(`vigil/${deviceId}/#`));
+mqtt = connect(mqttUrl, { clientId: `vigil-stack-watch-${process.pid}` });
+mqtt.on('connect', () => mqtt?.subscribe(`vigil/${deviceId}/#`));
 mqtt.on('error', () => undefined);
 mqtt.on('message', (topic, payload) => {
   const text = payload.toString();
@@ -117,23 +154,9 @@ mqtt.on('message', (topic, payload) => {
 const speed = Number(args.speed);
 console.log(
   `\nvigil is running: simulated pump at ${speed}x speed, faults ${args.faults}.` +
-    `\nWarm-up takes ~${Math.round(150 / speed)} s (scaler, then threshold); metrics on http://127.0.0.1:9101-9105/metrics.` +
-    `\nInject a fault any time: curl -X POST -H 'authorization: Bearer ${faultToken}' localhost:9101/faults -d '{"kind":"cavitation","durationS":60}'\nCtrl-C stops.\n`,
+    `\nWarm-up takes ~${Math.round(150 / speed)} s (scaler, then threshold); metrics on http://127.0.0.1:${TOPOLOGY['sensor-reader'].opsPort}-${TOPOLOGY['alert-publisher'].opsPort}/metrics.` +
+    `\nInject a fault any time: curl -X POST -H 'authorization: Bearer ${faultToken}' localhost:${TOPOLOGY['sensor-reader'].opsPort}/faults -d '{"kind":"cavitation","durationS":60}'\nCtrl-C stops.\n`,
 );
 
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  mqtt.end(true);
-  // Reverse order: the source stops first, so nothing is in flight when a stage closes.
-  for (const child of [...children].reverse()) {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise((resolve) => child.once('exit', resolve));
-    }
-  }
-  process.exit(0);
-}
 process.once('SIGINT', () => void stop());
 process.once('SIGTERM', () => void stop());

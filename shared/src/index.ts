@@ -28,3 +28,4 @@ export * from './sensor-time.js';
 export { median, quantile, robustScale } from './detection/linear-algebra.js';
 export * from './asset-slots.js';
 export * from './device-identity.js';
+export * from './topology.js';

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { STAGES, TOPOLOGY, type StageName } from '@vigil/shared';
 import { metricSum, scrape } from '../harness/metrics.js';
 import { MqttListener } from '../harness/mqtt-listener.js';
 import { waitFor } from '../harness/ports.js';
@@ -18,14 +19,8 @@ import { buildStandins, ensureEngine, logFolder, ROOT, run, runLogged } from './
 const PROJECT = 'vigiltest';
 const ASSET = 'pump-1';
 const DEVICE = 'vigil-pi';
-const PIPELINE = ['sensor-reader', 'preprocessor', 'inference', 'adaptive-threshold', 'alert-publisher'] as const;
-const OPS_PORT: Record<(typeof PIPELINE)[number], number> = {
-  'sensor-reader': 9101,
-  preprocessor: 9102,
-  inference: 9103,
-  'adaptive-threshold': 9104,
-  'alert-publisher': 9105,
-};
+const PIPELINE = STAGES;
+const OPS_PORT = Object.fromEntries(STAGES.map((stage) => [stage, TOPOLOGY[stage].opsPort])) as Record<StageName, number>;
 /** The budget docker-compose.yml states, without Grafana (whose image is a stand-in here). */
 const MEMORY_BUDGET_MIB = budgetFromComposeFile();
 

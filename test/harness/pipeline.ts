@@ -2,38 +2,38 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Push } from 'zeromq';
-import { generatePipeKeys, pipeKeysFromSecret } from '@vigil/shared';
+import { envPrefix, generatePipeKeys, pipeKeysFromSecret, STAGES, TOPOLOGY } from '@vigil/shared';
 import { healthz } from './metrics.js';
 import { defaultTestBundle } from './model-fixture.js';
 import { freePort, waitFor } from './ports.js';
 import { startService, type ManagedProcess, type ServiceName } from './processes.js';
 import { startMosquitto, startRedis, type TestServer } from './servers.js';
 
-export const PIPELINE_ORDER: ServiceName[] = ['sensor-reader', 'preprocessor', 'inference', 'adaptive-threshold', 'alert-publisher'];
+/** The stages in pipeline order: the topology table's. */
+export const PIPELINE_ORDER: ServiceName[] = [...STAGES];
+
+type InputStage = Exclude<ServiceName, 'sensor-reader'>;
 
 export interface PipelinePorts {
   metrics: Record<ServiceName, number>;
   /** Input PULL port of each stage after the sensor-reader. */
-  input: Record<Exclude<ServiceName, 'sensor-reader'>, number>;
+  input: Record<InputStage, number>;
 }
 
+/** The topology table's shape on free ports, so tests run beside each other and a live stack. */
 export async function allocatePipelinePorts(): Promise<PipelinePorts> {
   const metrics = {} as Record<ServiceName, number>;
-  for (const name of PIPELINE_ORDER) metrics[name] = await freePort();
-  return {
-    metrics,
-    input: {
-      preprocessor: await freePort(),
-      inference: await freePort(),
-      'adaptive-threshold': await freePort(),
-      'alert-publisher': await freePort(),
-    },
-  };
+  const input = {} as Record<InputStage, number>;
+  for (const name of PIPELINE_ORDER) {
+    metrics[name] = await freePort();
+    if (TOPOLOGY[name].inputPort !== undefined) input[name as InputStage] = await freePort();
+  }
+  return { metrics, input };
 }
 
 const endpoint = (port: number) => `tcp://127.0.0.1:${port}`;
 
-/** The environment that wires each service to its neighbours on the test's ports. */
+/** The environment that wires each service to its neighbours on the test's ports, by the topology table. */
 export function pipelineEnv(
   ports: PipelinePorts,
   common: { redisUrl: string; mqttUrl: string; deviceId: string; modelPath: string; outboxPath: string; pipeSecretKey?: string },
@@ -45,40 +45,22 @@ export function pipelineEnv(
     VIGIL_DEVICE_ID: common.deviceId,
     VIGIL_PIPE_SECRET_KEY: common.pipeSecretKey ?? generatePipeKeys().secretKey,
   };
-  return {
-    'sensor-reader': {
+  const env = {} as Record<ServiceName, Record<string, string>>;
+  for (const name of PIPELINE_ORDER) {
+    const prefix = envPrefix(name);
+    const { inputPort, next } = TOPOLOGY[name];
+    env[name] = {
       ...shared,
-      VIGIL_SENSOR_READER_METRICS_PORT: String(ports.metrics['sensor-reader']),
-      VIGIL_SENSOR_READER_OUTPUT: endpoint(ports.input.preprocessor),
-      // Read only on the mqtt source: the test's broker, as the alerts'.
-      VIGIL_SENSOR_READER_MQTT_URL: common.mqttUrl,
-    },
-    preprocessor: {
-      ...shared,
-      VIGIL_PREPROCESSOR_METRICS_PORT: String(ports.metrics.preprocessor),
-      VIGIL_PREPROCESSOR_INPUT: endpoint(ports.input.preprocessor),
-      VIGIL_PREPROCESSOR_OUTPUT: endpoint(ports.input.inference),
-    },
-    inference: {
-      ...shared,
-      VIGIL_INFERENCE_METRICS_PORT: String(ports.metrics.inference),
-      VIGIL_INFERENCE_INPUT: endpoint(ports.input.inference),
-      VIGIL_INFERENCE_OUTPUT: endpoint(ports.input['adaptive-threshold']),
-      VIGIL_INFERENCE_MODEL_PATH: common.modelPath,
-    },
-    'adaptive-threshold': {
-      ...shared,
-      VIGIL_ADAPTIVE_THRESHOLD_METRICS_PORT: String(ports.metrics['adaptive-threshold']),
-      VIGIL_ADAPTIVE_THRESHOLD_INPUT: endpoint(ports.input['adaptive-threshold']),
-      VIGIL_ADAPTIVE_THRESHOLD_OUTPUT: endpoint(ports.input['alert-publisher']),
-    },
-    'alert-publisher': {
-      ...shared,
-      VIGIL_ALERT_PUBLISHER_METRICS_PORT: String(ports.metrics['alert-publisher']),
-      VIGIL_ALERT_PUBLISHER_INPUT: endpoint(ports.input['alert-publisher']),
-      VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: common.outboxPath,
-    },
-  };
+      [`${prefix}_METRICS_PORT`]: String(ports.metrics[name]),
+      ...(inputPort !== undefined ? { [`${prefix}_INPUT`]: endpoint(ports.input[name as InputStage]) } : {}),
+      ...(next !== undefined ? { [`${prefix}_OUTPUT`]: endpoint(ports.input[next as InputStage]) } : {}),
+    };
+  }
+  // Read only on the mqtt source: the test's broker, as the alerts'.
+  env['sensor-reader'].VIGIL_SENSOR_READER_MQTT_URL = common.mqttUrl;
+  env.inference.VIGIL_INFERENCE_MODEL_PATH = common.modelPath;
+  env['alert-publisher'].VIGIL_ALERT_PUBLISHER_OUTBOX_PATH = common.outboxPath;
+  return env;
 }
 
 /** Starts a service and waits until its /healthz answers 200. */

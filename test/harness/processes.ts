@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NODE_FLAGS } from '@vigil/shared';
+import { SERVICE_NODE_FLAGS, type StageName } from '@vigil/shared';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -66,7 +66,8 @@ export function startProcess(name: string, command: string, args: string[], env:
   return new ManagedProcess(name, child);
 }
 
-export type ServiceName = 'sensor-reader' | 'preprocessor' | 'inference' | 'adaptive-threshold' | 'alert-publisher';
+/** A pipeline stage, as named in the topology table. */
+export type ServiceName = StageName;
 
 /**
  * V8 flags added after production's for a benchmark that compares them (`VIGIL_EXTRA_NODE_FLAGS=

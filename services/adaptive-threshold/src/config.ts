@@ -1,17 +1,29 @@
-import { commonSchema, ConfigError, DEFAULT_EVIDENCE_ALARM_SETTINGS, DEFAULT_THRESHOLD_SETTINGS as D, envPrefix, loadConfig, redisUrlSetting } from '@vigil/shared';
+import {
+  commonSchema,
+  ConfigError,
+  DEFAULT_EVIDENCE_ALARM_SETTINGS,
+  DEFAULT_THRESHOLD_SETTINGS as D,
+  defaultInputEndpoint,
+  defaultOutputEndpoint,
+  envPrefix,
+  loadConfig,
+  redisUrlSetting,
+  type StageName,
+  TOPOLOGY,
+} from '@vigil/shared';
 
-export const SERVICE = 'adaptive-threshold';
+export const SERVICE = 'adaptive-threshold' satisfies StageName;
 const ENV = envPrefix(SERVICE);
 
 export const schema = {
-  ...commonSchema(SERVICE, 9104),
+  ...commonSchema(SERVICE, TOPOLOGY[SERVICE].opsPort),
   redisUrl: redisUrlSetting,
   input: {
-    endpoint: { doc: 'ZeroMQ endpoint this stage binds for scores: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5558', env: `${ENV}_INPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for scores: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: defaultInputEndpoint(SERVICE), env: `${ENV}_INPUT` },
     highWaterMark: { doc: 'Scores buffered at the input.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
   },
   output: {
-    endpoint: { doc: 'ZeroMQ endpoint of the alert-publisher input.', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5559', env: `${ENV}_OUTPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint of the alert-publisher input.', format: 'zmq-endpoint', default: defaultOutputEndpoint(SERVICE), env: `${ENV}_OUTPUT` },
     highWaterMark: { doc: 'Decisions queued for the alert-publisher; when full this stage waits (decisions are never dropped).', format: 'positive-int', default: 10_000, env: `${ENV}_OUTPUT_HWM` },
   },
   warmupSamples: { doc: 'Scored samples that set the initial score statistics.', format: 'positive-int', default: D.warmupSamples, env: `${ENV}_WARMUP` },

@@ -1,12 +1,19 @@
-import { commonSchema, envPrefix, loadConfig } from '@vigil/shared';
+import {
+  commonSchema,
+  defaultInputEndpoint,
+  envPrefix,
+  loadConfig,
+  type StageName,
+  TOPOLOGY,
+} from '@vigil/shared';
 
-export const SERVICE = 'alert-publisher';
+export const SERVICE = 'alert-publisher' satisfies StageName;
 const ENV = envPrefix(SERVICE);
 
 export const schema = {
-  ...commonSchema(SERVICE, 9105),
+  ...commonSchema(SERVICE, TOPOLOGY[SERVICE].opsPort),
   input: {
-    endpoint: { doc: 'ZeroMQ endpoint this stage binds for decisions: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5559', env: `${ENV}_INPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for decisions: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: defaultInputEndpoint(SERVICE), env: `${ENV}_INPUT` },
     highWaterMark: { doc: 'Decisions buffered at the input.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
   },
   mqtt: {

@@ -1,16 +1,25 @@
-import { commonSchema, DEFAULT_FEATURE_SPEC, envPrefix, loadConfig } from '@vigil/shared';
+import {
+  commonSchema,
+  DEFAULT_FEATURE_SPEC,
+  defaultInputEndpoint,
+  defaultOutputEndpoint,
+  envPrefix,
+  loadConfig,
+  type StageName,
+  TOPOLOGY,
+} from '@vigil/shared';
 
-export const SERVICE = 'inference';
+export const SERVICE = 'inference' satisfies StageName;
 const ENV = envPrefix(SERVICE);
 
 export const schema = {
-  ...commonSchema(SERVICE, 9103),
+  ...commonSchema(SERVICE, TOPOLOGY[SERVICE].opsPort),
   input: {
-    endpoint: { doc: 'ZeroMQ endpoint this stage binds for feature vectors: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5557', env: `${ENV}_INPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for feature vectors: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: defaultInputEndpoint(SERVICE), env: `${ENV}_INPUT` },
     highWaterMark: { doc: 'Feature messages buffered at the input.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
   },
   output: {
-    endpoint: { doc: 'ZeroMQ endpoint of the adaptive-threshold input.', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5558', env: `${ENV}_OUTPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint of the adaptive-threshold input.', format: 'zmq-endpoint', default: defaultOutputEndpoint(SERVICE), env: `${ENV}_OUTPUT` },
     highWaterMark: { doc: 'Scores queued for the adaptive-threshold before this stage waits.', format: 'positive-int', default: 10_000, env: `${ENV}_OUTPUT_HWM` },
   },
   modelPath: {

@@ -3,25 +3,29 @@ import {
   DEFAULT_CLEANER_POLICIES,
   DEFAULT_FEATURE_SPEC,
   DEFAULT_FORWARD_FILL_LIMIT,
+  defaultInputEndpoint,
+  defaultOutputEndpoint,
   envPrefix,
   loadConfig,
   PUMP_PHYSICAL_LIMITS,
   redisUrlSetting,
+  type StageName,
+  TOPOLOGY,
 } from '@vigil/shared';
 
-export const SERVICE = 'preprocessor';
+export const SERVICE = 'preprocessor' satisfies StageName;
 const ENV = envPrefix(SERVICE);
 const POLICY = ['impute', 'reject'];
 
 export const schema = {
-  ...commonSchema(SERVICE, 9102),
+  ...commonSchema(SERVICE, TOPOLOGY[SERVICE].opsPort),
   redisUrl: redisUrlSetting,
   input: {
-    endpoint: { doc: 'ZeroMQ endpoint this stage binds for readings: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5556', env: `${ENV}_INPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint this stage binds for readings: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: defaultInputEndpoint(SERVICE), env: `${ENV}_INPUT` },
     highWaterMark: { doc: 'Readings buffered at the input before the sender must wait.', format: 'positive-int', default: 10_000, env: `${ENV}_INPUT_HWM` },
   },
   output: {
-    endpoint: { doc: 'ZeroMQ endpoint of the inference input.', format: 'zmq-endpoint', default: 'tcp://127.0.0.1:5557', env: `${ENV}_OUTPUT` },
+    endpoint: { doc: 'ZeroMQ endpoint of the inference input.', format: 'zmq-endpoint', default: defaultOutputEndpoint(SERVICE), env: `${ENV}_OUTPUT` },
     highWaterMark: { doc: 'Feature messages queued for inference before this stage waits.', format: 'positive-int', default: 10_000, env: `${ENV}_OUTPUT_HWM` },
   },
   channels: {

@@ -1,10 +1,18 @@
-import { commonSchema, envPrefix, loadConfig, redisUrlSetting } from '@vigil/shared';
+import {
+  commonSchema,
+  defaultOutputEndpoint,
+  envPrefix,
+  loadConfig,
+  redisUrlSetting,
+  type StageName,
+  TOPOLOGY,
+} from '@vigil/shared';
 
-export const SERVICE = 'sensor-reader';
+export const SERVICE = 'sensor-reader' satisfies StageName;
 const ENV = envPrefix(SERVICE);
 
 export const schema = {
-  ...commonSchema(SERVICE, 9101),
+  ...commonSchema(SERVICE, TOPOLOGY[SERVICE].opsPort),
   redisUrl: redisUrlSetting,
   asset: {
     doc: 'Asset id stamped on every reading (the machine this reader watches): 1-64 of A-Z a-z 0-9 _ . -',
@@ -52,7 +60,7 @@ export const schema = {
     endpoint: {
       doc: 'ZeroMQ endpoint of the preprocessor input.',
       format: 'zmq-endpoint',
-      default: 'tcp://127.0.0.1:5556',
+      default: defaultOutputEndpoint(SERVICE),
       env: `${ENV}_OUTPUT`,
     },
     highWaterMark: {
