@@ -48,7 +48,8 @@ export class MqttSource implements SampleSource {
     client.on('message', (topic, payload) => {
       const sample = parseSensorPayload(payload, this.options.asset, Date.now(), assetOfTopic(topic));
       if (typeof sample === 'string') reject('mqtt_payload', sample);
-      else emit(sample);
+      // Not awaited: a broker's messages cannot be held back, and emit counts its own failures.
+      else void emit(sample);
     });
   }
 
