@@ -1,7 +1,7 @@
 /**
  * npm run train and npm run eval on the files a user has: a plain timestamp,value CSV, a labelled
  * CSV; and the first mistakes a user makes, each answered with one line naming the cause and the
- * fix, exit code 2, no stack trace. The commands run as the README gives them, as processes.
+ * fix, exit code 2, no stack trace. The commands run as the docs give them (docs/training.md), as processes.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

@@ -14,7 +14,7 @@ const train = { ...DEFAULT_TRAIN_OPTIONS, epochs: 60, batchSize: 32 };
  * Chosen with training seeds 42, 1 and 2 (the neighbours, F1 / FAR % / MAR % for seed 42:
  * 2.5 / 2.25 sigma 0.854 / 3.52 / 23.20 (seed 2: MAR 25.17); 2.25 / 2 0.844 / 8.98 / 21.27;
  * 2.5 / 1.75 0.846 / 8.95 / 21.08; settleFactor 5 0.831 / 7.11 / 24.62, 20 0.844 / 8.54 / 21.56),
- * then checked with seeds not used to choose it (README, SKAB).
+ * then checked with seeds not used to choose it (docs/evaluation.md, SKAB).
  */
 const levels: Omit<EvalModelConfig, 'id' | 'name'> = {
   kind: 'dense-ae',
