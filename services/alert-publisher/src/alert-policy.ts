@@ -1,7 +1,6 @@
 /**
- * When a decision becomes an alert: on entering the anomalous state, unless the asset alerted
- * within the cooldown (a fault that flaps in and out raises one alert, not one per flap).
- * Cooldown runs on sensor time (ts), so a replay at 20x speed behaves like the real thing.
+ * When a decision becomes an alert, and when an alarm episode ends. Cooldown runs on sensor time
+ * (ts), so a replay at 20x speed behaves like the real thing.
  */
 import { isoTime, topContributors, type DecisionMessage } from '@vigil/shared';
 import type { Alert } from './outbox.js';
@@ -19,44 +18,133 @@ export interface AlertPolicySettings {
   criticalRatio: number;
 }
 
-export type AlertVerdict = { kind: 'none' } | { kind: 'suppressed' } | { kind: 'alert'; alert: Alert };
+export type AlertVerdict =
+  | { kind: 'none' }
+  /** A re-entry of the open episode within the cooldown: counted on the episode, no new alert. */
+  | { kind: 'suppressed'; episode: string }
+  /** A new episode: the alert. */
+  | { kind: 'alert'; alert: Alert }
+  /** The episode's anomaly ended: its summary (duration, peak, contributors over the episode). */
+  | { kind: 'cleared'; alert: Alert };
 
+/** One alarm episode of an asset, from its raise until the cooldown after its last clear. */
+interface Episode {
+  raised: Alert;
+  /** Sensor time of the raise: the cooldown runs from it. */
+  lastEntryTs: number;
+  startTs: number;
+  open: boolean;
+  peakScore: number;
+  contributionSums: Map<string, number>;
+  anomalousSamples: number;
+  reentries: number;
+  clears: number;
+}
+
+/**
+ * Decisions into alarm episodes. Entering the anomalous state raises an alert and opens an
+ * episode; leaving it clears the episode (a summary goes out); entering again within the cooldown
+ * with the same leading sensor re-enters the same episode (counted, no new alert: a fault that
+ * flaps raises one alert), while a different leading sensor is a different fault and a new
+ * episode, alerted even inside the cooldown.
+ */
 export class AlertPolicy {
-  private readonly lastAlertTs = new Map<string, number>();
+  private readonly episodes = new Map<string, Episode>();
 
   constructor(private readonly settings: AlertPolicySettings) {}
 
-  /** Drops an asset's cooldown (it gave up its place in the publisher's tables). */
+  /** Drops an asset's episode (it gave up its place in the publisher's tables). */
   forget(asset: string): void {
-    this.lastAlertTs.delete(asset);
+    this.episodes.delete(asset);
   }
 
   judge(decision: DecisionMessage): AlertVerdict {
-    if (!decision.changed || decision.state !== 'anomalous') return { kind: 'none' };
-    const last = this.lastAlertTs.get(decision.asset);
-    if (last !== undefined && decision.ts - last < this.settings.cooldownMs && decision.ts >= last) {
-      return { kind: 'suppressed' };
+    const episode = this.episodes.get(decision.asset);
+    if (decision.state === 'anomalous' && episode?.open) this.accumulate(episode, decision);
+    if (!decision.changed) return { kind: 'none' };
+    if (decision.state === 'anomalous') return this.enter(decision, episode);
+    if (episode?.open) return this.clear(decision, episode);
+    return { kind: 'none' };
+  }
+
+  private enter(decision: DecisionMessage, episode: Episode | undefined): AlertVerdict {
+    const leader = topContributors(decision.contributions, 1)[0]?.sensor;
+    if (
+      episode &&
+      decision.ts >= episode.lastEntryTs &&
+      decision.ts - episode.lastEntryTs < this.settings.cooldownMs &&
+      leader === episode.raised.contributors[0]?.sensor
+    ) {
+      episode.reentries += 1;
+      episode.open = true;
+      this.accumulate(episode, decision);
+      return { kind: 'suppressed', episode: episode.raised.id };
     }
-    this.lastAlertTs.set(decision.asset, decision.ts);
     const ratio = decision.threshold.high > 0 ? decision.score / decision.threshold.high : Number.POSITIVE_INFINITY;
+    const id = `${this.settings.device}:${decision.asset}:${decision.seq}`;
+    const raised: Alert = {
+      id,
+      event: 'raised',
+      episode: id,
+      device: this.settings.device,
+      asset: decision.asset,
+      seq: decision.seq,
+      ts: decision.ts,
+      // Never throws: the envelope check keeps ts inside the date range, and isoTime would not throw anyway.
+      time: isoTime(decision.ts) ?? '',
+      clockSynced: isClockPlausible(decision.ts),
+      severity: ratio >= this.settings.criticalRatio ? 'critical' : 'warning',
+      score: decision.score,
+      threshold: decision.threshold.high,
+      contributors: topContributors(decision.contributions, 3),
+      model: decision.model,
+      reentries: 0,
+    };
+    const fresh: Episode = {
+      raised,
+      lastEntryTs: decision.ts,
+      startTs: decision.ts,
+      open: true,
+      peakScore: 0,
+      contributionSums: new Map(),
+      anomalousSamples: 0,
+      reentries: 0,
+      clears: 0,
+    };
+    this.accumulate(fresh, decision);
+    this.episodes.set(decision.asset, fresh);
+    return { kind: 'alert', alert: raised };
+  }
+
+  private clear(decision: DecisionMessage, episode: Episode): AlertVerdict {
+    episode.open = false;
+    episode.clears += 1;
+    const means: Record<string, number> = {};
+    for (const [sensor, sum] of episode.contributionSums) means[sensor] = sum / Math.max(1, episode.anomalousSamples);
     return {
-      kind: 'alert',
+      kind: 'cleared',
       alert: {
-        id: `${this.settings.device}:${decision.asset}:${decision.seq}`,
-        device: this.settings.device,
-        asset: decision.asset,
+        ...episode.raised,
+        id: `${episode.raised.episode}:cleared:${episode.clears}`,
+        event: 'cleared',
         seq: decision.seq,
         ts: decision.ts,
-        // Never throws: the envelope check keeps ts inside the date range, and isoTime would not throw anyway.
         time: isoTime(decision.ts) ?? '',
         clockSynced: isClockPlausible(decision.ts),
-        severity: ratio >= this.settings.criticalRatio ? 'critical' : 'warning',
-        score: decision.score,
-        threshold: decision.threshold.high,
-        contributors: topContributors(decision.contributions, 3),
-        model: decision.model,
+        score: episode.peakScore,
+        contributors: topContributors(means, 3),
+        reentries: episode.reentries,
+        durationS: Math.max(0, (decision.ts - episode.startTs) / 1000),
       },
     };
+  }
+
+  private accumulate(episode: Episode, decision: DecisionMessage): void {
+    episode.peakScore = Math.max(episode.peakScore, decision.score);
+    episode.anomalousSamples += 1;
+    for (const [sensor, share] of Object.entries(decision.contributions)) {
+      episode.contributionSums.set(sensor, (episode.contributionSums.get(sensor) ?? 0) + share);
+    }
   }
 }
 
@@ -66,8 +154,12 @@ export class AlertPolicy {
  * way. An alarm is published plainly rather than lost.
  */
 export function rescuedAlert(decision: DecisionMessage, device: string): Alert {
+  const id = `${device}:${decision.asset}:${decision.seq}`;
   return {
-    id: `${device}:${decision.asset}:${decision.seq}`,
+    id,
+    event: 'raised',
+    episode: id,
+    reentries: 0,
     device,
     asset: decision.asset,
     seq: decision.seq,

@@ -5,6 +5,7 @@ import type { PublisherConfig } from './config.js';
 export interface Topics {
   status: string;
   alert(asset: string): string;
+  episode(asset: string): string;
   state(asset: string): string;
 }
 
@@ -12,6 +13,7 @@ export function topicsFor(prefix: string, device: string): Topics {
   return {
     status: `${prefix}/${device}/status`,
     alert: (asset) => `${prefix}/${device}/${asset}/alert`,
+    episode: (asset) => `${prefix}/${device}/${asset}/episode`,
     state: (asset) => `${prefix}/${device}/${asset}/state`,
   };
 }

@@ -14,6 +14,18 @@ import { dirname } from 'node:path';
 export interface Alert {
   /** Idempotency key: the same alert published twice has the same id; subscribers drop repeats. */
   id: string;
+  /**
+   * `raised`: an alarm episode began (the alert topic); `cleared`: it ended (the episode topic),
+   * with its duration, peak score (in `score`) and the sensors that led over the whole episode.
+   * Records written before episodes existed have none and are `raised`.
+   */
+  event?: 'raised' | 'cleared';
+  /** The id of the alert that raised the episode. */
+  episode?: string;
+  /** Times the asset re-entered the anomalous state within the cooldown, in this episode. */
+  reentries?: number;
+  /** cleared: seconds from the raise to this clear, in sensor time. */
+  durationS?: number;
   device: string;
   asset: string;
   seq: number;

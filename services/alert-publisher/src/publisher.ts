@@ -40,7 +40,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   });
   const suppressed = new Counter({
     name: 'vigil_alerts_suppressed_total',
-    help: 'Alerts not raised because the asset alerted within the cooldown.',
+    help: 'Re-entries of an alarm episode within the cooldown with the same leading sensor: counted on the episode (reentries), no new alert.',
     labelNames: ['asset'] as const,
     registers,
   });
@@ -85,15 +85,16 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   const publishAlert = (alert: Alert): void => {
     if (!client.connected || inFlight.has(alert.id) || inFlight.size >= config.maxInFlight) return;
     inFlight.add(alert.id);
-    client.publish(topics.alert(alert.asset), JSON.stringify(alert), { qos: 1 }, (error) => {
+    const topic = alert.event === 'cleared' ? topics.episode(alert.asset) : topics.alert(alert.asset);
+    client.publish(topic, JSON.stringify(alert), { qos: 1 }, (error) => {
       inFlight.delete(alert.id);
       if (error) {
         rejectLog.warn('publish_error', { err: error.message, id: alert.id }, 'alert not acknowledged; will retry');
         return;
       }
       outbox.ack(alert.id);
-      published.inc({ asset: alert.asset });
-      logger.info({ id: alert.id, asset: alert.asset, severity: alert.severity }, 'alert published');
+      if (alert.event !== 'cleared') published.inc({ asset: alert.asset });
+      logger.info({ id: alert.id, event: alert.event ?? 'raised', asset: alert.asset, severity: alert.severity }, 'alert published');
       publishPending();
     });
   };
@@ -160,7 +161,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     }
     const verdict = policy.judge(decision);
     if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
-    if (verdict.kind === 'alert') keep(verdict.alert);
+    if (verdict.kind === 'alert' || verdict.kind === 'cleared') keep(verdict.alert);
     metrics.completed(decision.ingestTs);
   };
 

@@ -97,11 +97,42 @@ describe('AlertPolicy', () => {
     const policy = new AlertPolicy({ device: 'dev', cooldownMs: 60_000, criticalRatio: 3 });
     const t0 = Date.UTC(2026, 0, 1);
     policy.judge(decision(1, t0, 'anomalous', true));
-    assert.equal(policy.judge(decision(2, t0 + 1000, 'normal', true)).kind, 'none');
+    assert.equal(policy.judge(decision(2, t0 + 1000, 'normal', true)).kind, 'cleared');
     assert.equal(policy.judge(decision(3, t0 + 30_000, 'anomalous', true)).kind, 'suppressed');
     const later = policy.judge(decision(4, t0 + 61_000, 'anomalous', true, 5));
     assert.equal(later.kind, 'alert');
     assert.equal(later.kind === 'alert' && later.alert.severity, 'critical');
+  });
+
+  it('makes each alarm an episode: raised, cleared with its summary, re-entries counted, a different fault a new episode', () => {
+    const policy = new AlertPolicy({ device: 'dev', cooldownMs: 300_000, criticalRatio: 3 });
+    const t0 = Date.UTC(2026, 0, 1);
+    const raised = policy.judge(decision(10, t0, 'anomalous', true, 2));
+    assert.equal(raised.kind, 'alert');
+    if (raised.kind !== 'alert') return;
+    assert.equal(raised.alert.event, 'raised');
+    assert.equal(raised.alert.episode, 'dev:pump-1:10');
+    policy.judge(decision(11, t0 + 100, 'anomalous', false, 9));
+    const cleared = policy.judge(decision(12, t0 + 20_000, 'normal', true, 0.2));
+    assert.equal(cleared.kind, 'cleared');
+    if (cleared.kind !== 'cleared') return;
+    assert.equal(cleared.alert.event, 'cleared');
+    assert.equal(cleared.alert.episode, 'dev:pump-1:10');
+    assert.equal(cleared.alert.id, 'dev:pump-1:10:cleared:1');
+    assert.equal(cleared.alert.durationS, 20);
+    assert.equal(cleared.alert.score, 9, 'the peak over the episode');
+    assert.equal(cleared.alert.contributors[0]?.sensor, 'pressure');
+    assert.equal(cleared.alert.reentries, 0);
+    // The same fault flaps back within the cooldown: the same episode, counted, no new alert.
+    assert.deepEqual(policy.judge(decision(13, t0 + 40_000, 'anomalous', true)), { kind: 'suppressed', episode: 'dev:pump-1:10' });
+    const again = policy.judge(decision(14, t0 + 50_000, 'normal', true));
+    assert.equal(again.kind === 'cleared' && again.alert.reentries, 1);
+    assert.equal(again.kind === 'cleared' && again.alert.id, 'dev:pump-1:10:cleared:2');
+    // A different sensor leads within the cooldown: another fault, a new episode and an alert.
+    const other = { ...decision(15, t0 + 60_000, 'anomalous', true), contributions: { flow: 0.7, pressure: 0.2, current: 0.1 } };
+    const second = policy.judge(other);
+    assert.equal(second.kind, 'alert');
+    assert.equal(second.kind === 'alert' && second.alert.episode, 'dev:pump-1:15');
   });
 
   it('rescues an alarm from its own fields only: the same id as the policy gives, no derived parts, serialisable', () => {

@@ -91,6 +91,18 @@ describe('alert-publisher (process, real mosquitto)', { timeout: 120_000 }, () =
     assert.equal(listener.on('/pump-1/alert').length, 1, 'fifty anomalous samples, one alert');
   });
 
+  it('ends the episode with its summary on the episode topic when the asset is normal again', async () => {
+    await upstream.send(decision('pump-1', 'normal', true));
+    await waitFor('the episode cleared', () => listener.on('/pump-1/episode').length > 0 || undefined, 10_000);
+    const cleared = JSON.parse(listener.on('/pump-1/episode')[0]?.payload ?? '{}');
+    assert.equal(cleared.event, 'cleared');
+    assert.equal(cleared.episode, `${DEVICE}:pump-1:2`);
+    assert.equal(cleared.id, `${DEVICE}:pump-1:2:cleared:1`);
+    assert.ok(cleared.durationS > 0);
+    assert.equal(cleared.reentries, 0);
+    assert.equal(metricSum(await scrape(metricsPort), 'vigil_alerts_published_total', { asset: 'pump-1' }), 1, 'a clear is not an alert');
+  });
+
   it('keeps alerts raised while the broker is down, and delivers them when it returns', async () => {
     await broker.stop();
     await waitFor('mqtt down', async () => metricSum(await scrape(metricsPort), 'vigil_connection_up', { peer: 'mqtt' }) === 0 || undefined);
