@@ -1,4 +1,4 @@
-import type { DenseLayerWeights } from './tfjs-layers-format.js';
+import type { DenseLayerWeights } from './network-geometry.js';
 
 /** What the scorer needs of a network, whichever precision it runs in. */
 export interface AutoencoderNetwork {

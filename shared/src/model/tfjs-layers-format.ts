@@ -3,7 +3,9 @@
  * arrays, without TensorFlow.js: the inference process must not pay ~30 MB and ~150 ms of
  * import for a 20-64-32-64-20 network.
  */
-import { outputShape, type SequenceLayer } from './conv-runtime.js';
+import { ModelFormatError, outputShape, type DenseLayerWeights, type SequenceLayer } from './network-geometry.js';
+
+export { ModelFormatError, type DenseLayerWeights } from './network-geometry.js';
 
 export interface WeightSpec {
   name: string;
@@ -20,23 +22,6 @@ export interface LayersModelJson {
     config?: { name?: string; layers?: Array<{ class_name: string; config: Record<string, unknown> }> };
   };
   weightsManifest: Array<{ paths: string[]; weights: WeightSpec[] }>;
-}
-
-export interface DenseLayerWeights {
-  name: string;
-  units: number;
-  inputSize: number;
-  activation: 'relu' | 'linear' | 'sigmoid' | 'tanh';
-  /** Row-major [units][inputSize]: each output's weights contiguous, for a cache-friendly dot. */
-  kernelByOutput: Float32Array;
-  bias: Float32Array;
-}
-
-export class ModelFormatError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ModelFormatError';
-  }
 }
 
 const SUPPORTED_ACTIVATIONS = new Set(['relu', 'linear', 'sigmoid', 'tanh']);
