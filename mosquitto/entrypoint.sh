@@ -3,6 +3,7 @@
 # Two remote roles, each optional:
 #   VIGIL_MQTT_REMOTE_USERNAME / _PASSWORD   reads what vigil publishes (vigil/#)
 #   VIGIL_MQTT_SENSOR_USERNAME / _PASSWORD   also writes readings, only under sensors/<its name>/
+#   VIGIL_MQTT_OPERATOR_USERNAME / _PASSWORD also sends operator commands (vigil/<device>/<asset>/command)
 # A name must be 1-64 of A-Z a-z 0-9 _ . - and must not start with "vigil": on the published
 # listener a client's id is its user name, and vigil's own client ids start with "vigil".
 # (VIGIL_MOSQUITTO_DATA and VIGIL_MOSQUITTO_CONFIG exist for the tests, which run this script
@@ -50,6 +51,19 @@ if [ -n "${VIGIL_MQTT_SENSOR_USERNAME:-}" ] && [ -n "${VIGIL_MQTT_SENSOR_PASSWOR
     echo "topic write sensors/$VIGIL_MQTT_SENSOR_USERNAME/#"
   } >> "$acl"
   echo "vigil: sensor user '$VIGIL_MQTT_SENSOR_USERNAME' can write readings under sensors/$VIGIL_MQTT_SENSOR_USERNAME/ on port 1883"
+fi
+
+if [ -n "${VIGIL_MQTT_OPERATOR_USERNAME:-}" ] && [ -n "${VIGIL_MQTT_OPERATOR_PASSWORD:-}" ]; then
+  check_name VIGIL_MQTT_OPERATOR_USERNAME "$VIGIL_MQTT_OPERATOR_USERNAME"
+  for other in "${VIGIL_MQTT_REMOTE_USERNAME:-}" "${VIGIL_MQTT_SENSOR_USERNAME:-}"; do
+    [ "$VIGIL_MQTT_OPERATOR_USERNAME" != "$other" ] || refuse "the operator user must be a user of its own"
+  done
+  mosquitto_passwd -b "$passwd" "$VIGIL_MQTT_OPERATOR_USERNAME" "$VIGIL_MQTT_OPERATOR_PASSWORD"
+  {
+    echo "user $VIGIL_MQTT_OPERATOR_USERNAME"
+    echo "topic write vigil/+/+/command"
+  } >> "$acl"
+  echo "vigil: operator user '$VIGIL_MQTT_OPERATOR_USERNAME' can send commands on vigil/<device>/<asset>/command on port 1883"
 fi
 
 if id mosquitto >/dev/null 2>&1; then chown mosquitto:mosquitto "$passwd" "$acl" "$data"; fi

@@ -17,6 +17,7 @@ import { startProcess, type ManagedProcess } from '../harness/processes.js';
 const ROOT = new URL('../..', import.meta.url).pathname;
 const READER = { username: 'scada', password: 'scada-secret' };
 const SENSOR = { username: 'gateway', password: 'gateway-secret' };
+const OPERATOR = { username: 'shift-lead', password: 'operator-secret' };
 
 interface Broker {
   internal: string;
@@ -79,6 +80,8 @@ describe('the broker as configured (real mosquitto, the project conf and entrypo
       VIGIL_MQTT_REMOTE_PASSWORD: READER.password,
       VIGIL_MQTT_SENSOR_USERNAME: SENSOR.username,
       VIGIL_MQTT_SENSOR_PASSWORD: SENSOR.password,
+      VIGIL_MQTT_OPERATOR_USERNAME: OPERATOR.username,
+      VIGIL_MQTT_OPERATOR_PASSWORD: OPERATOR.password,
     });
   });
 
@@ -111,6 +114,22 @@ describe('the broker as configured (real mosquitto, the project conf and entrypo
     await sleep(500);
     assert.deepEqual(readings.map((m) => m.topic), ['sensors/gateway/pump-1'], 'only the sensor user, only under its name');
     assert.deepEqual(alerts.map((m) => m.payload), ['{"severity":"warning"}'], 'no forged alert');
+  });
+
+  it('lets only the operator user send commands', async () => {
+    const inside = await open(broker.internal, { clientId: 'vigil-test-commands' });
+    const commands = collect(inside);
+    await inside.subscribeAsync('vigil/+/+/command', { qos: 1 });
+    const scada = await open(broker.remote, READER);
+    const gateway = await open(broker.remote, SENSOR);
+    const operator = await open(broker.remote, OPERATOR);
+    await scada.publishAsync('vigil/vigil-pi/pump-1/command', '{"id":"s","command":"unmute"}', { qos: 1 });
+    await gateway.publishAsync('vigil/vigil-pi/pump-1/command', '{"id":"g","command":"unmute"}', { qos: 1 });
+    await operator.publishAsync('vigil/vigil-pi/pump-1/command', '{"id":"o","command":"unmute"}', { qos: 1 });
+    await operator.publishAsync('vigil/vigil-pi/pump-1/alert', '{"forged":true}', { qos: 1 });
+    await waitFor('the operator command', () => commands.length > 0 || undefined, 5_000, 50);
+    await sleep(500);
+    assert.deepEqual(commands.map((m) => JSON.parse(m.payload).id), ['o']);
   });
 
   it("keeps vigil's client ids for vigil: a remote client asking for one does not disconnect vigil's publisher", async () => {

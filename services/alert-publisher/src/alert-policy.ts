@@ -53,6 +53,12 @@ export class AlertPolicy {
 
   constructor(private readonly settings: AlertPolicySettings) {}
 
+  /** The raise of the asset's current (or last) episode, if its id is `episode`. */
+  episodeOf(asset: string, episode: string): Alert | undefined {
+    const current = this.episodes.get(asset);
+    return current?.raised.id === episode ? current.raised : undefined;
+  }
+
   /** Drops an asset's episode (it gave up its place in the publisher's tables). */
   forget(asset: string): void {
     this.episodes.delete(asset);

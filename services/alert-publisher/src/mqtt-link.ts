@@ -7,6 +7,11 @@ export interface Topics {
   alert(asset: string): string;
   episode(asset: string): string;
   state(asset: string): string;
+  /** Every asset's command topic, to subscribe to. */
+  commands: string;
+  commandResult(asset: string): string;
+  /** The asset a command topic names, or undefined for another topic. */
+  assetOfCommand(topic: string): string | undefined;
 }
 
 export function topicsFor(prefix: string, device: string): Topics {
@@ -14,6 +19,14 @@ export function topicsFor(prefix: string, device: string): Topics {
     status: `${prefix}/${device}/status`,
     alert: (asset) => `${prefix}/${device}/${asset}/alert`,
     episode: (asset) => `${prefix}/${device}/${asset}/episode`,
+    commands: `${prefix}/${device}/+/command`,
+    commandResult: (asset) => `${prefix}/${device}/${asset}/command/result`,
+    assetOfCommand: (topic) => {
+      const head = `${prefix}/${device}/`;
+      if (!topic.startsWith(head) || !topic.endsWith('/command')) return undefined;
+      const asset = topic.slice(head.length, -'/command'.length);
+      return asset.includes('/') ? undefined : asset;
+    },
     state: (asset) => `${prefix}/${device}/${asset}/state`,
   };
 }

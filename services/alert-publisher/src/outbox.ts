@@ -17,9 +17,12 @@ export interface Alert {
   /**
    * `raised`: an alarm episode began (the alert topic); `cleared`: it ended (the episode topic),
    * with its duration, peak score (in `score`) and the sensors that led over the whole episode.
-   * Records written before episodes existed have none and are `raised`.
+   * `acknowledged`: an operator acknowledged it (the episode topic). Records written before
+   * episodes existed have none and are `raised`.
    */
-  event?: 'raised' | 'cleared';
+  event?: 'raised' | 'cleared' | 'acknowledged';
+  /** acknowledged: who said so (as the command gave it), and when. */
+  by?: string;
   /** The id of the alert that raised the episode. */
   episode?: string;
   /** Times the asset re-entered the anomalous state within the cooldown, in this episode. */

@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import {
   Counter,
   createServiceMetrics,
@@ -5,6 +6,7 @@ import {
   isoTime,
   OpsServer,
   PullPipe,
+  isValidAssetId,
   AssetSlots,
   pipeGuard,
   RateLimitedLog,
@@ -17,6 +19,7 @@ import {
   type RunningService,
 } from '@vigil/shared';
 import { AlertPolicy, rescuedAlert } from './alert-policy.js';
+import { AuditLog, COMMANDS, Mutes, parseCommand, type CommandResult } from './commands.js';
 import { SERVICE, type PublisherConfig } from './config.js';
 import { connectBroker, topicsFor } from './mqtt-link.js';
 import { Outbox, type Alert } from './outbox.js';
@@ -85,7 +88,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   const publishAlert = (alert: Alert): void => {
     if (!client.connected || inFlight.has(alert.id) || inFlight.size >= config.maxInFlight) return;
     inFlight.add(alert.id);
-    const topic = alert.event === 'cleared' ? topics.episode(alert.asset) : topics.alert(alert.asset);
+    const topic = alert.event === 'cleared' || alert.event === 'acknowledged' ? topics.episode(alert.asset) : topics.alert(alert.asset);
     client.publish(topic, JSON.stringify(alert), { qos: 1 }, (error) => {
       inFlight.delete(alert.id);
       if (error) {
@@ -93,7 +96,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
         return;
       }
       outbox.ack(alert.id);
-      if (alert.event !== 'cleared') published.inc({ asset: alert.asset });
+      if (alert.event === undefined || alert.event === 'raised') published.inc({ asset: alert.asset });
       logger.info({ id: alert.id, event: alert.event ?? 'raised', asset: alert.asset, severity: alert.severity }, 'alert published');
       publishPending();
     });
@@ -113,11 +116,16 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     if (loggedDown) logger.info('mqtt connection restored');
     loggedDown = false;
     client.publish(topics.status, 'online', { qos: 1, retain: true });
+    client.subscribe(topics.commands, { qos: 1 });
     for (const asset of latestState.assets()) publishState(asset, latestState.peek(asset) ?? '');
     publishPending();
   });
   client.on('close', () => {
     metrics.connectionUp.set({ peer: 'mqtt' }, 0);
+  });
+  client.on('message', (topic, payload) => {
+    const asset = topics.assetOfCommand(topic);
+    if (asset !== undefined) answerCommand(asset, payload);
   });
   client.on('error', (error) => {
     if (!loggedDown) logger.warn({ err: error.message }, 'mqtt error; reconnecting');
@@ -161,8 +169,62 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     }
     const verdict = policy.judge(decision);
     if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
-    if (verdict.kind === 'alert' || verdict.kind === 'cleared') keep(verdict.alert);
+    if (verdict.kind === 'alert' || verdict.kind === 'cleared') {
+      // A muted asset's episodes are still judged and recorded (audit log), not published.
+      if (mutes.isMuted(decision.asset, Date.now())) {
+        muted.inc({ asset: decision.asset });
+        audit.write({ at: new Date().toISOString(), muted: verdict.alert });
+      } else keep(verdict.alert);
+    }
     metrics.completed(decision.ingestTs);
+  };
+
+  const muted = new Counter({
+    name: 'vigil_alerts_muted_total',
+    help: 'Alerts and episode ends not published because the asset was muted by an operator (recorded in the audit log).',
+    labelNames: ['asset'] as const,
+    registers,
+  });
+  const commandsTotal = new Counter({
+    name: 'vigil_commands_total',
+    help: 'Operator commands, by command and outcome (accepted, refused).',
+    labelNames: ['command', 'outcome'] as const,
+    registers,
+  });
+  const mutes = new Mutes();
+  const audit = new AuditLog(join(dirname(config.outboxPath), 'commands.jsonl'));
+  const answerCommand = (asset: string, payload: Buffer): void => {
+    const now = Date.now();
+    const parsed = isValidAssetId(asset) ? parseCommand(payload, now) : { refused: 'not a valid asset id', id: '', command: '' };
+    let reason: string | undefined = 'refused' in parsed ? parsed.refused : undefined;
+    if (!('refused' in parsed)) {
+      switch (parsed.command) {
+        case 'ack': {
+          const raised = policy.episodeOf(asset, parsed.episode);
+          if (!raised) reason = 'no such episode: the current or last episode of this asset can be acknowledged';
+          else keep({ ...raised, id: `${raised.id}:ack`, event: 'acknowledged', by: parsed.by, ts: now, time: new Date(now).toISOString() });
+          break;
+        }
+        case 'mute':
+          mutes.set(asset, parsed.untilMs);
+          break;
+        case 'unmute':
+          if (!mutes.clear(asset)) reason = 'not muted';
+          break;
+      }
+    }
+    const result: CommandResult = {
+      id: parsed.id,
+      command: parsed.command,
+      asset,
+      status: reason === undefined ? 'accepted' : 'refused',
+      ...(reason === undefined ? {} : { reason }),
+      at: new Date(now).toISOString(),
+    };
+    commandsTotal.inc({ command: (COMMANDS as readonly string[]).includes(result.command) ? result.command : 'other', outcome: result.status });
+    audit.write({ ...result, request: 'refused' in parsed ? undefined : parsed });
+    if (client.connected && isValidAssetId(asset)) client.publish(topics.commandResult(asset), JSON.stringify(result), { qos: 1 });
+    logger.info({ ...result }, 'operator command');
   };
 
   const guard = pipeGuard(config, metrics, rejectLog);

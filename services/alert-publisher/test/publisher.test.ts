@@ -3,10 +3,11 @@
  * broker keeps retained, and what happens when the broker or the publisher goes away.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connectAsync } from 'mqtt';
 import { Push } from 'zeromq';
 import { encodeMessage, SCHEMA_VERSION, type AssetState } from '@vigil/shared';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
@@ -101,6 +102,50 @@ describe('alert-publisher (process, real mosquitto)', { timeout: 120_000 }, () =
     assert.ok(cleared.durationS > 0);
     assert.equal(cleared.reentries, 0);
     assert.equal(metricSum(await scrape(metricsPort), 'vigil_alerts_published_total', { asset: 'pump-1' }), 1, 'a clear is not an alert');
+  });
+
+  it('answers operator commands: acknowledges an episode, mutes an asset, refuses what it cannot do, and keeps an audit log', async () => {
+    const operator = await connectAsync(broker.url, { clientId: 'vigil-test-operator-console' });
+    const command = (asset: string, body: unknown) =>
+      operator.publishAsync(`vigil/${DEVICE}/${asset}/command`, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
+    const resultOf = async (asset: string, id: string) =>
+      JSON.parse(
+        (await waitFor(`the result of ${id}`, () => listener.on(`/${asset}/command/result`).find((m) => JSON.parse(m.payload).id === id), 10_000)).payload,
+      ) as { status: string; reason?: string };
+    try {
+      await command('pump-1', { id: 'c1', command: 'ack', episode: `${DEVICE}:pump-1:2`, by: 'shift lead' });
+      assert.equal((await resultOf('pump-1', 'c1')).status, 'accepted');
+      const ack = await waitFor('the acknowledgement', () => listener.on('/pump-1/episode').find((m) => JSON.parse(m.payload).event === 'acknowledged'), 10_000);
+      assert.equal(JSON.parse(ack.payload).by, 'shift lead');
+      await command('pump-1', { id: 'c2', command: 'ack', episode: 'no-such-episode' });
+      assert.match((await resultOf('pump-1', 'c2')).reason ?? '', /no such episode/);
+      await command('pump-1', '{"id":"c3","command":');
+      await waitFor('a refusal of bad JSON', () => listener.on('/pump-1/command/result').find((m) => JSON.parse(m.payload).reason === 'not JSON'), 10_000);
+      await command('pump-1', { id: 'c4', command: 'reboot' });
+      assert.match((await resultOf('pump-1', 'c4')).reason ?? '', /unknown command/);
+      await command('pump-1', { id: 'c5', command: 'mute', until: Date.now() + 30 * 86_400_000 });
+      assert.match((await resultOf('pump-1', 'c5')).reason ?? '', /7 days/);
+
+      await command('pump-8', { id: 'c6', command: 'mute', until: new Date(Date.now() + 3_600_000).toISOString(), reason: 'maintenance' });
+      assert.equal((await resultOf('pump-8', 'c6')).status, 'accepted');
+      await upstream.send(decision('pump-8', 'normal', true));
+      await upstream.send(decision('pump-8', 'anomalous', true));
+      await waitFor('the muted alert counted', async () => metricSum(await scrape(metricsPort), 'vigil_alerts_muted_total', { asset: 'pump-8' }) === 1 || undefined, 10_000);
+      assert.equal(listener.on('/pump-8/alert').length, 0, 'nothing published while muted');
+      await command('pump-8', { id: 'c7', command: 'unmute' });
+      assert.equal((await resultOf('pump-8', 'c7')).status, 'accepted');
+      await command('pump-8', { id: 'c8', command: 'unmute' });
+      assert.equal((await resultOf('pump-8', 'c8')).reason, 'not muted');
+
+      const audit = readFileSync(join(dirname(env.VIGIL_ALERT_PUBLISHER_OUTBOX_PATH as string), 'commands.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id?: string; muted?: unknown });
+      for (const id of ['c1', 'c2', 'c4', 'c5', 'c6', 'c7', 'c8']) assert.ok(audit.some((entry) => entry.id === id), `${id} in the audit log`);
+      assert.ok(audit.some((entry) => entry.muted !== undefined), 'the muted alert is recorded');
+      const counted = await scrape(metricsPort);
+      assert.equal(metricSum(counted, 'vigil_commands_total', { outcome: 'accepted' }), 3);
+      assert.ok(metricSum(counted, 'vigil_commands_total', { outcome: 'refused' }) >= 5);
+    } finally {
+      await operator.endAsync();
+    }
   });
 
   it('keeps alerts raised while the broker is down, and delivers them when it returns', async () => {

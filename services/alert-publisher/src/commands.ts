@@ -1,0 +1,107 @@
+/**
+ * Operator commands over MQTT, on `vigil/<device>/<asset>/command`: JSON with a request id, each
+ * answered on `…/command/result` (accepted, or refused with the reason) and written to an audit log
+ * on the device. Who may publish there is the broker's business: the stack's broker lets only its
+ * operator user write command topics (mosquitto/entrypoint.sh), and its in-stack listener is not
+ * published.
+ *
+ *   {"id": "r-17", "command": "ack", "episode": "<episode id>", "by": "j.doe"}
+ *   {"id": "r-18", "command": "mute", "until": "2026-12-03T18:00:00Z", "reason": "maintenance"}
+ *   {"id": "r-19", "command": "unmute"}
+ */
+import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export const COMMANDS = ['ack', 'mute', 'unmute'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+/** The longest mute one command may set: maintenance, not a way to switch the asset off. */
+export const MAX_MUTE_MS = 7 * 86_400_000;
+const MAX_COMMAND_BYTES = 4 * 1024;
+const MAX_AUDIT_BYTES = 1024 * 1024;
+
+export type Command =
+  | { id: string; command: 'ack'; episode: string; by: string }
+  | { id: string; command: 'mute'; untilMs: number; reason: string; by: string }
+  | { id: string; command: 'unmute'; by: string };
+
+export interface CommandResult {
+  id: string;
+  command: string;
+  asset: string;
+  status: 'accepted' | 'refused';
+  reason?: string;
+  at: string;
+}
+
+const text = (value: unknown, max: number): string | undefined => (typeof value === 'string' && value.length <= max ? value : undefined);
+
+/** Parses a command payload, or says why it is refused. */
+export function parseCommand(payload: Buffer, now: number): Command | { refused: string; id: string; command: string } {
+  if (payload.length > MAX_COMMAND_BYTES) return { refused: `larger than ${MAX_COMMAND_BYTES} bytes`, id: '', command: '' };
+  let body: unknown;
+  try {
+    body = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return { refused: 'not JSON', id: '', command: '' };
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { refused: 'not a JSON object', id: '', command: '' };
+  const fields = body as Record<string, unknown>;
+  const id = text(fields.id, 64);
+  const command = text(fields.command, 16) ?? '';
+  if (!id) return { refused: 'id must be a string of 1-64 characters', id: '', command };
+  const by = text(fields.by, 64) ?? '';
+  switch (command) {
+    case 'ack': {
+      const episode = text(fields.episode, 256);
+      return episode ? { id, command, episode, by } : { refused: 'ack needs "episode"', id, command };
+    }
+    case 'mute': {
+      const until = typeof fields.until === 'number' ? fields.until : typeof fields.until === 'string' ? Date.parse(fields.until) : Number.NaN;
+      if (!Number.isFinite(until) || until <= now) return { refused: '"until" must be a time in the future (ISO 8601 or ms)', id, command };
+      if (until - now > MAX_MUTE_MS) return { refused: 'a mute lasts at most 7 days', id, command };
+      return { id, command, untilMs: until, reason: text(fields.reason, 200) ?? '', by };
+    }
+    case 'unmute':
+      return { id, command, by };
+    default:
+      return { refused: `unknown command; one of ${COMMANDS.join(', ')}`, id, command };
+  }
+}
+
+/** Mutes per asset, expiring by themselves. */
+export class Mutes {
+  private readonly until = new Map<string, number>();
+
+  set(asset: string, untilMs: number): void {
+    this.until.set(asset, untilMs);
+  }
+
+  clear(asset: string): boolean {
+    return this.until.delete(asset);
+  }
+
+  isMuted(asset: string, now: number): boolean {
+    const until = this.until.get(asset);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    this.until.delete(asset);
+    return false;
+  }
+}
+
+/** The device's record of every command and its answer: JSON lines, rotated at 1 MB (one old file). */
+export class AuditLog {
+  constructor(private readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+
+  write(entry: Record<string, unknown>): void {
+    try {
+      if ((statSync(this.path, { throwIfNoEntry: false })?.size ?? 0) > MAX_AUDIT_BYTES) renameSync(this.path, `${this.path}.1`);
+      appendFileSync(this.path, `${JSON.stringify(entry)}\n`);
+    } catch {
+      // The answer on MQTT still goes out; a full disk is reported by the outbox's own check.
+    }
+  }
+}
