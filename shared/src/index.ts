@@ -29,3 +29,4 @@ export { median, quantile, robustScale } from './detection/linear-algebra.js';
 export * from './asset-slots.js';
 export * from './device-identity.js';
 export * from './topology.js';
+export * from './stage-kit.js';

@@ -1,43 +1,31 @@
 import {
   AdaptiveThreshold,
+  AssetSlots,
   BatchedStateWriter,
   closeRedis,
   connectRedis,
   Counter,
   createRedisClient,
-  createServiceMetrics,
-  encodeMessage,
-  Gauge,
   DEFAULT_EVIDENCE_ALARM_SETTINGS,
+  Gauge,
   initialSurpriseThresholdState,
   initialThresholdState,
   isSurpriseThresholdState,
   isThresholdState,
-  SurpriseThreshold,
-  OpsServer,
-  RateLimitedLog,
   RedisJsonState,
-  openStagePipes,
-  AssetSlots,
-  pipeGuard,
-  runStageLoop,
-  SCHEMA_VERSION,
-  SeqTracker,
-  stopAll,
-  stopStageSockets,
-  type Logger,
-  type RunningService,
+  startStage,
+  SurpriseThreshold,
   type EvidenceAlarmSettings,
+  type Logger,
+  type RunningStage,
   type ScoreMessage,
   type SurpriseThresholdState,
-  type ThresholdState,
   type ThresholdSettings,
+  type ThresholdState,
 } from '@vigil/shared';
 import { SERVICE, type ThresholdConfig } from './config.js';
 
-export interface ThresholdService extends RunningService {
-  readonly opsPort: number;
-}
+export type ThresholdService = RunningStage;
 
 const STATE_VALUE = { warmup: 0, normal: 1, anomalous: 2 } as const;
 
@@ -59,153 +47,135 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
     falseAlarmsPerWeek: config.falseAlarmsPerWeek,
     clearAfterMs: config.clearAfterMs,
   };
-  const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
-  const rejectLog = new RateLimitedLog(logger);
-  const registers = [metrics.registry];
-  const scoreGauge = new Gauge({ name: 'vigil_anomaly_score', help: 'Latest anomaly score per asset.', labelNames: ['asset'] as const, registers });
-  const thresholdGauge = new Gauge({
-    name: 'vigil_anomaly_threshold',
-    help: 'Adaptive threshold per asset: high (enter anomalous) and low (leave) marks.',
-    labelNames: ['asset', 'mark'] as const,
-    registers,
-  });
-  const stateGauge = new Gauge({
-    name: 'vigil_asset_state',
-    help: 'State per asset: 0 warm-up, 1 normal, 2 anomalous.',
-    labelNames: ['asset'] as const,
-    registers,
-  });
-  const anomalies = new Counter({
-    name: 'vigil_anomalies_total',
-    help: 'Times an asset entered the anomalous state.',
-    labelNames: ['asset'] as const,
-    registers,
-  });
-  const contributionGauge = new Gauge({
-    name: 'vigil_sensor_contribution_ratio',
-    help: 'Share of the latest anomaly score per asset and sensor.',
-    labelNames: ['asset', 'sensor'] as const,
-    registers,
-  });
+  return startStage({
+    stage: SERVICE,
+    kind: 'score',
+    settings: config,
+    logger,
+    // Decisions carry the alerts: never shed; a slow publisher makes this stage wait.
+    outputLingerMs: 5_000,
+    async setup({ metrics, rejectLog, seq: seqTracker, forward }) {
+      const registers = [metrics.registry];
+      const scoreGauge = new Gauge({ name: 'vigil_anomaly_score', help: 'Latest anomaly score per asset.', labelNames: ['asset'] as const, registers });
+      const thresholdGauge = new Gauge({
+        name: 'vigil_anomaly_threshold',
+        help: 'Adaptive threshold per asset: high (enter anomalous) and low (leave) marks.',
+        labelNames: ['asset', 'mark'] as const,
+        registers,
+      });
+      const stateGauge = new Gauge({
+        name: 'vigil_asset_state',
+        help: 'State per asset: 0 warm-up, 1 normal, 2 anomalous.',
+        labelNames: ['asset'] as const,
+        registers,
+      });
+      const anomalies = new Counter({
+        name: 'vigil_anomalies_total',
+        help: 'Times an asset entered the anomalous state.',
+        labelNames: ['asset'] as const,
+        registers,
+      });
+      const contributionGauge = new Gauge({
+        name: 'vigil_sensor_contribution_ratio',
+        help: 'Share of the latest anomaly score per asset and sensor.',
+        labelNames: ['asset', 'sensor'] as const,
+        registers,
+      });
 
-  const redis = createRedisClient(config.redisUrl, logger, metrics);
-  await connectRedis(redis, logger);
-  // One asset's threshold: adaptive marks over raw scores, or (for calibrated scores) the
-  // surprise threshold, which needs no warm-up. Both decide() alike and persist their state.
-  type AssetThreshold = AdaptiveThreshold | SurpriseThreshold;
-  const isStoredState = (value: unknown): value is ThresholdState | SurpriseThresholdState => isThresholdState(value) || isSurpriseThresholdState(value);
-  const store = new RedisJsonState(redis, logger, 'vigil:threshold', isStoredState, 60_000, config.assetStateTtlDays * 86_400);
-  const seqTracker = new SeqTracker(metrics, SERVICE);
-  const thresholds = new AssetSlots<AssetThreshold>({
-    capacity: config.maxAssets,
-    idleMs: config.assetIdleS * 1000,
-    onEvict: (asset, threshold) => {
-      // Its state goes to Redis as it is (the writer no longer sees it), and comes back with it.
-      void store.save(asset, threshold.state).catch(() => undefined);
-      for (const gauge of [scoreGauge, stateGauge]) gauge.remove({ asset });
-      for (const mark of ['high', 'low']) thresholdGauge.remove({ asset, mark });
-      contributionGauge.reset();
-      seqTracker.forget(asset);
-      logger.info({ asset, idleS: config.assetIdleS }, 'asset idle: its slot is given to a new one');
-    },
-  });
-  const writer = new BatchedStateWriter(store, (asset) => thresholds.peek(asset)?.state, config.flushMs, rejectLog, () => thresholds.assets());
-  const thresholdOf = (state: ThresholdState | SurpriseThresholdState): AssetThreshold =>
-    isSurpriseThresholdState(state) ? new SurpriseThreshold(alarmSettings, state) : new AdaptiveThreshold(settings, state);
-  const freshThreshold = (message: ScoreMessage): AssetThreshold =>
-    message.calibrated
-      ? new SurpriseThreshold(alarmSettings, initialSurpriseThresholdState(message.ts, message.calibrated.samplePeriodMs))
-      : new AdaptiveThreshold(settings, initialThresholdState(message.ts));
+      const redis = createRedisClient(config.redisUrl, logger, metrics);
+      await connectRedis(redis, logger);
+      // One asset's threshold: adaptive marks over raw scores, or (for calibrated scores) the
+      // surprise threshold, which needs no warm-up. Both decide() alike and persist their state.
+      type AssetThreshold = AdaptiveThreshold | SurpriseThreshold;
+      const isStoredState = (value: unknown): value is ThresholdState | SurpriseThresholdState => isThresholdState(value) || isSurpriseThresholdState(value);
+      const store = new RedisJsonState(redis, logger, 'vigil:threshold', isStoredState, 60_000, config.assetStateTtlDays * 86_400);
+      const thresholds = new AssetSlots<AssetThreshold>({
+        capacity: config.maxAssets,
+        idleMs: config.assetIdleS * 1000,
+        onEvict: (asset, threshold) => {
+          // Its state goes to Redis as it is (the writer no longer sees it), and comes back with it.
+          void store.save(asset, threshold.state).catch(() => undefined);
+          for (const gauge of [scoreGauge, stateGauge]) gauge.remove({ asset });
+          for (const mark of ['high', 'low']) thresholdGauge.remove({ asset, mark });
+          contributionGauge.reset();
+          seqTracker.forget(asset);
+          logger.info({ asset, idleS: config.assetIdleS }, 'asset idle: its slot is given to a new one');
+        },
+      });
+      const writer = new BatchedStateWriter(store, (asset) => thresholds.peek(asset)?.state, config.flushMs, rejectLog, () => thresholds.assets());
+      const thresholdOf = (state: ThresholdState | SurpriseThresholdState): AssetThreshold =>
+        isSurpriseThresholdState(state) ? new SurpriseThreshold(alarmSettings, state) : new AdaptiveThreshold(settings, state);
+      const freshThreshold = (message: ScoreMessage): AssetThreshold =>
+        message.calibrated
+          ? new SurpriseThreshold(alarmSettings, initialSurpriseThresholdState(message.ts, message.calibrated.samplePeriodMs))
+          : new AdaptiveThreshold(settings, initialThresholdState(message.ts));
 
-  const thresholdFor = async (message: ScoreMessage): Promise<AssetThreshold | undefined> => {
-    const existing = thresholds.get(message.asset);
-    if (existing) return existing;
-    if (!thresholds.makeRoom(message.asset)) return undefined;
-    const stored = await store.load(message.asset);
-    const threshold = stored ? thresholdOf(stored) : freshThreshold(message);
-    thresholds.set(message.asset, threshold);
-    logger.info({ asset: message.asset, state: threshold.state.state, restored: stored !== undefined }, 'new asset');
-    return threshold;
-  };
-
-  // Decisions carry the alerts: never shed; a slow publisher makes this stage wait.
-  const { input, output } = await openStagePipes(config, pipeGuard(config, metrics, rejectLog), 5_000);
-
-  const handle = async (message: ScoreMessage): Promise<void> => {
-    let threshold = await thresholdFor(message);
-    if (!threshold) {
-      metrics.countMessage('rejected', 'too_many_assets');
-      rejectLog.warn('too_many_assets', { asset: message.asset, maxAssets: config.maxAssets }, 'every asset slot is in use by an asset heard from within VIGIL_ASSET_IDLE_S: score refused (VIGIL_ADAPTIVE_THRESHOLD_MAX_ASSETS)');
-      return;
-    }
-    const model = `${message.model.name}@${message.model.version}`;
-    const kindMatches = (threshold instanceof SurpriseThreshold) === (message.calibrated !== undefined);
-    if (!message.warmup && (!kindMatches || threshold.state.model !== model)) {
-      if (!kindMatches || threshold.state.model !== undefined) {
-        // A new model (hot-swapped, or just learned) scores on its own scale: a threshold of its own.
-        logger.info({ asset: message.asset, from: threshold.state.model, to: model, calibrated: message.calibrated !== undefined }, 'model changed; a new threshold');
-        threshold = freshThreshold(message);
+      const thresholdFor = async (message: ScoreMessage): Promise<AssetThreshold | undefined> => {
+        const existing = thresholds.get(message.asset);
+        if (existing) return existing;
+        if (!thresholds.makeRoom(message.asset)) return undefined;
+        const stored = await store.load(message.asset);
+        const threshold = stored ? thresholdOf(stored) : freshThreshold(message);
         thresholds.set(message.asset, threshold);
-      }
-      threshold.state.model = model;
-    }
-    const decision = threshold.decide(message.score, message.ts, !message.warmup, message.calibrated?.weight);
-    if (!message.warmup) writer.markDirty(message.asset);
-    if (decision.changed) {
-      logger.info({ asset: message.asset, seq: message.seq, state: decision.state, score: message.score, high: decision.high }, 'state changed');
-      if (decision.state === 'anomalous') anomalies.inc({ asset: message.asset });
-      // A state change is written at once, not at the next flush: it is what a restart must not lose.
-      writer.flushSoon();
-    }
-    await output.send(
-      encodeMessage({
-        v: SCHEMA_VERSION,
-        kind: 'decision',
-        asset: message.asset,
-        seq: message.seq,
-        ts: message.ts,
-        ingestTs: message.ingestTs,
-        state: decision.state,
-        changed: decision.changed,
-        since: decision.since,
-        score: message.score,
-        threshold: { high: decision.high, low: decision.low },
-        contributions: message.contributions,
-        model: message.model,
-      }),
-    );
-    if (!message.warmup) {
-      scoreGauge.set({ asset: message.asset }, message.score);
-      for (const [sensor, share] of Object.entries(message.contributions)) contributionGauge.set({ asset: message.asset, sensor }, share);
-    }
-    thresholdGauge.set({ asset: message.asset, mark: 'high' }, decision.high);
-    thresholdGauge.set({ asset: message.asset, mark: 'low' }, decision.low);
-    stateGauge.set({ asset: message.asset }, STATE_VALUE[decision.state]);
-    metrics.completed(message.ingestTs);
-  };
+        logger.info({ asset: message.asset, state: threshold.state.state, restored: stored !== undefined }, 'new asset');
+        return threshold;
+      };
 
-  const loop = runStageLoop({ input, kind: 'score', metrics, seq: seqTracker, rejectLog, handle });
-  const ops = await OpsServer.start({
-    host: config.metricsHost,
-    port: config.metricsPort,
-    registry: metrics.registry,
-    healthChecks: [{ name: 'asset_slots', healthy: () => !thresholds.refusedWithin(60_000) }],
-  });
-  logger.info({ input: config.input.endpoint, output: config.output.endpoint, opsPort: ops.port }, 'thresholding');
 
-  return {
-    opsPort: ops.port,
-    stop: async () => {
-      const clean = await stopAll(
-        [
-          { name: 'ops-server', stop: () => ops.stop() },
+      const handle = async (message: ScoreMessage): Promise<void> => {
+        let threshold = await thresholdFor(message);
+        if (!threshold) {
+          metrics.countMessage('rejected', 'too_many_assets');
+          rejectLog.warn('too_many_assets', { asset: message.asset, maxAssets: config.maxAssets }, 'every asset slot is in use by an asset heard from within VIGIL_ASSET_IDLE_S: score refused (VIGIL_ADAPTIVE_THRESHOLD_MAX_ASSETS)');
+          return;
+        }
+        const model = `${message.model.name}@${message.model.version}`;
+        const kindMatches = (threshold instanceof SurpriseThreshold) === (message.calibrated !== undefined);
+        if (!message.warmup && (!kindMatches || threshold.state.model !== model)) {
+          if (!kindMatches || threshold.state.model !== undefined) {
+            // A new model (hot-swapped, or just learned) scores on its own scale: a threshold of its own.
+            logger.info({ asset: message.asset, from: threshold.state.model, to: model, calibrated: message.calibrated !== undefined }, 'model changed; a new threshold');
+            threshold = freshThreshold(message);
+            thresholds.set(message.asset, threshold);
+          }
+          threshold.state.model = model;
+        }
+        const decision = threshold.decide(message.score, message.ts, !message.warmup, message.calibrated?.weight);
+        if (!message.warmup) writer.markDirty(message.asset);
+        if (decision.changed) {
+          logger.info({ asset: message.asset, seq: message.seq, state: decision.state, score: message.score, high: decision.high }, 'state changed');
+          if (decision.state === 'anomalous') anomalies.inc({ asset: message.asset });
+          // A state change is written at once, not at the next flush: it is what a restart must not lose.
+          writer.flushSoon();
+        }
+        await forward<'decision'>(message, {
+          kind: 'decision',
+          state: decision.state,
+          changed: decision.changed,
+          since: decision.since,
+          score: message.score,
+          threshold: { high: decision.high, low: decision.low },
+          contributions: message.contributions,
+          model: message.model,
+        });
+        if (!message.warmup) {
+          scoreGauge.set({ asset: message.asset }, message.score);
+          for (const [sensor, share] of Object.entries(message.contributions)) contributionGauge.set({ asset: message.asset, sensor }, share);
+        }
+        thresholdGauge.set({ asset: message.asset, mark: 'high' }, decision.high);
+        thresholdGauge.set({ asset: message.asset, mark: 'low' }, decision.low);
+        stateGauge.set({ asset: message.asset }, STATE_VALUE[decision.state]);
+        metrics.completed(message.ingestTs);
+      };
+
+      return {
+        handle,
+        healthChecks: [{ name: 'asset_slots', healthy: () => !thresholds.refusedWithin(60_000) }],
+        parts: [
           { name: 'redis', stop: () => closeRedis(redis) },
           { name: 'state-writer', stop: () => writer.stop() },
-          { name: 'pipes', stop: () => stopStageSockets(input, loop, output) },
         ],
-        logger,
-      );
-      if (!clean) throw new Error('adaptive-threshold did not stop cleanly');
+      };
     },
-  };
+  });
 }

@@ -1,31 +1,21 @@
 import {
   AssetFeaturePipeline,
+  AssetSlots,
   BatchedStateWriter,
   closeRedis,
   connectRedis,
   createRedisClient,
-  createServiceMetrics,
-  encodeMessage,
   Gauge,
   isRunningStatsState,
   isWindowFeature,
-  WINDOW_FEATURES,
-  OpsServer,
   parseLimits,
-  RateLimitedLog,
   RedisJsonState,
-  openStagePipes,
-  AssetSlots,
-  pipeGuard,
-  runStageLoop,
-  SCHEMA_VERSION,
-  SeqTracker,
-  stopAll,
-  stopStageSockets,
+  startStage,
+  WINDOW_FEATURES,
   type FeatureSettings,
   type Logger,
   type ReadingMessage,
-  type RunningService,
+  type RunningStage,
   type RunningStatsState,
 } from '@vigil/shared';
 import { SERVICE, type PreprocessorConfig } from './config.js';
@@ -35,9 +25,7 @@ interface StoredScaler {
   stats: RunningStatsState[];
 }
 
-export interface Preprocessor extends RunningService {
-  readonly opsPort: number;
-}
+export type Preprocessor = RunningStage;
 
 export function featureSettingsOf(config: PreprocessorConfig): FeatureSettings {
   const features = config.features.filter(isWindowFeature);
@@ -61,133 +49,103 @@ export function featureSettingsOf(config: PreprocessorConfig): FeatureSettings {
 
 export async function startPreprocessor(config: PreprocessorConfig, logger: Logger): Promise<Preprocessor> {
   const settings = featureSettingsOf(config);
-  const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
-  const rejectLog = new RateLimitedLog(logger);
-  const scalerSamples = new Gauge({
-    name: 'vigil_scaler_samples',
-    help: 'Readings the scaler has learned from per asset; it freezes at the warm-up count.',
-    labelNames: ['asset'] as const,
-    registers: [metrics.registry],
-  });
+  return startStage({
+    stage: SERVICE,
+    kind: 'reading',
+    settings: config,
+    logger,
+    async setup({ metrics, rejectLog, seq, forward }) {
+      const scalerSamples = new Gauge({
+        name: 'vigil_scaler_samples',
+        help: 'Readings the scaler has learned from per asset; it freezes at the warm-up count.',
+        labelNames: ['asset'] as const,
+        registers: [metrics.registry],
+      });
 
-  const redis = createRedisClient(config.redisUrl, logger, metrics);
-  await connectRedis(redis, logger);
-  // Statistics are stored with the channel list: statistics of other channels are not applied.
-  const isStoredScaler = (value: unknown): value is StoredScaler => {
-    const stored = value as StoredScaler | null;
-    return (
-      typeof stored === 'object' &&
-      stored !== null &&
-      JSON.stringify(stored.channels) === JSON.stringify(settings.channels) &&
-      Array.isArray(stored.stats) &&
-      stored.stats.every(isRunningStatsState)
-    );
-  };
-  const store = new RedisJsonState(redis, logger, 'vigil:scaler', isStoredScaler, 60_000, config.assetStateTtlDays * 86_400);
-  const seqTracker = new SeqTracker(metrics, SERVICE);
-  const stateOf = (pipeline: AssetFeaturePipeline): StoredScaler => ({ channels: settings.channels, stats: pipeline.scalerState() });
-  const pipelines = new AssetSlots<AssetFeaturePipeline>({
-    capacity: config.maxAssets,
-    idleMs: config.assetIdleS * 1000,
-    onEvict: (asset, pipeline) => {
-      // Its statistics go to Redis as they are, and come back if the asset does.
-      if (!pipeline.scalerFrozen) void store.save(asset, stateOf(pipeline)).catch(() => undefined);
-      scalerSamples.remove({ asset });
-      seqTracker.forget(asset);
-      logger.info({ asset, idleS: config.assetIdleS }, 'asset idle: its slot is given to a new one');
-    },
-  });
-  const writer = new BatchedStateWriter(
-    store,
-    (asset) => {
-      const pipeline = pipelines.peek(asset);
-      if (!pipeline) return undefined;
-      const stored = stateOf(pipeline);
-      scalerSamples.set({ asset }, stored.stats[0]?.count ?? 0);
-      return stored;
-    },
-    config.scalerFlushMs,
-    rejectLog,
-    () => pipelines.assets(),
-  );
+      const redis = createRedisClient(config.redisUrl, logger, metrics);
+      await connectRedis(redis, logger);
+      // Statistics are stored with the channel list: statistics of other channels are not applied.
+      const isStoredScaler = (value: unknown): value is StoredScaler => {
+        const stored = value as StoredScaler | null;
+        return (
+          typeof stored === 'object' &&
+          stored !== null &&
+          JSON.stringify(stored.channels) === JSON.stringify(settings.channels) &&
+          Array.isArray(stored.stats) &&
+          stored.stats.every(isRunningStatsState)
+        );
+      };
+      const store = new RedisJsonState(redis, logger, 'vigil:scaler', isStoredScaler, 60_000, config.assetStateTtlDays * 86_400);
+      const stateOf = (pipeline: AssetFeaturePipeline): StoredScaler => ({ channels: settings.channels, stats: pipeline.scalerState() });
+      const pipelines = new AssetSlots<AssetFeaturePipeline>({
+        capacity: config.maxAssets,
+        idleMs: config.assetIdleS * 1000,
+        onEvict: (asset, pipeline) => {
+          // Its statistics go to Redis as they are, and come back if the asset does.
+          if (!pipeline.scalerFrozen) void store.save(asset, stateOf(pipeline)).catch(() => undefined);
+          scalerSamples.remove({ asset });
+          seq.forget(asset);
+          logger.info({ asset, idleS: config.assetIdleS }, 'asset idle: its slot is given to a new one');
+        },
+      });
+      const writer = new BatchedStateWriter(
+        store,
+        (asset) => {
+          const pipeline = pipelines.peek(asset);
+          if (!pipeline) return undefined;
+          const stored = stateOf(pipeline);
+          scalerSamples.set({ asset }, stored.stats[0]?.count ?? 0);
+          return stored;
+        },
+        config.scalerFlushMs,
+        rejectLog,
+        () => pipelines.assets(),
+      );
 
-  const pipelineFor = async (asset: string): Promise<AssetFeaturePipeline | undefined> => {
-    const existing = pipelines.get(asset);
-    if (existing) return existing;
-    if (!pipelines.makeRoom(asset)) return undefined;
-    const pipeline = new AssetFeaturePipeline(settings, (await store.load(asset))?.stats);
-    pipelines.set(asset, pipeline);
-    logger.info({ asset, scalerFrozen: pipeline.scalerFrozen }, 'new asset');
-    return pipeline;
-  };
+      const pipelineFor = async (asset: string): Promise<AssetFeaturePipeline | undefined> => {
+        const existing = pipelines.get(asset);
+        if (existing) return existing;
+        if (!pipelines.makeRoom(asset)) return undefined;
+        const pipeline = new AssetFeaturePipeline(settings, (await store.load(asset))?.stats);
+        pipelines.set(asset, pipeline);
+        logger.info({ asset, scalerFrozen: pipeline.scalerFrozen }, 'new asset');
+        return pipeline;
+      };
 
-  const { input, output } = await openStagePipes(config, pipeGuard(config, metrics, rejectLog));
+      const handle = async (reading: ReadingMessage): Promise<void> => {
+        const pipeline = await pipelineFor(reading.asset);
+        if (!pipeline) {
+          metrics.countMessage('rejected', 'too_many_assets');
+          rejectLog.warn('too_many_assets', { asset: reading.asset, maxAssets: config.maxAssets }, 'every asset slot is in use by an asset heard from within VIGIL_ASSET_IDLE_S: reading refused (VIGIL_PREPROCESSOR_MAX_ASSETS)');
+          return;
+        }
+        // While the scaler learns, its statistics change with every reading: persist them (batched).
+        if (!pipeline.scalerFrozen) writer.markDirty(reading.asset);
+        const result = pipeline.process(reading.channels);
+        if (!result.ok) {
+          metrics.countMessage('rejected', result.reason);
+          rejectLog.warn(result.reason, { asset: reading.asset, seq: reading.seq, channel: result.channel }, 'reading rejected');
+          return;
+        }
+        for (const { problem } of result.imputed) metrics.countMessage('imputed', problem);
+        await forward<'features'>(reading, {
+          kind: 'features',
+          features: result.features,
+          warmup: result.warmup,
+          imputed: result.imputed.map(({ channel }) => channel),
+        });
+        metrics.completed(reading.ingestTs);
+      };
 
-  const handle = async (reading: ReadingMessage): Promise<void> => {
-    const pipeline = await pipelineFor(reading.asset);
-    if (!pipeline) {
-      metrics.countMessage('rejected', 'too_many_assets');
-      rejectLog.warn('too_many_assets', { asset: reading.asset, maxAssets: config.maxAssets }, 'every asset slot is in use by an asset heard from within VIGIL_ASSET_IDLE_S: reading refused (VIGIL_PREPROCESSOR_MAX_ASSETS)');
-      return;
-    }
-    // While the scaler learns, its statistics change with every reading: persist them (batched).
-    if (!pipeline.scalerFrozen) writer.markDirty(reading.asset);
-    const result = pipeline.process(reading.channels);
-    if (!result.ok) {
-      metrics.countMessage('rejected', result.reason);
-      rejectLog.warn(result.reason, { asset: reading.asset, seq: reading.seq, channel: result.channel }, 'reading rejected');
-      return;
-    }
-    for (const { problem } of result.imputed) metrics.countMessage('imputed', problem);
-    await output.send(
-      encodeMessage({
-        v: SCHEMA_VERSION,
-        kind: 'features',
-        asset: reading.asset,
-        seq: reading.seq,
-        ts: reading.ts,
-        ingestTs: reading.ingestTs,
-        features: result.features,
-        warmup: result.warmup,
-        imputed: result.imputed.map(({ channel }) => channel),
-      }),
-    );
-    metrics.completed(reading.ingestTs);
-  };
-
-  const loop = runStageLoop({ input, kind: 'reading', metrics, seq: seqTracker, rejectLog, handle });
-  let inputOpen = true;
-  const ops = await OpsServer.start({
-    host: config.metricsHost,
-    port: config.metricsPort,
-    registry: metrics.registry,
-    healthChecks: [
-      { name: 'input', healthy: () => inputOpen },
-      // Unhealthy while a real asset may be shut out: an asset refused for want of a slot lately.
-      { name: 'asset_slots', healthy: () => !pipelines.refusedWithin(60_000) },
-    ],
-  });
-  logger.info({ input: config.input.endpoint, output: config.output.endpoint, opsPort: ops.port }, 'preprocessing');
-
-  return {
-    opsPort: ops.port,
-    stop: async () => {
-      const clean = await stopAll(
-        [
-          { name: 'ops-server', stop: () => ops.stop() },
+      return {
+        handle,
+        // Unhealthy while a real asset may be shut out: an asset refused for want of a slot lately.
+        healthChecks: [{ name: 'asset_slots', healthy: () => !pipelines.refusedWithin(60_000) }],
+        parts: [
           { name: 'redis', stop: () => closeRedis(redis) },
           { name: 'scaler-writer', stop: () => writer.stop() },
-          {
-            name: 'pipes',
-            stop: async () => {
-              inputOpen = false;
-              await stopStageSockets(input, loop, output);
-            },
-          },
         ],
-        logger,
-      );
-      if (!clean) throw new Error('preprocessor did not stop cleanly');
+      };
     },
-  };
+  });
 }
