@@ -5,6 +5,8 @@ import {
   defaultOutputEndpoint,
   envPrefix,
   loadConfig,
+  type ModelChoice,
+  type ModelPrecision,
   type StageName,
   TOPOLOGY,
 } from '@vigil/shared';
@@ -41,13 +43,13 @@ export const schema = {
     precision: {
       doc: 'How the learned model ships: int8 (weights int8 per output channel, activations calibrated on the learned samples; ~4x smaller) or fp32 (standard TF.js layers format).',
       format: ['int8', 'fp32'],
-      default: 'int8',
+      default: 'int8' as ModelPrecision,
       env: `${ENV}_LEARN_PRECISION`,
     },
     model: {
       doc: 'What learn mode builds: auto (the default detector, calibrated, chosen from what the learning period shows; the conv autoencoder when the features are series), autoencoder (dense over window summaries, or conv on series) or isolation-forest (window summaries). The precision setting applies to autoencoders only.',
       format: ['auto', 'autoencoder', 'isolation-forest'],
-      default: 'auto',
+      default: 'auto' as ModelChoice,
       env: `${ENV}_LEARN_MODEL`,
     },
   },

@@ -12,8 +12,6 @@ import {
   type FeaturesMessage,
   type LoadedBundle,
   type Logger,
-  type ModelChoice,
-  type ModelPrecision,
   type RunningService,
 } from '@vigil/shared';
 import { SERVICE, type InferenceConfig } from './config.js';
@@ -64,7 +62,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         scalerWarmup: config.scalerWarmup,
       };
       // Refused at start, not after minutes of collecting: features the learner could not train on.
-      modelKindFor(featureSpec.features, config.learn.model as ModelChoice);
+      modelKindFor(featureSpec.features, config.learn.model);
       let learner: Learner | undefined;
       if (!models.active) {
         if ((await models.bundlePresent()) || !config.learn.enabled) {
@@ -74,7 +72,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
           );
           throw new Error(`cannot load the model bundle at ${config.modelPath}: ${reason}`);
         }
-        learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision as ModelPrecision, model: config.learn.model as ModelChoice, featureSpec, modelPath: config.modelPath }, logger, async () => {
+        learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision, model: config.learn.model, featureSpec, modelPath: config.modelPath }, logger, async () => {
           await models.reload();
         });
         logger.info({ samples: config.learn.samples, modelPath: config.modelPath }, 'no model yet: learn mode, learning what normal looks like');

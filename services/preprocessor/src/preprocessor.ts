@@ -39,9 +39,9 @@ export function featureSettingsOf(config: PreprocessorConfig): FeatureSettings {
     scalerWarmup: config.scalerWarmup,
     limits: parseLimits(config.limits),
     policies: {
-      missing: config.policy.missing as 'impute' | 'reject',
-      non_finite: config.policy.nonFinite as 'impute' | 'reject',
-      out_of_range: config.policy.outOfRange as 'impute' | 'reject',
+      missing: config.policy.missing,
+      non_finite: config.policy.nonFinite,
+      out_of_range: config.policy.outOfRange,
     },
     forwardFillLimit: config.forwardFillLimit,
   };

@@ -4,6 +4,7 @@ import {
   envPrefix,
   loadConfig,
   redisUrlSetting,
+  type FullPolicy,
   type StageName,
   TOPOLOGY,
 } from '@vigil/shared';
@@ -72,7 +73,8 @@ export const schema = {
     whenFull: {
       doc: 'When the queue is full: drop-newest (shed and count; a live sensor cannot wait) or block (the source waits: file replay, benchmarks).',
       format: ['drop-newest', 'block'],
-      default: 'drop-newest',
+      // Typed as the union, so the loaded setting is one (a value outside it fails at start).
+      default: 'drop-newest' as FullPolicy,
       env: `${ENV}_OUTPUT_WHEN_FULL`,
     },
     stallResetMs: {

@@ -75,7 +75,7 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
     highWaterMark: config.output.highWaterMark,
     // By default a reading that cannot be queued is shed at the source, counted, and visible as a
     // seq gap downstream: a stalled pipeline must not grow this process without bound.
-    whenFull: config.output.whenFull as 'drop-newest' | 'block',
+    whenFull: config.output.whenFull,
     lingerMs: 2_000,
     stallResetMs: config.output.stallResetMs,
     onStallReset: (stalledMs) => {
