@@ -58,4 +58,10 @@ describe('one topology table', () => {
     const targets = [...prometheus.matchAll(/^ +- ([a-z-]+):(\d+)$/gm)].map(([, host, port]) => `${host}:${port}`).filter((target) => !target.startsWith('localhost'));
     assert.deepEqual(targets, STAGES.map((stage) => `${stage}:${TOPOLOGY[stage].opsPort}`));
   });
+
+  it('refuses a mistyped window feature at start in both stages that read the feature settings', () => {
+    for (const load of [loadPreprocessorConfig, loadInferenceConfig]) {
+      assert.throws(() => load({ features: ['mean', 'sdt'] }), /features: must be a comma-separated list of last, mean, std/);
+    }
+  });
 });

@@ -4,6 +4,9 @@ import { hostname } from 'node:os';
 import convict from 'convict';
 import { isValidAssetId } from './messages.js';
 import { isCurveKey } from './pipe-keys.js';
+import { isWindowFeature, WINDOW_FEATURES, type WindowFeature } from './features/window-features.js';
+
+export type { WindowFeature };
 import { defaultDeviceId } from './device-identity.js';
 
 /** Worked out once, from balena's variables or the host (device-identity.ts). */
@@ -124,6 +127,20 @@ convict.addFormat({
       throw new Error('must be a ZeroMQ endpoint such as tcp://127.0.0.1:5556');
     }
   },
+});
+
+convict.addFormat({
+  name: 'window-features',
+  validate(value: unknown) {
+    if (!Array.isArray(value) || value.length === 0 || value.some((item) => !isWindowFeature(item))) {
+      throw new Error(`must be a comma-separated list of ${WINDOW_FEATURES.join(', ')}`);
+    }
+  },
+  coerce: (value: string) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== ''),
 });
 
 convict.addFormat({

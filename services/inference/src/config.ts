@@ -8,6 +8,7 @@ import {
   type ModelChoice,
   type ModelPrecision,
   type StageName,
+  type WindowFeature,
   TOPOLOGY,
 } from '@vigil/shared';
 
@@ -56,7 +57,7 @@ export const schema = {
   // The feature spec the preprocessor uses, read from the preprocessor's own variables so the
   // two cannot disagree when the stack shares one environment; learn mode records it in the bundle.
   channels: { doc: 'Channels the preprocessor reads (for learn mode).', format: 'string-list', default: DEFAULT_FEATURE_SPEC.channels, env: 'VIGIL_PREPROCESSOR_CHANNELS' },
-  features: { doc: 'Window features per channel (for learn mode).', format: 'string-list', default: DEFAULT_FEATURE_SPEC.features as string[], env: 'VIGIL_PREPROCESSOR_FEATURES' },
+  features: { doc: 'Window features per channel (for learn mode).', format: 'window-features', default: [...DEFAULT_FEATURE_SPEC.features] as WindowFeature[], env: 'VIGIL_PREPROCESSOR_FEATURES' },
   windowSize: { doc: 'Feature window (for learn mode).', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.windowSize, env: 'VIGIL_PREPROCESSOR_WINDOW' },
   scalerWarmup: { doc: 'Scaler warm-up (for learn mode).', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.scalerWarmup, env: 'VIGIL_PREPROCESSOR_SCALER_WARMUP' },
 };

@@ -2,7 +2,6 @@ import {
   Counter,
   Gauge,
   Histogram,
-  isWindowFeature,
   LATENCY_BUCKETS_SECONDS,
   loadBundle,
   modelKindFor,
@@ -57,7 +56,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       await models.reload();
       const featureSpec: FeatureSpec = {
         channels: config.channels,
-        features: config.features.filter(isWindowFeature),
+        features: config.features,
         windowSize: config.windowSize,
         scalerWarmup: config.scalerWarmup,
       };

@@ -10,6 +10,7 @@ import {
   PUMP_PHYSICAL_LIMITS,
   redisUrlSetting,
   type StageName,
+  type WindowFeature,
   TOPOLOGY,
 } from '@vigil/shared';
 
@@ -36,8 +37,8 @@ export const schema = {
   },
   features: {
     doc: 'Window features per channel: last, mean, std, slope, min, max.',
-    format: 'string-list',
-    default: DEFAULT_FEATURE_SPEC.features as string[],
+    format: 'window-features',
+    default: [...DEFAULT_FEATURE_SPEC.features] as WindowFeature[],
     env: `${ENV}_FEATURES`,
   },
   windowSize: { doc: 'Readings in the feature window.', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.windowSize, env: `${ENV}_WINDOW` },

@@ -7,11 +7,9 @@ import {
   createRedisClient,
   Gauge,
   isRunningStatsState,
-  isWindowFeature,
   parseLimits,
   RedisJsonState,
   startStage,
-  WINDOW_FEATURES,
   type FeatureSettings,
   type Logger,
   type ReadingMessage,
@@ -28,13 +26,10 @@ interface StoredScaler {
 export type Preprocessor = RunningStage;
 
 export function featureSettingsOf(config: PreprocessorConfig): FeatureSettings {
-  const features = config.features.filter(isWindowFeature);
-  if (features.length !== config.features.length || features.length === 0) {
-    throw new Error(`features must be from ${WINDOW_FEATURES.join(', ')}; got ${config.features.join(',')}`);
-  }
+  // The loader has checked each feature's name (format 'window-features'): one start-up error for all.
   return {
     channels: config.channels,
-    features,
+    features: config.features,
     windowSize: config.windowSize,
     scalerWarmup: config.scalerWarmup,
     limits: parseLimits(config.limits),
