@@ -27,7 +27,7 @@ function composeService(name: string): string {
   return end < 0 ? rest : rest.slice(0, end + 1);
 }
 
-describe('one topology table', () => {
+describe('one topology table, and the settings that derive from it checked at load', () => {
   it("is what every service's settings default to", () => {
     const defaults = {
       'sensor-reader': loadSensorReaderConfig({}),
