@@ -10,14 +10,16 @@ import { stopAll, type RunningService, type Stoppable } from './lifecycle.js';
 import { RateLimitedLog, type Logger } from './logger.js';
 import { encodeMessage, SCHEMA_VERSION, type MessageKind, type PipelineMessage } from './messages.js';
 import { createServiceMetrics, SeqTracker, type ServiceMetrics } from './metrics.js';
-import type { PushPipe } from './pipe.js';
+import { PullPipe } from './pipe.js';
 import { pipeGuard } from './pipe-guard.js';
 import type { PipeKeySettings } from './pipe-keys.js';
 import { openStagePipes, runStageLoop, stopStageSockets, type StagePipeSettings } from './stage-loop.js';
 import type { StageName } from './topology.js';
 
-/** The settings every middle stage has (commonSchema plus input and output). */
-export type StageSettings = StagePipeSettings & PipeKeySettings & { sysfsRoot: string; metricsHost: string; metricsPort: number };
+/** The settings every stage with an input has (commonSchema, input, and output but for the last). */
+export type StageSettings = Pick<StagePipeSettings, 'input'> &
+  Partial<Pick<StagePipeSettings, 'output'>> &
+  PipeKeySettings & { sysfsRoot: string; metricsHost: string; metricsPort: number };
 
 type MessageOf<K extends MessageKind> = Extract<PipelineMessage, { kind: K }>;
 /** What a stage adds to the envelope it forwards: its kind and its payload. */
@@ -27,7 +29,6 @@ export interface StageKit {
   metrics: ServiceMetrics;
   rejectLog: RateLimitedLog;
   seq: SeqTracker;
-  output: PushPipe;
   /** Sends the next stage's message for `from`: its asset, seq and times, with this payload. */
   forward<K extends MessageKind>(from: Pick<PipelineMessage, 'asset' | 'seq' | 'ts' | 'ingestTs'>, payload: PayloadOf<K>): Promise<boolean>;
 }
@@ -63,21 +64,26 @@ export async function startStage<K extends MessageKind>(options: StageOptions<K>
   const metrics = createServiceMetrics(stage, settings.sysfsRoot, logger);
   const rejectLog = new RateLimitedLog(logger);
   const seq = new SeqTracker(metrics, stage);
-  const { input, output } = await openStagePipes(settings, pipeGuard(settings, metrics, rejectLog), options.outputLingerMs);
+  const guard = pipeGuard(settings, metrics, rejectLog);
+  // The last stage has no output: it publishes over MQTT.
+  const { input, output } = settings.output
+    ? await openStagePipes({ input: settings.input, output: settings.output }, guard, options.outputLingerMs)
+    : { input: await PullPipe.bind({ ...settings.input, ...(guard.keys ? { keys: guard.keys } : {}), onRefused: guard.onInputRefused }), output: undefined };
   const kit: StageKit = {
     metrics,
     rejectLog,
     seq,
-    output,
-    forward: (from, payload) =>
-      output.send(encodeMessage({ v: SCHEMA_VERSION, asset: from.asset, seq: from.seq, ts: from.ts, ingestTs: from.ingestTs, ...payload } as unknown as PipelineMessage)),
+    forward: (from, payload) => {
+      if (!output) throw new Error(`${stage} has no output to forward to`);
+      return output.send(encodeMessage({ v: SCHEMA_VERSION, asset: from.asset, seq: from.seq, ts: from.ts, ingestTs: from.ingestTs, ...payload } as unknown as PipelineMessage));
+    },
   };
   let parts: StageParts<K>;
   try {
     parts = await options.setup(kit);
   } catch (error) {
     input.close();
-    output.close();
+    output?.close();
     throw error;
   }
   let loopRunning = true;
@@ -90,7 +96,7 @@ export async function startStage<K extends MessageKind>(options: StageOptions<K>
     registry: metrics.registry,
     healthChecks: [{ name: 'input', healthy: () => loopRunning }, ...(parts.healthChecks ?? [])],
   });
-  logger.info({ input: settings.input.endpoint, output: settings.output.endpoint, opsPort: ops.port, ...parts.started }, `${stage} running`);
+  logger.info({ input: settings.input.endpoint, output: settings.output?.endpoint, opsPort: ops.port, ...parts.started }, `${stage} running`);
   return {
     opsPort: ops.port,
     metrics,

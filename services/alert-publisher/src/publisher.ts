@@ -1,22 +1,14 @@
 import { dirname, join } from 'node:path';
 import {
+  AssetSlots,
   Counter,
-  createServiceMetrics,
   Gauge,
   isoTime,
-  OpsServer,
-  PullPipe,
   isValidAssetId,
-  AssetSlots,
-  pipeGuard,
-  RateLimitedLog,
-  runStageLoop,
-  SeqTracker,
-  stopAll,
-  stopStageSockets,
+  startStage,
   type DecisionMessage,
   type Logger,
-  type RunningService,
+  type RunningStage,
 } from '@vigil/shared';
 import { AlertPolicy, rescuedAlert } from './alert-policy.js';
 import { AuditLog, COMMANDS, Mutes, parseCommand, type CommandResult } from './commands.js';
@@ -27,39 +19,41 @@ import { Outbox, type Alert } from './outbox.js';
 /** Assets whose last state and alert counters the publisher keeps; past it the longest silent goes. */
 const MAX_PUBLISHED_ASSETS = 256;
 
-export interface AlertPublisher extends RunningService {
-  readonly opsPort: number;
-}
+export type AlertPublisher = RunningStage;
 
 export async function startAlertPublisher(config: PublisherConfig, logger: Logger): Promise<AlertPublisher> {
-  const metrics = createServiceMetrics(SERVICE, config.sysfsRoot, logger);
-  const rejectLog = new RateLimitedLog(logger);
-  const registers = [metrics.registry];
-  const published = new Counter({
-    name: 'vigil_alerts_published_total',
-    help: 'Alerts the broker acknowledged (PUBACK), per asset.',
-    labelNames: ['asset'] as const,
-    registers,
-  });
-  const suppressed = new Counter({
-    name: 'vigil_alerts_suppressed_total',
-    help: 'Re-entries of an alarm episode within the cooldown with the same leading sensor: counted on the episode (reentries), no new alert.',
-    labelNames: ['asset'] as const,
-    registers,
-  });
-  const outboxErrors = new Counter({
-    name: 'vigil_outbox_write_errors_total',
-    help: 'Alerts the outbox could not write to disk (held in memory and published while the broker is up).',
-    registers,
-  });
+  return startStage({
+    stage: SERVICE,
+    kind: 'decision',
+    settings: config,
+    logger,
+    async setup({ metrics, rejectLog }) {
+      const registers = [metrics.registry];
+      const published = new Counter({
+        name: 'vigil_alerts_published_total',
+        help: 'Alerts the broker acknowledged (PUBACK), per asset.',
+        labelNames: ['asset'] as const,
+        registers,
+      });
+      const suppressed = new Counter({
+        name: 'vigil_alerts_suppressed_total',
+        help: 'Re-entries of an alarm episode within the cooldown with the same leading sensor: counted on the episode (reentries), no new alert.',
+        labelNames: ['asset'] as const,
+        registers,
+      });
+      const outboxErrors = new Counter({
+        name: 'vigil_outbox_write_errors_total',
+        help: 'Alerts the outbox could not write to disk (held in memory and published while the broker is up).',
+        registers,
+      });
 
-  const outbox = new Outbox(config.outboxPath);
-  new Gauge({
-    name: 'vigil_alerts_pending',
-    help: 'Alerts in the outbox waiting for the broker to acknowledge them.',
-    registers,
-    collect() {
-      this.set(outbox.size);
+      const outbox = new Outbox(config.outboxPath);
+      new Gauge({
+        name: 'vigil_alerts_pending',
+        help: 'Alerts in the outbox waiting for the broker to acknowledge them.',
+        registers,
+        collect() {
+          this.set(outbox.size);
     },
   });
   if (outbox.size > 0) logger.info({ pending: outbox.size }, 'outbox holds unacknowledged alerts from before; publishing them');
@@ -227,42 +221,23 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     logger.info({ ...result }, 'operator command');
   };
 
-  const guard = pipeGuard(config, metrics, rejectLog);
-  const input = await PullPipe.bind({
-    endpoint: config.input.endpoint,
-    highWaterMark: config.input.highWaterMark,
-    ...(guard.keys ? { keys: guard.keys } : {}),
-    onRefused: guard.onInputRefused,
-  });
-  const loop = runStageLoop({ input, kind: 'decision', metrics, seq: new SeqTracker(metrics, SERVICE), rejectLog, handle });
-  const ops = await OpsServer.start({
-    host: config.metricsHost,
-    port: config.metricsPort,
-    registry: metrics.registry,
-    healthChecks: [{ name: 'outbox', healthy: () => outbox.lastWriteError === undefined }],
-  });
-  logger.info({ input: config.input.endpoint, topics: topics.alert('<asset>'), opsPort: ops.port }, 'publishing');
-
   return {
-    opsPort: ops.port,
-    stop: async () => {
-      const clean = await stopAll(
-        [
-          { name: 'ops-server', stop: () => ops.stop() },
-          {
-            name: 'mqtt',
-            stop: async () => {
-              clearInterval(retryTimer);
-              // A clean stop says offline itself: the last will is only for deaths.
-              if (client.connected) await client.publishAsync(topics.status, 'offline', { qos: 1, retain: true }).catch(() => undefined);
-              await client.endAsync();
-            },
-          },
-          { name: 'input', stop: () => stopStageSockets(input, loop, undefined) },
-        ],
-        logger,
-      );
-      if (!clean) throw new Error('alert-publisher did not stop cleanly');
-    },
+    handle,
+    healthChecks: [{ name: 'outbox', healthy: () => outbox.lastWriteError === undefined }],
+    parts: [
+      {
+        name: 'mqtt',
+        stop: async () => {
+          clearInterval(retryTimer);
+          // A clean stop says offline itself: the last will is only for deaths.
+          if (client.connected) await client.publishAsync(topics.status, 'offline', { qos: 1, retain: true }).catch(() => undefined);
+          await client.endAsync();
+        },
+      },
+    ],
+    started: { topics: topics.alert('<asset>') },
   };
+    },
+  });
+
 }
