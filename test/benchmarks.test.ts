@@ -55,6 +55,18 @@ describe('benchmarks, small size', { timeout: 600_000 }, () => {
     for (const [service, ok] of soak.services) assert.ok(ok >= 3000, `${service} handled ${ok} samples`);
   });
 
+  it('bench:rate: CPU and context switches per service, with no traffic and at 10 Hz', () => {
+    const output = bench('rate.ts', '--rates', '0,10', '--seconds', '2', '--runs', '1', '--settle', '1');
+    assert.match(output, /no traffic/);
+    const rate = result<{ byRate: Record<string, Record<string, { cpuPercent: number; switchesPerS: number }>> }>('rate');
+    assert.deepEqual(Object.keys(rate.byRate), ['0', '10']);
+    assert.equal(Object.keys(rate.byRate['0'] ?? {}).length, 4, 'no reader with no traffic');
+    assert.equal(Object.keys(rate.byRate['10'] ?? {}).length, 5);
+    for (const services of Object.values(rate.byRate)) {
+      for (const [name, { cpuPercent, switchesPerS }] of Object.entries(services)) assert.ok(cpuPercent >= 0 && switchesPerS > 0, `${name}: ${cpuPercent} %, ${switchesPerS}/s`);
+    }
+  });
+
   it('bench:models and bench:floor: a row per model, the transport floor', () => {
     const output = bench('models.ts', '--runs', '1', '--iterations', '400');
     assert.doesNotMatch(output, /not built yet/);
