@@ -130,6 +130,15 @@ convict.addFormat({
 });
 
 convict.addFormat({
+  name: 'iso-date',
+  validate(value: unknown) {
+    if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value) || !Number.isFinite(Date.parse(value))) {
+      throw new Error('must be a date, YYYY-MM-DD');
+    }
+  },
+});
+
+convict.addFormat({
   name: 'window-features',
   validate(value: unknown) {
     if (!Array.isArray(value) || value.length === 0 || value.some((item) => !isWindowFeature(item))) {

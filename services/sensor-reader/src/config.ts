@@ -84,6 +84,20 @@ export const schema = {
       env: `${ENV}_OUTPUT_STALL_RESET_MS`,
     },
   },
+  time: {
+    earliest: {
+      doc: 'A reading stamped before this date (YYYY-MM-DD) is refused and counted (ts_out_of_range): no working system sends it.',
+      format: 'iso-date',
+      default: '1990-01-01',
+      env: `${ENV}_EARLIEST_TIME`,
+    },
+    maxFutureS: {
+      doc: 'A reading stamped more than this many seconds ahead of this device\'s clock is refused and counted (ts_out_of_range).',
+      format: 'positive-int',
+      default: 86_400,
+      env: `${ENV}_MAX_FUTURE_S`,
+    },
+  },
   faultToken: {
     doc: 'Token that turns on fault injection (POST /faults on the ops port, simulator source only), sent as "authorization: Bearer <token>"; empty: off.',
     format: String,

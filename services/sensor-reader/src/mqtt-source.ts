@@ -1,5 +1,5 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { normaliseSensorTime } from '@vigil/shared';
+import { normaliseSensorTime, type SensorTimeWindow } from '@vigil/shared';
 import type { EmitSample, RejectInput, SampleSource } from './sample-source.js';
 
 export interface MqttSourceOptions {
@@ -10,6 +10,8 @@ export interface MqttSourceOptions {
   /** Asset for payloads that do not name one. */
   asset: string;
   clientId: string;
+  /** Where a payload's ts must fall; default 1990 to a day ahead. */
+  timeWindow?: SensorTimeWindow;
 }
 
 /**
@@ -46,7 +48,7 @@ export class MqttSource implements SampleSource {
     // An error event with no listener would end the process; here it is logged by reconnects.
     client.on('error', () => undefined);
     client.on('message', (topic, payload) => {
-      const sample = parseSensorPayload(payload, this.options.asset, Date.now(), assetOfTopic(topic));
+      const sample = parseSensorPayload(payload, this.options.asset, Date.now(), assetOfTopic(topic), this.options.timeWindow);
       if (typeof sample === 'string') reject('mqtt_payload', sample);
       // Not awaited: a broker's messages cannot be held back, and emit counts its own failures.
       else void emit(sample);
@@ -69,6 +71,7 @@ export function parseSensorPayload(
   defaultAsset: string,
   now = Date.now(),
   topicAsset?: string,
+  timeWindow?: SensorTimeWindow,
 ): { asset: string; ts: number; channels: Record<string, number> } | string {
   if (payload.length > 16 * 1024) return 'payload larger than 16 KiB';
   let parsed: unknown;
@@ -97,7 +100,7 @@ export function parseSensorPayload(
   const asset = topicAsset ?? named ?? defaultAsset;
   // No time in the payload: the reading is stamped on arrival. A time that is there must make sense.
   if (body.ts === undefined) return { asset, ts: now, channels };
-  const time = normaliseSensorTime(body.ts, now);
+  const time = normaliseSensorTime(body.ts, now, timeWindow);
   if ('refused' in time) return time.detail;
   return { asset, ts: time.ts, channels };
 }

@@ -41,6 +41,7 @@ export function createSource(config: SensorReaderConfig): SampleSource {
         topics: config.mqtt.topics,
         asset: config.asset,
         clientId: `vigil-${config.deviceId}-reader`,
+        timeWindow: { earliestMs: Date.parse(config.time.earliest), maxFutureMs: config.time.maxFutureS * 1000 },
       });
     case 'modbus':
       if (config.modbus.registers === '') {

@@ -31,6 +31,15 @@ describe('MQTT sensor payloads', () => {
     assert.match(String(at('"yesterday"')), /is not a finite number/);
   });
 
+  it('takes the plausible window from the settings', () => {
+    const window = { earliestMs: Date.UTC(2020, 0, 1), maxFutureMs: 60_000 };
+    const at = (ts: number) => parseSensorPayload(Buffer.from(`{"ts":${ts},"channels":{"a":1}}`), 'p', NOW, undefined, window);
+    assert.match(String(at(Date.UTC(2019, 11, 31))), /between 2020-01-01 and 60 s from now/);
+    assert.match(String(at(NOW + 120_000)), /between 2020-01-01 and 60 s from now/);
+    assert.equal((at(NOW + 30_000) as { ts: number }).ts, NOW + 30_000);
+    assert.equal((at(Date.UTC(2021, 0, 1) * 1e6) as { ts: number }).ts, Date.UTC(2021, 0, 1), 'nanoseconds still read');
+  });
+
   it('says why a payload is refused', () => {
     assert.equal(parseSensorPayload(Buffer.from('hello'), 'p', 0), 'payload is not JSON');
     assert.equal(parseSensorPayload(Buffer.from('[1]'), 'p', 0), 'payload is not a JSON object');
