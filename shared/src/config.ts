@@ -26,6 +26,14 @@ export function isConfigError(error: unknown): error is ConfigError {
   return error instanceof ConfigError;
 }
 
+/** A variable's comma-separated list, items trimmed, empty ones dropped. */
+function commaList(value: string): string[] {
+  return value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
 convict.addFormat({
   name: 'positive-number',
   validate(value: unknown) {
@@ -75,11 +83,7 @@ convict.addFormat({
   validate(value: unknown) {
     if (!Array.isArray(value) || value.some((item) => !isValidAssetId(item))) throw new Error('must be comma-separated asset ids, each 1-64 characters of A-Z a-z 0-9 _ . -');
   },
-  coerce: (value: string) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== ''),
+  coerce: commaList,
 });
 
 convict.addFormat({
@@ -145,11 +149,7 @@ convict.addFormat({
       throw new Error(`must be a comma-separated list of ${WINDOW_FEATURES.join(', ')}`);
     }
   },
-  coerce: (value: string) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== ''),
+  coerce: commaList,
 });
 
 convict.addFormat({
@@ -159,11 +159,7 @@ convict.addFormat({
       throw new Error('must be a comma-separated list of names');
     }
   },
-  coerce: (value: string) =>
-    value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== ''),
+  coerce: commaList,
 });
 
 /**
