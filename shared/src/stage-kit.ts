@@ -10,16 +10,13 @@ import { stopAll, type RunningService, type Stoppable } from './lifecycle.js';
 import { RateLimitedLog, type Logger } from './logger.js';
 import { encodeMessage, SCHEMA_VERSION, type MessageKind, type PipelineMessage } from './messages.js';
 import { createServiceMetrics, SeqTracker, type ServiceMetrics } from './metrics.js';
-import { PullPipe } from './pipe.js';
 import { pipeGuard } from './pipe-guard.js';
 import type { PipeKeySettings } from './pipe-keys.js';
 import { openStagePipes, runStageLoop, stopStageSockets, type StagePipeSettings } from './stage-loop.js';
 import type { StageName } from './topology.js';
 
 /** The settings every stage with an input has (commonSchema, input, and output but for the last). */
-export type StageSettings = Pick<StagePipeSettings, 'input'> &
-  Partial<Pick<StagePipeSettings, 'output'>> &
-  PipeKeySettings & { sysfsRoot: string; metricsHost: string; metricsPort: number };
+export type StageSettings = StagePipeSettings & PipeKeySettings & { sysfsRoot: string; metricsHost: string; metricsPort: number };
 
 type MessageOf<K extends MessageKind> = Extract<PipelineMessage, { kind: K }>;
 /** What a stage adds to the envelope it forwards: its kind and its payload. */
@@ -64,11 +61,7 @@ export async function startStage<K extends MessageKind>(options: StageOptions<K>
   const metrics = createServiceMetrics(stage, settings.sysfsRoot, logger);
   const rejectLog = new RateLimitedLog(logger);
   const seq = new SeqTracker(metrics, stage);
-  const guard = pipeGuard(settings, metrics, rejectLog);
-  // The last stage has no output: it publishes over MQTT.
-  const { input, output } = settings.output
-    ? await openStagePipes({ input: settings.input, output: settings.output }, guard, options.outputLingerMs)
-    : { input: await PullPipe.bind({ ...settings.input, ...(guard.keys ? { keys: guard.keys } : {}), onRefused: guard.onInputRefused }), output: undefined };
+  const { input, output } = await openStagePipes(settings, pipeGuard(settings, metrics, rejectLog), options.outputLingerMs);
   const kit: StageKit = {
     metrics,
     rejectLog,

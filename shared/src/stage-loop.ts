@@ -72,24 +72,25 @@ export async function stopStageSockets(
 
 export interface StagePipeSettings {
   input: { endpoint: string; highWaterMark: number };
-  output: { endpoint: string; highWaterMark: number };
+  /** None for the last stage, which publishes over MQTT. */
+  output?: { endpoint: string; highWaterMark: number };
 }
 
 /**
- * A middle stage's sockets: its input bound, its output connected with the `block` policy
- * (nothing is shed inside the pipeline; a slow stage slows the ones before it).
+ * A stage's sockets: its input bound, its output (if it has one) connected with the `block`
+ * policy (nothing is shed inside the pipeline; a slow stage slows the ones before it), both with
+ * the pipeline key.
  */
 export async function openStagePipes(
   settings: StagePipeSettings,
   guard: PipeGuard,
   lingerMs = 2_000,
-): Promise<{ input: PullPipe; output: PushPipe }> {
-  const keys = guard.keys ? { keys: guard.keys } : {};
-  const output = new PushPipe({ ...settings.output, whenFull: 'block', lingerMs, ...keys, onRefused: guard.onOutputRefused });
+): Promise<{ input: PullPipe; output: PushPipe | undefined }> {
+  const output = settings.output ? new PushPipe({ ...settings.output, whenFull: 'block', lingerMs, ...guard.output }) : undefined;
   try {
-    return { input: await PullPipe.bind({ ...settings.input, ...keys, onRefused: guard.onInputRefused }), output };
+    return { input: await PullPipe.bind({ ...settings.input, ...guard.input }), output };
   } catch (error) {
-    output.close();
+    output?.close();
     throw error;
   }
 }

@@ -70,8 +70,7 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
   const guard = pipeGuard(config, metrics, rejectLog);
   const output = new PushPipe({
     endpoint: config.output.endpoint,
-    ...(guard.keys ? { keys: guard.keys } : {}),
-    onRefused: guard.onOutputRefused,
+    ...guard.output,
     highWaterMark: config.output.highWaterMark,
     // By default a reading that cannot be queued is shed at the source, counted, and visible as a
     // seq gap downstream: a stalled pipeline must not grow this process without bound.
