@@ -55,11 +55,19 @@ export interface ScoreMessage extends Envelope {
    * learning period), with the sample period it was learned at: the threshold then sets its alarm
    * from a false-alarm rate, not from statistics of the scores. `weight`: this sample's share of
    * an independent observation (1 / the correlation time of the statistic that scored it).
+   * `changedLevel`: the model judges against a new level the asset settled at (it reads `changed`
+   * after an alarm); `newLevel`: it took that level on this sample, unmistakably, a change the alarm
+   * must report; `homeSurprise`/`homeWeight`: while it judges from a new level, the sample judged
+   * from the learned baseline (what an asset read as normal is judged by).
    */
-  calibrated?: { samplePeriodMs: number; weight?: number };
+  calibrated?: { samplePeriodMs: number; weight?: number; changedLevel?: boolean; newLevel?: boolean; homeSurprise?: number; homeWeight?: number };
 }
 
-export type AssetState = 'warmup' | 'normal' | 'anomalous';
+/**
+ * `changed`: the asset settled at a level away from the one learned and holds it; not normal (a
+ * fault that persists never reads as normal), and not a fresh alarm: the next change alarms anew.
+ */
+export type AssetState = 'warmup' | 'normal' | 'anomalous' | 'changed';
 
 export interface DecisionMessage extends Envelope {
   kind: 'decision';
@@ -190,14 +198,18 @@ const PAYLOAD_VALIDATORS: Record<MessageKind, (message: Record<string, unknown>)
         calibrated === null ||
         !isFiniteNumber(calibrated.samplePeriodMs) ||
         calibrated.samplePeriodMs <= 0 ||
-        (calibrated.weight !== undefined && (!isFiniteNumber(calibrated.weight) || calibrated.weight <= 0 || calibrated.weight > 1)))
+        (calibrated.weight !== undefined && (!isFiniteNumber(calibrated.weight) || calibrated.weight <= 0 || calibrated.weight > 1)) ||
+        (calibrated.changedLevel !== undefined && typeof calibrated.changedLevel !== 'boolean') ||
+        (calibrated.newLevel !== undefined && typeof calibrated.newLevel !== 'boolean') ||
+        (calibrated.homeSurprise !== undefined && (!isFiniteNumber(calibrated.homeSurprise) || calibrated.homeSurprise < 0)) ||
+        (calibrated.homeWeight !== undefined && (!isFiniteNumber(calibrated.homeWeight) || calibrated.homeWeight <= 0 || calibrated.homeWeight > 1)))
     ) {
-      throw new MessageError('bad_payload', 'calibrated must carry a positive samplePeriodMs and a weight in (0, 1]');
+      throw new MessageError('bad_payload', 'calibrated must carry a positive samplePeriodMs, weights in (0, 1], boolean changedLevel and newLevel, and a non-negative homeSurprise');
     }
   },
   decision(message) {
-    if (message.state !== 'warmup' && message.state !== 'normal' && message.state !== 'anomalous') {
-      throw new MessageError('bad_payload', 'state must be warmup, normal or anomalous');
+    if (message.state !== 'warmup' && message.state !== 'normal' && message.state !== 'anomalous' && message.state !== 'changed') {
+      throw new MessageError('bad_payload', 'state must be warmup, normal, anomalous or changed');
     }
     const threshold = message.threshold as Record<string, unknown> | null;
     if (

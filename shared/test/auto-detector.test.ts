@@ -5,12 +5,15 @@ import {
   autocorrelationTime,
   DefaultDetector,
   DetectorScorer,
+  DEFAULT_EVIDENCE_ALARM_SETTINGS,
   EvidenceAlarm,
+  initialSurpriseThresholdState,
   fitTail,
   isAutoDetectorModel,
   learnAutoDetector,
   MAX_DETECTOR_ASSETS,
   SeededRandom,
+  SurpriseThreshold,
   surpriseOf,
 } from '../src/index.js';
 
@@ -160,13 +163,24 @@ describe('the default detector, chosen from the learning period', () => {
   it('follows slow benign drift while normal, and learns nothing from a fault', () => {
     const model = learnAutoDetector(channels8, correlatedRows(5000, 7), times(5000));
     const stream = new AutoDetectorStream(model);
-    // A fault held for 2,000 samples: it must still be as surprising at the end as at the start.
+    // A fault held for 2,000 samples: surprising at once; held steady for the settle time, it is a
+    // new level the stream judges from, and reads `changed` for as long as it lasts, never learned.
     const fault = (row: number[]) => row.map((value, c) => (c === 2 ? value + 10 * (model.scale[2] as number) : value));
     const rows = correlatedRows(2000, 9);
-    const first = stream.score(fault(rows[0] as number[])).surprise;
-    for (const row of rows.slice(1, -1)) stream.score(fault(row));
-    const last = stream.score(fault(rows.at(-1) as number[])).surprise;
-    assert.ok(first > 5 && last > first - 1, `the fault stays surprising: ${first} then ${last}`);
+    const first = stream.score(fault(rows[0] as number[]));
+    assert.ok(first.surprise > 5 && first.baseline === 'learned', `the fault is surprising: ${first.surprise}`);
+    const scores = rows.slice(1).map((row) => stream.score(fault(row)));
+    const settledAt = scores.findIndex((score) => score.newLevel);
+    assert.ok(settledAt >= stream.settleSamples - 2 && settledAt < 2 * stream.settleSamples, `settled at ${settledAt} (settle time ${stream.settleSamples})`);
+    assert.ok(scores.slice(settledAt).every((score) => score.baseline === 'changed'), 'a held fault never reads as the learned normal');
+    assert.equal(scores.filter((score) => score.newLevel).length, 1, 'one new level, not a stream of them');
+    // The fault ends: the way back is not a new anomaly, the stream is judged from the learned
+    // baseline again after the settle time, and the baseline learned nothing from the fault.
+    const after = correlatedRows(3000, 11).map((row) => stream.score(row));
+    const lastChanged = after.findLastIndex((score) => score.baseline === 'changed');
+    assert.ok(lastChanged < stream.settleSamples + 100, `back on the learned baseline after ${lastChanged} samples`);
+    const settledBack = after.slice(2000).map((score) => score.surprise).sort((a, b) => a - b);
+    assert.ok((settledBack[Math.floor(0.99 * settledBack.length)] as number) < 3, 'ordinary again: the 99th percentile below one in a thousand');
     // Slow drift along what the machine learned (its load rising): a quarter of a spread per
     // learning period (5,000 samples), four spreads in all. Followed (memory: the learning period),
     // it stays ordinary; judged from where learning left it, it does not.
@@ -177,17 +191,94 @@ describe('the default detector, chosen from the learning period', () => {
     const undrifted = correlatedRows(80_000, 10);
     let late = 0;
     let controlLate = 0;
+    const followedLast: number[] = [];
     drifting.forEach((row, i) => {
       const surprise = followed.score(row).surprise;
+      if (i >= 80_000 - 150) followedLast.push(surprise);
       const controlSurprise = control.score(undrifted[i] as number[]).surprise;
       if (i > 79_000) {
         late = Math.max(late, surprise);
         controlLate = Math.max(controlLate, controlSurprise);
       }
     });
-    const frozen = new AutoDetectorStream(model).score(drifting.at(-1) as number[]).surprise;
+    // A stream judging from where learning left it (fresh: its smoothed level starts there) finds
+    // the same readings unusual, once its smoothed level has caught up (a few dozen samples).
+    const fresh = new AutoDetectorStream(model);
+    const frozen = drifting.slice(-200).map((row) => fresh.score(row).surprise).slice(50);
+    const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
     assert.ok(late < controlLate + 1, `after four spreads of slow drift, surprises as without it: ${late} (without drift ${controlLate})`);
-    assert.ok(frozen > late + 2, `the same reading judged from the learned state: ${frozen}`);
+    assert.ok(medianOf(frozen) > medianOf(followedLast) + 1, `the same readings judged from the learned state: median surprise ${medianOf(frozen)} (followed: ${medianOf(followedLast)})`);
+  });
+});
+
+describe('a settled new level: one alarm, then changed', () => {
+  /** One noisy channel at 1 Hz, with steps at the given samples (to the given levels, in noise sigmas). */
+  function steps(n: number, seed: number, levels: Array<[number, number]>): number[] {
+    const random = new SeededRandom(seed);
+    return Array.from({ length: n }, (_, i) => 50 + levels.reduce((level, [at, to]) => (i >= at ? to : level), 0) + gaussian(random));
+  }
+
+  it('alarms once at a step to a held new level, reads changed (not normal) while it holds, and alarms again at the next step', () => {
+    const learn = steps(600, 1, []);
+    const detector = DefaultDetector.learn(['value'], learn.map((v) => [v]), times(600));
+    const watched = steps(3000, 2, [[500, 12], [1500, 24]]);
+    const decisions = watched.map((value, i) => detector.detect([value], (600 + i) * 1000));
+    const raises = decisions.flatMap((decision, i) => (decision.raised ? [i] : []));
+    assert.equal(raises.length, 2, `one alarm per step, raised at ${raises.join(', ')}`);
+    assert.ok((raises[0] as number) >= 500 && (raises[0] as number) < 510, `the first step alarms at once: ${raises[0]}`);
+    assert.ok((raises[1] as number) >= 1500 && (raises[1] as number) < 1510, `the second, from the new level, too: ${raises[1]}`);
+    const states = (from: number, to: number) => new Set(decisions.slice(from, to).map((decision) => decision.decision.state));
+    assert.deepEqual([...states(1300, 1500)], ['changed'], 'held at the first new level: changed');
+    assert.deepEqual([...states(2800, 3000)], ['changed'], 'held at the second: changed');
+    assert.ok(!decisions.slice(500).some((decision) => decision.decision.state === 'normal'), 'a change that persists never reads as normal');
+  });
+
+  it('reads normal again once the machine is back where it learned, without a new alarm on the way back', () => {
+    const learn = steps(600, 3, []);
+    const detector = DefaultDetector.learn(['value'], learn.map((v) => [v]), times(600));
+    const watched = steps(2500, 4, [[500, 12], [1200, 0]]);
+    const decisions = watched.map((value, i) => detector.detect([value], (600 + i) * 1000));
+    assert.equal(decisions.filter((decision) => decision.raised).length, 1, 'the step out alarms, the step back does not');
+    assert.deepEqual([...new Set(decisions.slice(1500).map((decision) => decision.decision.state))], ['normal']);
+  });
+
+  it('ends the alarm of a moderate shift it holds into changed: one alarm, not an endless one, and never normal', () => {
+    const learn = steps(600, 7, []);
+    const detector = DefaultDetector.learn(['value'], learn.map((v) => [v]), times(600));
+    // 2.5 sigmas: not every sample past the learned range, but a level plainly off.
+    const watched = steps(4000, 8, [[500, 2.5]]);
+    const decisions = watched.map((value, i) => detector.detect([value], (600 + i) * 1000));
+    const raises = decisions.flatMap((decision, i) => (decision.raised ? [i] : []));
+    assert.equal(raises.length, 1, `one alarm, raised at ${raises.join(', ')}`);
+    assert.ok((raises[0] as number) >= 500 && (raises[0] as number) < 560, `raised soon after the shift: ${raises[0]}`);
+    const lastAnomalous = decisions.findLastIndex((decision) => decision.decision.state === 'anomalous');
+    assert.ok(lastAnomalous < 1000, `the alarm ends once the level is held, at ${lastAnomalous}`);
+    assert.deepEqual([...new Set(decisions.slice(lastAnomalous + 1).map((decision) => decision.decision.state))], ['changed']);
+  });
+
+  it('never slips from normal into changed: an asset read as normal is judged from the learned baseline', () => {
+    const threshold = new SurpriseThreshold(DEFAULT_EVIDENCE_ALARM_SETTINGS, initialSurpriseThresholdState(0, 1000));
+    // The detector holds a new level in mind (changedLevel) and finds the sample ordinary from it,
+    // while from home it is a little off, not enough to alarm: the asset stays normal.
+    for (let i = 0; i < 500; i += 1) assert.equal(threshold.decide(0.2, i * 1000, true, 1, { changedLevel: true, homeSurprise: 1.5, homeWeight: 1 }).state, 'normal');
+    // From home it is far off: the alarm rises on that, then ends into changed.
+    assert.equal(threshold.decide(0.2, 500_000, true, 1, { changedLevel: true, homeSurprise: 12, homeWeight: 1 }).state, 'anomalous');
+    let state = '';
+    for (let i = 1; i <= 40; i += 1) state = threshold.decide(0.2, 500_000 + i * 1000, true, 1, { changedLevel: true, homeSurprise: 12, homeWeight: 1 }).state;
+    assert.equal(state, 'changed');
+  });
+
+  it('raises on a slow move to a held new level that the evidence alone never raised', () => {
+    const learn = steps(600, 5, []);
+    const detector = DefaultDetector.learn(['value'], learn.map((v) => [v]), times(600));
+    // A ramp of 8 sigmas over 400 samples, then held: each sample only a little past the last.
+    const random = new SeededRandom(6);
+    const watched = Array.from({ length: 2000 }, (_, i) => 50 + 8 * Math.min(1, Math.max(0, (i - 300) / 400)) + gaussian(random));
+    const decisions = watched.map((value, i) => detector.detect([value], (600 + i) * 1000));
+    const raises = decisions.flatMap((decision, i) => (decision.raised ? [i] : []));
+    assert.equal(raises.length, 1, `one alarm for the move, at ${raises.join(', ')}`);
+    assert.ok((raises[0] as number) > 300 && (raises[0] as number) < 900, `raised while moving or once held: ${raises[0]}`);
+    assert.equal(decisions.at(-1)?.decision.state, 'changed');
   });
 });
 

@@ -86,6 +86,13 @@ describe('message schema', () => {
     assert.equal(rejection(JSON.stringify(score), 'score'), 'accepted');
     assert.equal(rejection(JSON.stringify({ ...score, score: -1 }), 'score'), 'bad_payload');
     assert.equal(rejection(JSON.stringify({ ...score, model: {} }), 'score'), 'bad_payload');
+    const calibrated = { samplePeriodMs: 100, weight: 0.5, changedLevel: true, newLevel: true };
+    assert.equal(rejection(JSON.stringify({ ...score, calibrated }), 'score'), 'accepted');
+    assert.equal(rejection(JSON.stringify({ ...score, calibrated: { ...calibrated, changedLevel: 'yes' } }), 'score'), 'bad_payload');
+    assert.equal(rejection(JSON.stringify({ ...score, calibrated: { ...calibrated, newLevel: 1 } }), 'score'), 'bad_payload');
+    assert.equal(rejection(JSON.stringify({ ...score, calibrated: { ...calibrated, homeSurprise: 3.5, homeWeight: 0.2 } }), 'score'), 'accepted');
+    assert.equal(rejection(JSON.stringify({ ...score, calibrated: { ...calibrated, homeSurprise: -1 } }), 'score'), 'bad_payload');
+    assert.equal(rejection(JSON.stringify({ ...score, calibrated: { ...calibrated, homeWeight: 2 } }), 'score'), 'bad_payload');
     const decision = {
       ...envelope,
       kind: 'decision',
@@ -98,6 +105,7 @@ describe('message schema', () => {
       model,
     };
     assert.equal(rejection(JSON.stringify(decision), 'decision'), 'accepted');
+    assert.equal(rejection(JSON.stringify({ ...decision, state: 'changed' }), 'decision'), 'accepted');
     assert.equal(rejection(JSON.stringify({ ...decision, state: 'panic' }), 'decision'), 'bad_payload');
     assert.equal(rejection(JSON.stringify({ ...decision, threshold: { high: 2 } }), 'decision'), 'bad_payload');
   });

@@ -27,7 +27,7 @@ import { SERVICE, type ThresholdConfig } from './config.js';
 
 export type ThresholdService = RunningStage;
 
-const STATE_VALUE = { warmup: 0, normal: 1, anomalous: 2 } as const;
+const STATE_VALUE = { warmup: 0, normal: 1, anomalous: 2, changed: 3 } as const;
 
 export async function startThresholdService(config: ThresholdConfig, logger: Logger): Promise<ThresholdService> {
   const settings: ThresholdSettings = {
@@ -65,7 +65,7 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
       });
       const stateGauge = new Gauge({
         name: 'vigil_asset_state',
-        help: 'State per asset: 0 warm-up, 1 normal, 2 anomalous.',
+        help: 'State per asset: 0 warm-up, 1 normal, 2 anomalous, 3 changed (settled at a new level, not learned).',
         labelNames: ['asset'] as const,
         registers,
       });
@@ -140,7 +140,10 @@ export async function startThresholdService(config: ThresholdConfig, logger: Log
           }
           threshold.state.model = model;
         }
-        const decision = threshold.decide(message.score, message.ts, !message.warmup, message.calibrated?.weight);
+        const decision =
+          threshold instanceof SurpriseThreshold
+            ? threshold.decide(message.score, message.ts, !message.warmup, message.calibrated?.weight, message.calibrated)
+            : threshold.decide(message.score, message.ts, !message.warmup);
         if (!message.warmup) writer.markDirty(message.asset);
         if (decision.changed) {
           logger.info({ asset: message.asset, seq: message.seq, state: decision.state, score: message.score, high: decision.high }, 'state changed');

@@ -57,7 +57,7 @@ describe('adaptive-threshold (in-process, real Redis and ZeroMQ)', () => {
     return { service, upstream, opsPort };
   }
 
-  const score = (value: number, warmup = false, calibrated?: { samplePeriodMs: number }, asset = 'pump-2') => {
+  const score = (value: number, warmup = false, calibrated?: { samplePeriodMs: number; changedLevel?: boolean; newLevel?: boolean }, asset = 'pump-2') => {
     seq += 1;
     return encodeMessage({
       v: SCHEMA_VERSION,
@@ -160,5 +160,32 @@ describe('adaptive-threshold (in-process, real Redis and ZeroMQ)', () => {
     assert.equal(after[0]?.state, 'anomalous', 'restored from Redis, not a cold start');
     const cleared = after.findIndex((decision) => decision.state === 'normal');
     assert.ok(cleared > 290 && cleared < 310, `cleared after ~30 s of quiet, at sample ${cleared}`);
+  });
+  it('reads a settled new level as changed: one alarm when the detector takes it from normal, changed once the alarm ends, normal when it is back', async () => {
+    const asset = 'pump-4';
+    const { service, upstream, opsPort } = await start();
+    const from = decisions.length;
+    const at = (changedLevel: boolean, newLevel = false) => ({ samplePeriodMs: 100, ...(changedLevel ? { changedLevel } : {}), ...(newLevel ? { newLevel } : {}) });
+    // Ordinary surprises, then the detector takes a held new level (every sample of it rare) that
+    // the evidence had not raised on: the alarm rises on that sample, then ends after 30 s of quiet
+    // into changed (not normal), and the asset is normal again once the detector is back home.
+    for (let i = 0; i < 10; i += 1) await upstream.send(score(0.5, false, at(false), asset));
+    await upstream.send(score(0.5, false, at(true, true), asset));
+    for (let i = 0; i < 320; i += 1) await upstream.send(score(0.5, false, at(true), asset));
+    await waitFor('331 decisions', () => decisions.length >= from + 331 || undefined, 10_000);
+    const metrics = await scrape(opsPort);
+    for (let i = 0; i < 5; i += 1) await upstream.send(score(0.5, false, at(false), asset));
+    await waitFor('336 decisions', () => decisions.length >= from + 336 || undefined, 5000);
+    await service.stop();
+    upstream.close();
+    const mine = decisions.slice(from);
+    assert.deepEqual(
+      mine.filter((decision) => decision.changed).map((decision) => decision.state),
+      ['normal', 'anomalous', 'changed', 'normal'],
+      'normal (first scored) -> anomalous (the new level) -> changed (alarm over, still not normal) -> normal (back)',
+    );
+    assert.equal(mine[10]?.state, 'anomalous', 'raised on the sample the new level was taken');
+    assert.equal(metricSum(metrics, 'vigil_asset_state', { asset }), 3, 'changed is state 3 on the dashboard');
+    assert.equal(metricSum(metrics, 'vigil_anomalies_total', { asset }), 1);
   });
 });

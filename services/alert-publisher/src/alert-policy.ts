@@ -141,6 +141,7 @@ export class AlertPolicy {
         contributors: topContributors(means, 3),
         reentries: episode.reentries,
         durationS: Math.max(0, (decision.ts - episode.startTs) / 1000),
+        now: decision.state === 'changed' ? 'changed' : 'normal',
       },
     };
   }

@@ -29,6 +29,11 @@ export interface Alert {
   reentries?: number;
   /** cleared: seconds from the raise to this clear, in sensor time. */
   durationS?: number;
+  /**
+   * cleared: what the asset reads now the alarm is over: `normal`, or `changed` (it settled at a
+   * new level and holds it: not an alarm any more, not the normal it learned either).
+   */
+  now?: 'normal' | 'changed';
   device: string;
   asset: string;
   seq: number;

@@ -123,6 +123,7 @@ describe('AlertPolicy', () => {
     assert.equal(cleared.alert.score, 9, 'the peak over the episode');
     assert.equal(cleared.alert.contributors[0]?.sensor, 'pressure');
     assert.equal(cleared.alert.reentries, 0);
+    assert.equal(cleared.alert.now, 'normal');
     // The same fault flaps back within the cooldown: the same episode, counted, no new alert.
     assert.deepEqual(policy.judge(decision(13, t0 + 40_000, 'anomalous', true)), { kind: 'suppressed', episode: 'dev:pump-1:10' });
     const again = policy.judge(decision(14, t0 + 50_000, 'normal', true));
@@ -133,6 +134,18 @@ describe('AlertPolicy', () => {
     const second = policy.judge(other);
     assert.equal(second.kind, 'alert');
     assert.equal(second.kind === 'alert' && second.alert.episode, 'dev:pump-1:15');
+  });
+
+  it('ends an episode into changed when the asset settled at a new level, and alerts anew when it leaves it', () => {
+    const policy = new AlertPolicy({ device: 'dev', cooldownMs: 60_000, criticalRatio: 3 });
+    const t0 = Date.UTC(2026, 0, 1);
+    assert.equal(policy.judge(decision(1, t0, 'anomalous', true)).kind, 'alert');
+    const settled = policy.judge(decision(2, t0 + 40_000, 'changed', true));
+    assert.equal(settled.kind, 'cleared');
+    assert.equal(settled.kind === 'cleared' && settled.alert.now, 'changed', 'over, but not normal: the operator is told so');
+    assert.equal(policy.judge(decision(3, t0 + 50_000, 'changed', false)).kind, 'none', 'no stream of alerts while it holds the new level');
+    const next = { ...decision(4, t0 + 120_000, 'anomalous', true), contributions: { flow: 0.9, pressure: 0.1 } };
+    assert.equal(policy.judge(next).kind, 'alert', 'the next change, from the new level, is an alarm of its own');
   });
 
   it('rescues an alarm from its own fields only: the same id as the policy gives, no derived parts, serialisable', () => {

@@ -228,10 +228,10 @@ function evaluateCsvFile(path: string): void {
     });
     if (args.rows) {
       const lines = result.watched.timestamps.map(
-        (ts, row) => `${new Date(ts).toISOString()},${(result.outcome.surprises[row] ?? 0).toFixed(3)},${result.outcome.level.toFixed(3)},${result.outcome.alarms[row] ? 1 : 0},${result.labels[row] ? 1 : 0}`,
+        (ts, row) => `${new Date(ts).toISOString()},${(result.outcome.surprises[row] ?? 0).toFixed(3)},${result.outcome.level.toFixed(3)},${result.outcome.alarms[row] ? 1 : 0},${result.outcome.states[row] ?? ''},${result.labels[row] ? 1 : 0}`,
       );
-      writeFileSync(args.rows, `timestamp,surprise,level,alarm,label\n${lines.join('\n')}\n`);
-      process.stdout.write(`per-row surprise, level, alarm and label: ${args.rows}\n`);
+      writeFileSync(args.rows, `timestamp,surprise,level,alarm,state,label\n${lines.join('\n')}\n`);
+      process.stdout.write(`per-row surprise, level, alarm (anomalous or changed), state and label: ${args.rows}\n`);
     }
   } catch (error) {
     fail((error as Error).message);

@@ -94,12 +94,15 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         }
         let score = 0;
         let weight: number | undefined;
+        let changedLevel: boolean | undefined;
+        let newLevel: boolean | undefined;
+        let home: { surprise: number; weight: number } | undefined;
         let contributions: Record<string, number> = zeroContributions;
         // Warm-up samples (and all of them while learning) are passed on unscored, so seq stays
         // gap-free downstream and the threshold knows not to judge them.
         if (!message.warmup && model) {
           const started = process.hrtime.bigint();
-          ({ score, contributions, weight } = model.scorer.score(message.features, message.asset));
+          ({ score, contributions, weight, changedLevel, newLevel, home } = model.scorer.score(message.features, message.asset));
           latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
         } else if (!message.warmup) {
           learner?.collect(message.features, message.ts);
@@ -110,7 +113,17 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
           contributions,
           warmup: message.warmup || !model,
           model: model?.ref ?? learningRef,
-          ...(model?.scorer.calibrated ? { calibrated: { ...model.scorer.calibrated, ...(weight !== undefined ? { weight } : {}) } } : {}),
+          ...(model?.scorer.calibrated
+            ? {
+                calibrated: {
+                  ...model.scorer.calibrated,
+                  ...(weight !== undefined ? { weight } : {}),
+                  ...(changedLevel ? { changedLevel } : {}),
+                  ...(newLevel ? { newLevel } : {}),
+                  ...(home ? { homeSurprise: home.surprise, homeWeight: home.weight } : {}),
+                },
+              }
+            : {}),
         });
         metrics.completed(message.ingestTs);
       };

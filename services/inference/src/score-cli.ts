@@ -23,6 +23,7 @@ import {
   scorerForBundle,
   SurpriseThreshold,
   type LoadedBundle,
+  type ScoredSample,
 } from '@vigil/shared';
 import { loadLabelledCsv } from './eval/labelled-csv.js';
 
@@ -72,8 +73,9 @@ for (let row = 0; row < file.readings.length; row += 1) {
     continue;
   }
   const scored = !result.warmup;
-  const { score, weight } = scored ? scorer.score(result.features, 'csv') : { score: 0, weight: 1 };
-  const decision = threshold.decide(score, ts, scored, weight);
+  const sample: ScoredSample = scored ? scorer.score(result.features, 'csv') : { score: 0, contributions: {}, weight: 1 };
+  const { score, weight } = sample;
+  const decision = threshold instanceof SurpriseThreshold ? threshold.decide(score, ts, scored, weight, { ...sample, ...(sample.home ? { homeSurprise: sample.home.surprise, homeWeight: sample.home.weight } : {}) }) : threshold.decide(score, ts, scored);
   if (decision.changed && decision.state === 'anomalous') raised.push(new Date(ts).toISOString());
   lines.push(`${new Date(ts).toISOString()},${score.toPrecision(6)},${decision.high.toPrecision(6)},${decision.low.toPrecision(6)},${decision.state}`);
 }

@@ -70,8 +70,11 @@ describe('npm run train and npm run eval on plain CSV files', { timeout: 240_000
     assert.deepEqual([result.events.windows, result.events.windowsFound], [1, 1], 'the one labelled step found');
     assert.ok(existsSync(join(out, 'csv-eval.md')));
     const perRow = readFileSync(rows, 'utf8').trim().split('\n');
-    assert.equal(perRow[0], 'timestamp,surprise,level,alarm,label');
+    assert.equal(perRow[0], 'timestamp,surprise,level,alarm,state,label');
     assert.equal(perRow.length, 1 + 2000);
+    // The step (rows 3000-3199 of the file, 1000-1199 watched) is flagged, the rows before it are not.
+    assert.ok(perRow.slice(1, 1000).every((line) => line.split(',')[3] === '0' && line.split(',')[4] === 'normal'));
+    assert.ok(perRow.slice(1001, 1200).some((line) => line.split(',')[4] === 'anomalous'));
     const normal = writeSeries('normal-run.csv', 2000);
     const fromFile = run('eval-cli.ts', ['--csv', labelled, '--label-column', 'label', '--learn-from', normal, '--out', out]);
     assert.equal(fromFile.code, 0, fromFile.stderr);

@@ -136,5 +136,15 @@ describe('learn mode on no settings: the default detector', { timeout: 120_000 }
     const outlier = scored.at(-1)?.score ?? 0;
     assert.ok(Math.max(...normal) < 6, `normal surprises stay below a one-in-a-million (max ${Math.max(...normal).toFixed(2)})`);
     assert.ok(outlier > 2 * Math.max(...normal), `the outlier (${outlier.toFixed(1)}) stands out from normal (max ${Math.max(...normal).toFixed(2)})`);
+    // The machine moves to that level and holds it: after the settle time (a tenth of the 600
+    // learned samples) the detector takes it as a new level, says so once, and judges from it.
+    const held = seq;
+    for (const vector of features.slice(701, 821)) await send(vector.map((value) => value + 10));
+    await waitFor('scores at the new level', () => inference.scores.some((score) => score.seq === seq) || undefined, 10_000);
+    const atNewLevel = inference.scores.filter((score) => score.seq > held);
+    const taken = atNewLevel.filter((score) => score.calibrated?.newLevel === true);
+    assert.equal(taken.length, 1, 'the new level is taken once');
+    assert.ok((taken[0]?.seq ?? 0) - held >= 55 && (taken[0]?.seq ?? 0) - held <= 70, `taken after the settle time: ${(taken[0]?.seq ?? 0) - held} samples`);
+    assert.ok(atNewLevel.slice(-20).every((score) => score.calibrated?.changedLevel === true && score.score < 6), 'then judged from it: changed, and ordinary there');
   });
 });

@@ -13,6 +13,9 @@
  *   learning. Sudden steps and spikes, in range or not, and in drifting channels too.
  * - cycle: where the learning period holds two or more cycles of a clear period (daily load, a
  *   batch), how far each channel is from where it was one period ago.
+ * - a new level: a level held off the baseline, steady, for a tenth of the learning period is taken
+ *   as a baseline of its own (the asset reads `changed`, never normal), so that a harmless new
+ *   level gives one alarm and not an endless one, and the next change is seen as one.
  * Each statistic is calibrated against the learning period (tail-calibration.ts): its surprise,
  * -log10 of how rare it is. The sample's surprise is the largest, less log10 of how many were
  * looked at (a Bonferroni bound: looking at more things must not make alarms more likely).
@@ -59,6 +62,22 @@ export interface DetectorScore {
    * run is one observation, not one per sample).
    */
   weight: number;
+  /**
+   * Which baseline the levels were judged from: the learned one (following benign drift), or a
+   * settled new level the machine moved to and held (`changed`: not normal, not a fresh alarm).
+   */
+  baseline: 'learned' | 'changed';
+  /**
+   * True on the sample the detector took a held new level for its baseline when every sample of
+   * it was off: a change, an event (the alarm reports it if it had not risen on the way).
+   */
+  newLevel: boolean;
+  /**
+   * While the levels are judged from a new level: the sample judged from the learned baseline
+   * alone (surprise and weight as above). An asset the alarm reads as normal is judged by this:
+   * a new level is only ever reached through an alarm, never slipped into.
+   */
+  home?: { surprise: number; weight: number };
 }
 
 /** Fewest samples a model is built from: below it, tails and spreads are guesses. */
@@ -77,6 +96,23 @@ const BODY_SURPRISE = 1;
 /** A cycle counts when the series one period apart correlates at least this well. */
 const MIN_CYCLE_CORRELATION = 0.6;
 const MIN_PERIOD = 8;
+/**
+ * A level held off the baseline this long (a share of the learning period, never fewer than
+ * MIN_SETTLE_SAMPLES) and steady while held is a settled new level: judged from then on against
+ * itself, so that what happens next at the new level is seen, and the asset reads `changed`.
+ */
+const SETTLE_SHARE = 0.1;
+const MIN_SETTLE_SAMPLES = 20;
+/**
+ * Off the baseline, to be held: the sample or the smoothed level rarer than one in a hundred of
+ * the learning period. A new baseline is a model update the asset still reads as `changed`; it
+ * raises an alarm by itself only when every held sample was rarer than anything learned.
+ */
+const OFF_BASELINE_SURPRISE = 2;
+/** Steady: the held level moved less than one spread (the learned one, or its own if wider) between its halves. */
+const SETTLED_MOVE = 1;
+const LEVEL_COMPONENTS: ReadonlySet<DetectorComponent> = new Set(['level', 't2', 'spe', 'shift', 'shift-t2', 'shift-spe']);
+const SAMPLE_LEVEL_COMPONENTS: ReadonlySet<DetectorComponent> = new Set(['level', 't2', 'spe']);
 
 export function learnAutoDetector(channels: readonly string[], rows: readonly (readonly number[])[], timestamps: readonly number[]): AutoDetectorModel {
   const d = channels.length;
@@ -125,28 +161,64 @@ export function learnAutoDetector(channels: readonly string[], rows: readonly (r
   return model;
 }
 
-/** Scores samples one at a time, in order; the course and the cycle's memory are its state. */
+/**
+ * Scores samples one at a time, in order; the course, the shift, the cycle's memory and the
+ * baselines are its state. It is all kept in the channels' own units, so that what the levels
+ * are judged from can move (drift followed, a settled new level) without touching the rest.
+ */
 export class AutoDetectorStream {
   private readonly course: Float64Array;
   private readonly history: Float64Array[];
   private seen = 0;
   private readonly z: Float64Array;
   private readonly smooth: Float64Array;
+  private readonly smoothZ: Float64Array;
   private readonly correction: number;
-  /** Where levels are judged from: the learned centre, following normal operation slowly. */
-  private readonly center: Float64Array;
+  /** The learned baseline, following normal operation slowly. */
+  private readonly home: Float64Array;
+  /** A settled new level the machine moved to and held, while it is there or nearer to it than home. */
+  private changed: Float64Array | undefined;
+  /**
+   * The spreads a sample and the smoothed level are judged with at the new level: its own spread
+   * (never below the learned: a new regime may be noisier), widened by how well the settle time's
+   * samples tell where it is (the smoothed level is precise enough to see that error).
+   */
+  private changedScale: { sample: Float64Array; smooth: Float64Array } | undefined;
+  private readonly judgedScale: Float64Array;
+  private readonly smoothJudgedScale: Float64Array;
+  /** Where the sample in hand and the smoothed level are judged from: home, the new level, or the way between them. */
+  private readonly judgedFrom: Float64Array;
+  private readonly smoothJudgedFrom: Float64Array;
+  /** Whether the smoothed level is nearer home than the new level (always, with no new level). */
+  private nearHome = true;
   /** The channels the level model reads (those that did not wander while learning). */
   private readonly levelChannels: number[];
+  /** The last samples off the baseline, in order (a ring), to tell a settled new level. */
+  private readonly held: Float64Array[];
+  private heldCount = 0;
+  private sampleHeldCount = 0;
+  /** The sample's level statistics judged from home, while a new level is held. */
+  private homeStats: Array<[DetectorComponent, number]> | undefined;
+  /** Samples in a row back at the learned baseline since a change: the change is over once they last the settle time. */
+  private homeCount = 0;
+  readonly settleSamples: number;
 
   constructor(private readonly model: AutoDetectorModel) {
     const d = model.channels.length;
-    this.center = Float64Array.from(model.center);
+    this.home = Float64Array.from(model.center);
+    this.judgedFrom = Float64Array.from(model.center);
+    this.smoothJudgedFrom = Float64Array.from(model.center);
+    this.judgedScale = Float64Array.from(model.scale);
+    this.smoothJudgedScale = Float64Array.from(model.scale);
     this.levelChannels = levelChannelsOf(model.drifting);
     this.course = new Float64Array(d);
     this.history = model.period ? Array.from({ length: model.period }, () => new Float64Array(d)) : [];
     this.z = new Float64Array(d);
     this.smooth = new Float64Array(d);
+    this.smoothZ = new Float64Array(d);
     this.correction = Math.log10(Math.max(1, Object.keys(model.calibration).length));
+    this.settleSamples = Math.max(MIN_SETTLE_SAMPLES, Math.round(SETTLE_SHARE * model.learnedSamples));
+    this.held = Array.from({ length: this.settleSamples }, () => new Float64Array(d));
   }
 
   score(values: ArrayLike<number>): DetectorScore {
@@ -154,10 +226,23 @@ export class AutoDetectorStream {
     let terms: Float64Array | undefined;
     let weight = 1;
     let bestSurprise = 0;
+    let levelSurprise = 0;
+    let sampleLevelSurprise = 0;
+    const scored: Array<[DetectorComponent, number, Float64Array]> = [];
     for (const [candidate, value, candidateTerms] of this.statistics(values)) {
       const calibration = this.model.calibration[candidate];
       if (!calibration) continue;
       const surprise = surpriseOf(calibration, value);
+      if (LEVEL_COMPONENTS.has(candidate)) levelSurprise = Math.max(levelSurprise, surprise);
+      if (SAMPLE_LEVEL_COMPONENTS.has(candidate)) sampleLevelSurprise = Math.max(sampleLevelSurprise, surprise);
+      scored.push([candidate, surprise, candidateTerms]);
+    }
+    // With a new level, a jump that lands on the way between it and home (an ordinary level there)
+    // is the machine moving between states it has been seen to hold: not a new anomaly.
+    const alongTheWay = this.changed !== undefined && sampleLevelSurprise < BODY_SURPRISE;
+    for (const [candidate, surprise, candidateTerms] of scored) {
+      if (candidate === 'jump' && alongTheWay) continue;
+      const calibration = this.model.calibration[candidate] as TailCalibration;
       if (surprise > bestSurprise) {
         bestSurprise = surprise;
         component = candidate;
@@ -165,36 +250,143 @@ export class AutoDetectorStream {
         weight = 1 / calibration.correlation;
       }
     }
+    const home = this.homeStats ? this.judgedFromHome(scored, this.homeStats) : undefined;
     if (bestSurprise < BODY_SURPRISE) this.follow(values);
+    // Taken on a held level, reported as a change (an alarm, if none was raised on the way) only
+    // when every sample of it, not only the smoothed level, was rarer than the learning period showed.
+    const newLevel = this.watchLevel(values, levelSurprise, sampleLevelSurprise) === 'every-sample';
     // Rarer than anything the learning period showed: not a day the cycle should be judged against.
-    this.advance(bestSurprise < Math.log10(this.model.learnedSamples));
-    return { surprise: Math.max(0, bestSurprise - this.correction), component, contributions: this.shares(terms), weight };
+    this.advance(bestSurprise < Math.log10(this.model.learnedSamples), values);
+    return {
+      surprise: Math.max(0, bestSurprise - this.correction),
+      component,
+      contributions: this.shares(terms),
+      weight,
+      baseline: this.changed ? 'changed' : 'learned',
+      newLevel,
+      ...(home ? { home } : {}),
+    };
+  }
+
+  /** The sample's surprise with its levels judged from the learned baseline (the other statistics as they are). */
+  private judgedFromHome(scored: ReadonlyArray<[DetectorComponent, number, Float64Array]>, homeStats: ReadonlyArray<[DetectorComponent, number]>): { surprise: number; weight: number } {
+    let best = 0;
+    let weight = 1;
+    const consider = (component: DetectorComponent, surprise: number) => {
+      if (surprise <= best) return;
+      best = surprise;
+      weight = 1 / (this.model.calibration[component] as TailCalibration).correlation;
+    };
+    for (const [component, surprise] of scored) if (!LEVEL_COMPONENTS.has(component)) consider(component, surprise);
+    for (const [component, value] of homeStats) {
+      const calibration = this.model.calibration[component];
+      if (calibration) consider(component, surpriseOf(calibration, value));
+    }
+    return { surprise: Math.max(0, best - this.correction), weight };
   }
 
   /**
    * A sample that nothing found unusual (every statistic inside the body of what was learned) moves
-   * the levels' centre towards it, with a memory as long as the learning period: slow, benign drift
-   * (a season, wear within tolerance) is followed, while a fault, being unusual, teaches nothing.
+   * the baseline it was judged from towards it, with a memory as long as the learning period: slow,
+   * benign drift (a season, wear within tolerance) is followed, while a fault, being unusual,
+   * teaches nothing.
    */
   private follow(values: ArrayLike<number>): void {
     const weight = 1 / this.model.learnedSamples;
-    for (let c = 0; c < this.center.length; c += 1) this.center[c] = (this.center[c] as number) + weight * ((values[c] as number) - (this.center[c] as number));
+    const centre = this.nearHome || !this.changed ? this.home : this.changed;
+    for (let c = 0; c < centre.length; c += 1) centre[c] = (centre[c] as number) + weight * ((values[c] as number) - (centre[c] as number));
+  }
+
+  /**
+   * A level held off its baseline for the settle time, and steady while held, is a new level the
+   * machine settled at (a setpoint moved, a load that stays): from then on it is judged against
+   * that level, so that the next change is seen as one, and a harmless new level gives one alarm,
+   * not an endless one. It is never the learned normal: its samples score with `changed` until the
+   * machine is back where it learned, when the new level is forgotten (a fault that recurs alarms anew).
+   */
+  private watchLevel(values: ArrayLike<number>, levelSurprise: number, sampleLevelSurprise: number): 'none' | 'held' | 'every-sample' {
+    if (this.levelChannels.length === 0) return 'none';
+    // Nearer where it learned than the new level, for as long as a new level must be held to count:
+    // the change is over, and whatever is still off is the alarm's to judge against the learned.
+    this.homeCount = this.changed && this.nearHome ? this.homeCount + 1 : 0;
+    if (this.homeCount >= this.settleSamples) {
+      this.changed = undefined;
+      this.changedScale = undefined;
+      this.homeCount = 0;
+    }
+    // Unmistakably off: the sample itself rarer than anything the learning period showed.
+    const rare = Math.log10(this.model.learnedSamples);
+    this.sampleHeldCount = sampleLevelSurprise >= rare ? this.sampleHeldCount + 1 : 0;
+    if (levelSurprise < OFF_BASELINE_SURPRISE) {
+      this.heldCount = 0;
+      return 'none';
+    }
+    const slot = this.held[this.heldCount % this.settleSamples] as Float64Array;
+    for (let c = 0; c < slot.length; c += 1) slot[c] = values[c] as number;
+    this.heldCount += 1;
+    const unmistakable = this.sampleHeldCount >= this.settleSamples;
+    if (this.heldCount < this.settleSamples || !this.heldSteady()) return 'none';
+    const d = this.home.length;
+    this.changed = Float64Array.from({ length: d }, (_, c) => median(this.held.map((row) => row[c] as number)));
+    const spread = Array.from({ length: d }, (_, c) => Math.max(this.model.scale[c] as number, robustScale(this.held.map((row) => row[c] as number))));
+    // The median of n samples misses the level by about sqrt(pi / 2n) spreads; a smoothed level's
+    // own spread is sqrt(alpha / (2 - alpha)) of a sample's.
+    const centreError = Math.PI / 2 / this.settleSamples;
+    this.changedScale = {
+      sample: Float64Array.from(spread, (value) => value * Math.sqrt(1 + centreError)),
+      smooth: Float64Array.from(spread, (value) => value * Math.sqrt(1 + (centreError * (2 - SHIFT_ALPHA)) / SHIFT_ALPHA)),
+    };
+    this.heldCount = 0;
+    this.homeCount = 0;
+    return unmistakable ? 'every-sample' : 'held';
+  }
+
+  /**
+   * The held samples (the last settleSamples, oldest first) hold one level: the medians of their
+   * halves differ by less than SETTLED_MOVE spreads, the learned spread or the held samples' own
+   * if wider (a new regime may be noisier than the learned one, and is still a level).
+   */
+  private heldSteady(): boolean {
+    const n = this.settleSamples;
+    const oldest = this.heldCount % n;
+    const half = Math.floor(n / 2);
+    return this.levelChannels.every((c) => {
+      const series = Array.from({ length: n }, (_, i) => (this.held[(oldest + i) % n] as Float64Array)[c] as number);
+      const spread = Math.max(this.model.scale[c] as number, robustScale(series));
+      return Math.abs(median(series.slice(0, half)) - median(series.slice(half))) <= SETTLED_MOVE * spread;
+    });
   }
 
   /** The raw statistics of one sample, each with its per-channel terms; advance() moves on from it. */
   statistics(values: ArrayLike<number>): Array<[DetectorComponent, number, Float64Array]> {
     const { model } = this;
     const d = model.channels.length;
-    for (let c = 0; c < d; c += 1) this.z[c] = ((values[c] as number) - (this.center[c] as number)) / (model.scale[c] as number);
+    for (let c = 0; c < d; c += 1) {
+      const value = values[c] as number;
+      // Before any sample, the level is where it was learned. Starting from the first sample would
+      // give the smoothed level a sample's whole scatter, far wider than its own (a false shift
+      // after a restart), and let the learning period's first sample set how large a shift the
+      // calibration calls ordinary.
+      const previous = this.seen === 0 ? (this.home[c] as number) : (this.smooth[c] as number);
+      this.smooth[c] = previous + SHIFT_ALPHA * (value - previous);
+    }
+    // Each level judged from its nearest point of the way (the sample's own, the smoothed level's);
+    // which end the machine is at is the smoothed level's, the steadier of the two.
+    this.nearHome = this.judgeFrom(this.smooth, 'smooth', this.smoothJudgedFrom, this.smoothJudgedScale);
+    this.judgeFrom(values, 'sample', this.judgedFrom, this.judgedScale);
+    for (let c = 0; c < d; c += 1) {
+      this.z[c] = ((values[c] as number) - (this.judgedFrom[c] as number)) / (this.judgedScale[c] as number);
+      this.smoothZ[c] = ((this.smooth[c] as number) - (this.smoothJudgedFrom[c] as number)) / (this.smoothJudgedScale[c] as number);
+    }
     const out: Array<[DetectorComponent, number, Float64Array]> = [];
     out.push(...this.levelStatistics(this.z, ['level', 't2', 'spe']));
-    for (let c = 0; c < d; c += 1) this.smooth[c] = this.seen === 0 ? (this.z[c] as number) : (this.smooth[c] as number) + SHIFT_ALPHA * ((this.z[c] as number) - (this.smooth[c] as number));
-    out.push(...this.levelStatistics(this.smooth, ['shift', 'shift-t2', 'shift-spe']));
+    out.push(...this.levelStatistics(this.smoothZ, ['shift', 'shift-t2', 'shift-spe']));
+    this.homeStats = this.changed ? this.homeLevelStatistics(values) : undefined;
     if (this.seen > 0) {
       const jump = new Float64Array(d);
       let largest = 0;
       for (let c = 0; c < d; c += 1) {
-        const move = ((this.z[c] as number) - (this.course[c] as number)) / (model.jumpScale[c] as number);
+        const move = ((values[c] as number) - (this.course[c] as number)) / (model.scale[c] as number) / (model.jumpScale[c] as number);
         jump[c] = move * move;
         largest = Math.max(largest, move * move);
       }
@@ -205,13 +397,58 @@ export class AutoDetectorStream {
       const cycle = new Float64Array(d);
       let largest = 0;
       for (let c = 0; c < d; c += 1) {
-        const off = ((this.z[c] as number) - (past[c] as number)) / (model.cycleScale[c] as number);
+        const off = ((values[c] as number) - (past[c] as number)) / (model.scale[c] as number) / (model.cycleScale[c] as number);
         cycle[c] = off * off;
         largest = Math.max(largest, off * off);
       }
       out.push(['cycle', largest, cycle]);
     }
     return out;
+  }
+
+  /** The level statistics of the sample and the smoothed level judged from the learned baseline alone. */
+  private homeLevelStatistics(values: ArrayLike<number>): Array<[DetectorComponent, number]> {
+    const { model, home } = this;
+    const d = model.channels.length;
+    const z = new Float64Array(d);
+    const smoothZ = new Float64Array(d);
+    for (let c = 0; c < d; c += 1) {
+      const scale = model.scale[c] as number;
+      z[c] = ((values[c] as number) - (home[c] as number)) / scale;
+      smoothZ[c] = ((this.smooth[c] as number) - (home[c] as number)) / scale;
+    }
+    return [...this.levelStatistics(z, ['level', 't2', 'spe']), ...this.levelStatistics(smoothZ, ['shift', 'shift-t2', 'shift-spe'])].map(([component, value]) => [component, value]);
+  }
+
+  /**
+   * Where the level now (the smoothed samples) is judged from: home, or with a new level, the
+   * nearest point of the way between the two (in learned spreads, over the level channels). Both
+   * ends are states the machine has been seen to hold, and the way back from one to the other is
+   * not a new anomaly; anything off that way is.
+   */
+  private judgeFrom(level: ArrayLike<number>, kind: 'sample' | 'smooth', judgedFrom: Float64Array, judgedScale: Float64Array): boolean {
+    const { changed, home } = this;
+    const changedScale = this.changedScale?.[kind];
+    const scale = this.model.scale;
+    if (!changed || !changedScale) {
+      judgedFrom.set(home);
+      judgedScale.set(scale);
+      return true;
+    }
+    let along = 0;
+    let length = 0;
+    for (const c of this.levelChannels) {
+      const spread = scale[c] as number;
+      const way = ((changed[c] as number) - (home[c] as number)) / spread;
+      along += (((level[c] as number) - (home[c] as number)) / spread) * way;
+      length += way * way;
+    }
+    const share = length > 0 ? Math.min(1, Math.max(0, along / length)) : 0;
+    for (let c = 0; c < judgedFrom.length; c += 1) {
+      judgedFrom[c] = (home[c] as number) + share * ((changed[c] as number) - (home[c] as number));
+      judgedScale[c] = (scale[c] as number) + share * ((changedScale[c] as number) - (scale[c] as number));
+    }
+    return share < 0.5;
   }
 
   private levelStatistics(z: Float64Array, [single, t2Name, speName]: [DetectorComponent, DetectorComponent, DetectorComponent]): Array<[DetectorComponent, number, Float64Array]> {
@@ -258,13 +495,17 @@ export class AutoDetectorStream {
    * against it). The gate is that high on purpose: a slot kept for a merely uncommon sample goes
    * stale, and stale slots make more uncommon samples.
    */
-  advance(ordinary: boolean): void {
+  advance(ordinary: boolean, values: ArrayLike<number>): void {
     const { model } = this;
     const d = model.channels.length;
     for (let c = 0; c < d; c += 1) {
-      this.course[c] = this.seen === 0 ? (this.z[c] as number) : (this.course[c] as number) + model.courseAlpha * ((this.z[c] as number) - (this.course[c] as number));
+      const value = values[c] as number;
+      this.course[c] = this.seen === 0 ? value : (this.course[c] as number) + model.courseAlpha * (value - (this.course[c] as number));
     }
-    if (model.period && (ordinary || this.seen < model.period)) (this.history[this.seen % model.period] as Float64Array).set(this.z);
+    if (model.period && (ordinary || this.seen < model.period)) {
+      const slot = this.history[this.seen % model.period] as Float64Array;
+      for (let c = 0; c < d; c += 1) slot[c] = values[c] as number;
+    }
     this.seen += 1;
   }
 
@@ -294,7 +535,7 @@ function rawStatistics(model: AutoDetectorModel, rows: readonly (readonly number
       if (component === 'cycle') cycleResiduals.push(Array.from(terms, Math.sqrt));
     }
     // The learning period is normal by definition.
-    stream.advance(true);
+    stream.advance(true, row);
   }
   return { stats, jumpResiduals, cycleResiduals };
 }

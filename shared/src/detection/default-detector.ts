@@ -34,7 +34,11 @@ export class DefaultDetector {
 
   detect(values: ArrayLike<number>, ts: number): DefaultDetection {
     const score = this.stream.score(values);
-    const decision = this.threshold.decide(score.surprise, ts, true, score.weight);
+    const decision = this.threshold.decide(score.surprise, ts, true, score.weight, {
+      changedLevel: score.baseline === 'changed',
+      newLevel: score.newLevel,
+      ...(score.home ? { homeSurprise: score.home.surprise, homeWeight: score.home.weight } : {}),
+    });
     return { ...score, decision, raised: decision.changed && decision.state === 'anomalous' };
   }
 }

@@ -109,6 +109,20 @@ export class EvidenceAlarm {
   }
 
   /**
+   * Raises the alarm on evidence gathered elsewhere (a change the detector saw held for its settle
+   * time): full evidence, as a sample at the alarm's level would give.
+   */
+  raise(): EvidenceDecision {
+    const s = this.state;
+    const raised = !s.alarm;
+    s.evidence = this.level;
+    s.alarm = true;
+    s.quietSamples = 0;
+    s.quietSinceTs = undefined;
+    return { alarm: true, raised, cleared: false, evidence: s.evidence, level: this.level };
+  }
+
+  /**
    * The evidence one sample adds. A statistic whose values are independent every 1 / weight
    * samples gives that many fewer looks a week, so its own level and reference are lower by
    * log10(1 / weight); its excess over its reference is spread over the samples of one look, and

@@ -28,7 +28,7 @@ export function isSurpriseThresholdState(value: unknown): value is SurpriseThres
     typeof state === 'object' &&
     state !== null &&
     state.mode === 'surprise' &&
-    (state.state === 'warmup' || state.state === 'normal' || state.state === 'anomalous') &&
+    (state.state === 'warmup' || state.state === 'normal' || state.state === 'anomalous' || state.state === 'changed') &&
     Number.isFinite(state.since) &&
     Number.isFinite(state.samplePeriodMs) &&
     (state.samplePeriodMs as number) > 0 &&
@@ -36,6 +36,17 @@ export function isSurpriseThresholdState(value: unknown): value is SurpriseThres
     (state.model === undefined || typeof state.model === 'string')
   );
 }
+
+/** What the detector says of its baseline with each score (ScoreMessage.calibrated's fields). */
+export interface LevelNews {
+  changedLevel?: boolean;
+  newLevel?: boolean;
+  /** While it judges from a new level: the sample judged from the learned baseline alone. */
+  homeSurprise?: number;
+  homeWeight?: number;
+}
+
+export const LEARNED_LEVEL: LevelNews = {};
 
 export class SurpriseThreshold {
   private readonly alarm: EvidenceAlarm;
@@ -47,13 +58,24 @@ export class SurpriseThreshold {
     this.alarm = new EvidenceAlarm(settings, state.samplePeriodMs, state.alarm);
   }
 
-  /** `weight`: the sample's share of an independent observation (the detector's, with its score). */
-  decide(surprise: number, ts: number, scored: boolean, weight = 1): ThresholdDecision {
+  /**
+   * `weight`: the sample's share of an independent observation (the detector's, with its score);
+   * `level`: whether the detector judges against a settled new level (then, out of alarm, the
+   * asset reads `changed`, not normal), and whether it took one on this sample.
+   */
+  decide(surprise: number, ts: number, scored: boolean, weight = 1, level: LevelNews = LEARNED_LEVEL): ThresholdDecision {
     const s = this.state;
     const previous = s.state;
     if (scored) {
-      const decision = this.alarm.decide(surprise, ts, weight);
-      const next: AssetState = decision.alarm ? 'anomalous' : 'normal';
+      // A new level is reached through an alarm only. An asset read as normal is judged from the
+      // learned baseline whatever level the detector holds in mind; in or after an alarm, from
+      // that level (so the alarm of a settled change ends, into `changed`, and the next change
+      // alarms anew). A level held unmistakably off (every sample of it) is a change the alarm
+      // reports even if the evidence had not risen on the way (a slow move).
+      const fromLevel = s.state === 'anomalous' || s.state === 'changed';
+      const judged = !fromLevel && level.homeSurprise !== undefined ? { surprise: level.homeSurprise, weight: level.homeWeight ?? 1 } : { surprise, weight };
+      const decision = level.newLevel === true && !fromLevel ? this.alarm.raise() : this.alarm.decide(judged.surprise, ts, judged.weight);
+      const next: AssetState = decision.alarm ? 'anomalous' : fromLevel && level.changedLevel === true ? 'changed' : 'normal';
       if (next !== s.state) {
         s.state = next;
         s.since = ts;

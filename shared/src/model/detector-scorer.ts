@@ -34,13 +34,13 @@ export class DetectorScorer {
       if (this.streams.size >= MAX_DETECTOR_ASSETS) this.streams.delete(this.streams.keys().next().value as string);
     }
     this.streams.set(asset, stream);
-    const { surprise, contributions: byFeature, weight } = stream.score(features);
+    const { surprise, contributions: byFeature, weight, baseline, newLevel, home } = stream.score(features);
     const contributions: Record<string, number> = {};
     this.channels.forEach((channel, index) => {
       let share = 0;
       for (let i = index * this.featuresPerChannel; i < (index + 1) * this.featuresPerChannel; i += 1) share += byFeature[this.model.channels[i] as string] ?? 0;
       contributions[channel] = share;
     });
-    return { score: surprise, contributions, weight };
+    return { score: surprise, contributions, weight, changedLevel: baseline === 'changed', newLevel, ...(home ? { home } : {}) };
   }
 }

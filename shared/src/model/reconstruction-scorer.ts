@@ -7,6 +7,12 @@ export interface ScoredSample {
   contributions: Record<string, number>;
   /** Calibrated scores only: the sample's share of an independent observation (see DetectorScore). */
   weight?: number;
+  /** Calibrated scores only: the detector judges against a settled new level (see DetectorScore.baseline). */
+  changedLevel?: boolean;
+  /** Calibrated scores only: the detector took a held new level on this sample (a change: an event). */
+  newLevel?: boolean;
+  /** Calibrated scores only, while judged from a new level: the sample judged from the learned baseline. */
+  home?: { surprise: number; weight: number };
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   DefaultDetector,
   PUMP_PHYSICAL_LIMITS,
   SKAB_COLUMN_MAP,
+  type AssetState,
   type FeatureSettings,
 } from '@vigil/shared';
 import { featuresOfReadings } from '../bundle-builder.js';
@@ -31,8 +32,10 @@ export interface Series {
 }
 
 export interface StreamOutcome {
-  /** Alarm state after each watched row. */
+  /** Flagged after each watched row: anomalous, or changed (a settled new level is not normal). */
   alarms: boolean[];
+  /** The asset's state after each watched row. */
+  states: AssetState[];
   /** Watched rows (0 = the first) where an alarm began: the detection events. */
   detections: number[];
   surprises: number[];
@@ -56,13 +59,13 @@ export function streamDefault(channels: readonly string[], learn: Series, watch:
   // The scaler learns over the whole learning period and is then frozen, as training does it.
   const { features: learned, timestamps: learnedTs, pipeline } = featuresOfReadings(learn.readings, settings, learn.timestamps);
   const detector = DefaultDetector.learn(pipeline.names, learned, learnedTs);
-  const outcome: StreamOutcome = { alarms: [], detections: [], surprises: [], level: 0 };
-  let alarm = false;
+  const outcome: StreamOutcome = { alarms: [], states: [], detections: [], surprises: [], level: 0 };
+  let state: AssetState = 'warmup';
   watch.readings.forEach((reading, row) => {
     const result = pipeline.process(reading);
     if (result.ok) {
       const detection = detector.detect(result.features, watch.timestamps[row] as number);
-      alarm = detection.decision.state === 'anomalous';
+      state = detection.decision.state;
       outcome.level = detection.decision.high;
       outcome.surprises.push(detection.surprise);
       if (detection.raised) outcome.detections.push(row);
@@ -70,7 +73,9 @@ export function streamDefault(channels: readonly string[], learn: Series, watch:
       // A rejected reading changes no state: the asset's last decision stands.
       outcome.surprises.push(0);
     }
-    outcome.alarms.push(alarm);
+    outcome.states.push(state);
+    // A settled change is not normal: a fault that persists is still counted as flagged.
+    outcome.alarms.push(state === 'anomalous' || state === 'changed');
   });
   return outcome;
 }
