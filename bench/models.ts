@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { learnAutoDetector } from '../shared/src/detection/auto-detector.js';
 import { defaultTestBundle, DEFAULT_FEATURE_SETTINGS, simulatedNormalReadings, trainTestBundle } from '../test/harness/model-fixture.js';
-import { featuresOfReadings } from '../services/inference/src/bundle-builder.js';
+import { featuresOfReadings } from '../training/src/bundle-builder.js';
 import { buildInferenceWorker, measureModes, medians, ROOT, type Summary } from './inference-workers.js';
 import { machineDescription, resultsFile, table } from './stats.js';
 

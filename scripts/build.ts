@@ -19,9 +19,13 @@ const serviceDirs = readdirSync(join(root, 'services')).map((name) => join(root,
 /** Native addons, and packages only some deployments have: resolved from node_modules at run time. */
 const external = ['zeromq', 'modbus-serial', '@tensorflow/tfjs-node', 'bufferutil', 'utf-8-validate'];
 
-/** Extra entry points beside main.ts: command-line tools that ship with a service. */
-const extraEntries: Record<string, string[]> = {
-  inference: ['train-cli.ts', 'learn-worker.ts', 'self-check.ts'],
+/**
+ * Extra bundles beside main.js, from the repository root: tools that ship with a service. The
+ * inference image carries the trainer (training/, run as a child process in learn mode, and as
+ * train-cli) and its self-check; its main.js never loads training code.
+ */
+const extraEntries: Record<string, Record<string, string>> = {
+  inference: { 'train-cli': 'training/src/train-cli.ts', 'learn-worker': 'training/src/learn-worker.ts', 'self-check': 'services/inference/src/self-check.ts' },
 };
 
 /** `@scope/name/sub/path` → `@scope/name`; `name/sub` → `name`; `node:fs` → `node`. */
@@ -34,7 +38,8 @@ const started = Date.now();
 await Promise.all(
   serviceDirs.map(async (dir) => {
     const name = dir.split('/').pop() as string;
-    const entries = ['main.ts', ...(extraEntries[name] ?? [])].map((file) => join(dir, 'src', file));
+    const entries: Record<string, string> = { main: join(dir, 'src', 'main.ts') };
+    for (const [output, file] of Object.entries(extraEntries[name] ?? {})) entries[output] = join(root, file);
     const result = await build({
       entryPoints: entries,
       outdir: join(dir, 'dist'),

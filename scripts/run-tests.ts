@@ -33,7 +33,7 @@ function testFilesIn(dir: string): string[] {
   });
 }
 
-const packageDirs = [join(root, 'shared'), ...readdirSync(join(root, 'services')).map((name) => join(root, 'services', name))];
+const packageDirs = [join(root, 'shared'), ...readdirSync(join(root, 'services')).map((name) => join(root, 'services', name)), join(root, 'training'), join(root, 'evaluation')];
 const files =
   explicit.length > 0
     ? explicit

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type MqttClient } from 'mqtt';
 import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, generatePipeKeys, PUMP_PHYSICAL_LIMITS, SERVICE_NODE_FLAGS, STAGES, TOPOLOGY } from '@vigil/shared';
-import { buildBundle } from '../services/inference/src/bundle-builder.js';
-import { DEFAULT_TRAIN_OPTIONS } from '../services/inference/src/trainer.js';
+import { buildBundle } from '../training/src/bundle-builder.js';
+import { DEFAULT_TRAIN_OPTIONS } from '../training/src/trainer.js';
 import { PumpSimulator } from '../services/sensor-reader/src/pump-simulator.js';
 
 const root = new URL('..', import.meta.url).pathname;

@@ -10,8 +10,8 @@ import {
   type ModelKind,
   type ModelPrecision,
 } from '@vigil/shared';
-import { buildBundle } from '../../services/inference/src/bundle-builder.js';
-import { DEFAULT_TRAIN_OPTIONS } from '../../services/inference/src/trainer.js';
+import { buildBundle } from '../../training/src/bundle-builder.js';
+import { DEFAULT_TRAIN_OPTIONS } from '../../training/src/trainer.js';
 import { PumpSimulator } from '../../services/sensor-reader/src/pump-simulator.js';
 
 /** What the device runs with no settings: the preprocessor's defaults. */

@@ -87,10 +87,12 @@ export class Learner {
 
 /** Trains in a child process (learn-worker); resolves with the worker's last output line. */
 export function runLearnWorker(jobPath: string): Promise<string> {
-  // Beside the built service it is learn-worker.js; run from source (tests) it is the .ts file.
+  // Training is tooling, not serving: its code lives in training/ and runs apart, in a child
+  // process. The build ships it beside the service's bundle as learn-worker.js; run from source
+  // (tests), it is training/src/learn-worker.ts.
   const here = fileURLToPath(import.meta.url);
   const fromSource = here.endsWith('.ts');
-  const worker = join(here, '..', fromSource ? 'learn-worker.ts' : 'learn-worker.js');
+  const worker = fromSource ? fileURLToPath(new URL('../../../training/src/learn-worker.ts', import.meta.url)) : join(here, '..', 'learn-worker.js');
   const args = fromSource ? ['--import', 'tsx', worker, jobPath] : [worker, jobPath];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -12,7 +12,7 @@ import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { simulatedNormalReadings, TEST_FEATURE_SETTINGS } from '../../../test/harness/model-fixture.js';
 import { waitFor } from '../../../test/harness/ports.js';
-import { featuresOfReadings } from '../src/bundle-builder.js';
+import { featuresOfReadings } from '../../../training/src/bundle-builder.js';
 
 describe('isolation forest in service (learn mode, real ZeroMQ, grown in a child process)', { timeout: 180_000 }, () => {
   let inference: InferenceUnderTest;

@@ -7,7 +7,7 @@ import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
-import { featuresOfReadings } from '../src/bundle-builder.js';
+import { featuresOfReadings } from '../../../training/src/bundle-builder.js';
 import { loadInferenceConfig } from '../src/config.js';
 import { startInference } from '../src/inference.js';
 

@@ -6,7 +6,7 @@ import { before, describe, it } from 'node:test';
 import { ConvNetwork, DenseNetwork, Int8Network, INT8_MODEL_FILE, INT8_WEIGHTS_FILE, loadBundle, ModelFormatError, networkOf, type LoadedBundle } from '@vigil/shared';
 import { CONV_TEST_FEATURE_SETTINGS, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { PumpSimulator } from '../../sensor-reader/src/pump-simulator.js';
-import { featuresOfReadings } from '../src/bundle-builder.js';
+import { featuresOfReadings } from '../../../training/src/bundle-builder.js';
 
 function featuresOf(seed: number, samples: number, fault?: 'bearing-wear' | 'leak'): number[][] {
   const simulator = new PumpSimulator({ seed, rateHz: 10 });

@@ -14,7 +14,7 @@ import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { DEFAULT_FEATURE_SETTINGS, simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { waitFor } from '../../../test/harness/ports.js';
-import { featuresOfReadings } from '../src/bundle-builder.js';
+import { featuresOfReadings } from '../../../training/src/bundle-builder.js';
 import type { Inference } from '../src/inference.js';
 
 describe('learn mode (autoencoder) and hot-swap (in-process, real ZeroMQ, training in a child process)', { timeout: 180_000 }, () => {

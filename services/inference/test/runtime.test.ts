@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConvNetwork, loadBundle, ModelFormatError, networkOf } from '@vigil/shared';
 import { CONV_TEST_FEATURE_SETTINGS, simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { loadTfjsReference } from '../../../test/harness/tfjs-reference.js';
-import { featuresOfReadings } from '../src/bundle-builder.js';
+import { featuresOfReadings } from '../../../training/src/bundle-builder.js';
 
 let bundleDir: string;
 

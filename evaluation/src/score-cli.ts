@@ -25,7 +25,7 @@ import {
   type LoadedBundle,
   type ScoredSample,
 } from '@vigil/shared';
-import { loadLabelledCsv } from './eval/labelled-csv.js';
+import { loadLabelledCsv } from './labelled-csv.js';
 
 function fail(message: string): never {
   process.stderr.write(`score: ${message}\n`);

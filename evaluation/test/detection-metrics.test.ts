@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addConfusion, confusionOf, nabCounts, nabScore, rateScores } from '../src/eval/detection-metrics.js';
-import { HOLDOUT_BLOCK_ROWS, splitTrainingRows } from '../src/eval/skab-evaluation.js';
+import { addConfusion, confusionOf, nabCounts, nabScore, rateScores } from '../src/detection-metrics.js';
+import { HOLDOUT_BLOCK_ROWS, splitTrainingRows } from '../src/skab-evaluation.js';
 
 describe('evaluation arithmetic', () => {
   it('counts TP/FP/FN/TN and derives F1, FAR and MAR from a hand-made case', () => {

@@ -17,8 +17,8 @@ import {
   type ThresholdSettings,
   type WindowFeature,
 } from '@vigil/shared';
-import { trainBundle } from '../bundle-builder.js';
-import type { TrainOptions } from '../trainer.js';
+import { trainBundle } from '../../training/src/bundle-builder.js';
+import type { TrainOptions } from '../../training/src/trainer.js';
 import { addConfusion, confusionOf, emptyConfusion, nabCounts, nabScore, rateScores, type Confusion, type NabCounts } from './detection-metrics.js';
 import type { SkabFile } from './skab-dataset.js';
 

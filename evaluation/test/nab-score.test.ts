@@ -3,9 +3,9 @@ import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadNab, nabProbation } from '../src/eval/nab-dataset.js';
-import { nabFileScore, nabNormalised, scaledSigmoid } from '../src/eval/nab-score.js';
-import { evaluateNabDefault } from '../src/eval/default-evaluation.js';
+import { loadNab, nabProbation } from '../src/nab-dataset.js';
+import { nabFileScore, nabNormalised, scaledSigmoid } from '../src/nab-score.js';
+import { evaluateNabDefault } from '../src/default-evaluation.js';
 
 describe("NAB's standard score, by NAB's rules", () => {
   // One window of 101 rows, [400, 500], in a file whose first 150 rows are probationary.

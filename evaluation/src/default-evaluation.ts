@@ -14,7 +14,7 @@ import {
   type AssetState,
   type FeatureSettings,
 } from '@vigil/shared';
-import { featuresOfReadings } from '../bundle-builder.js';
+import { featuresOfReadings } from '../../training/src/bundle-builder.js';
 import { addConfusion, confusionOf, emptyConfusion, nabCounts, rateScores, type Confusion } from './detection-metrics.js';
 import { addEventMetrics, eventMetrics, NO_EVENTS, windowsOf, type EventMetrics } from './event-metrics.js';
 import type { LabelledCsv } from './labelled-csv.js';

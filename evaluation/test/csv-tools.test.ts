@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadBundle } from '@vigil/shared';
 
-const root = new URL('../../..', import.meta.url).pathname;
+const root = new URL('../..', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'vigil-csv-'));
 
 function run(script: 'train-cli.ts' | 'eval-cli.ts' | 'score-cli.ts', args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'services/inference/src', script), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync(process.execPath, ['--import', 'tsx', join(root, script === 'train-cli.ts' ? 'training/src' : 'evaluation/src', script), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

@@ -1,5 +1,5 @@
 import { DEFAULT_THRESHOLD_SETTINGS } from '@vigil/shared';
-import { DEFAULT_TRAIN_OPTIONS } from '../trainer.js';
+import { DEFAULT_TRAIN_OPTIONS } from '../../training/src/trainer.js';
 import type { EvalModelConfig } from './skab-evaluation.js';
 
 const { warmupSamples: _unused, ...defaultThreshold } = DEFAULT_THRESHOLD_SETTINGS;

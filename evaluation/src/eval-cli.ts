@@ -15,15 +15,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { EVAL_MODELS } from './eval/eval-models.js';
-import { loadSkab } from './eval/skab-dataset.js';
-import { loadNab } from './eval/nab-dataset.js';
-import { loadLabelledCsv } from './eval/labelled-csv.js';
-import { addConfusion, emptyConfusion, rateScores, type Confusion } from './eval/detection-metrics.js';
-import { evaluateSkab } from './eval/skab-evaluation.js';
-import { DEFAULT_ROW_NAME, evaluateCsvDefault, evaluateNabDefault, evaluateSkabDefault } from './eval/default-evaluation.js';
+import { EVAL_MODELS } from './eval-models.js';
+import { loadSkab } from './skab-dataset.js';
+import { loadNab } from './nab-dataset.js';
+import { loadLabelledCsv } from './labelled-csv.js';
+import { addConfusion, emptyConfusion, rateScores, type Confusion } from './detection-metrics.js';
+import { evaluateSkab } from './skab-evaluation.js';
+import { DEFAULT_ROW_NAME, evaluateCsvDefault, evaluateNabDefault, evaluateSkabDefault } from './default-evaluation.js';
 import { median } from '@vigil/shared';
-import type { EventMetrics } from './eval/event-metrics.js';
+import type { EventMetrics } from './event-metrics.js';
 
 function fail(message: string): never {
   process.stderr.write(`eval: ${message}\n`);
