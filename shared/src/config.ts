@@ -5,6 +5,7 @@ import convict from 'convict';
 import { isValidAssetId } from './messages.js';
 import { isCurveKey } from './pipe-keys.js';
 import { isWindowFeature, WINDOW_FEATURES, type WindowFeature } from './features/window-features.js';
+import { DEFAULT_FEATURE_SPEC } from './features/pump-channels.js';
 
 export type { WindowFeature };
 import { defaultDeviceId } from './device-identity.js';
@@ -255,6 +256,31 @@ export function commonSchema(service: string, defaultMetricsPort: number) {
 
 export function envPrefix(service: string): string {
   return `VIGIL_${service.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/**
+ * The feature spec: one definition, read from the preprocessor's variables by both stages that
+ * need it (the preprocessor makes the features, inference's learn mode records them in the
+ * bundle), so the two cannot disagree when the stack shares one environment.
+ */
+export function featureSpecSchema() {
+  const env = envPrefix('preprocessor');
+  return {
+    channels: { doc: 'Sensor channels every reading must have, in feature order.', format: 'string-list', default: [...DEFAULT_FEATURE_SPEC.channels], env: `${env}_CHANNELS` },
+    features: {
+      doc: 'Window features per channel: last, mean, std, slope, min, max, or series (the raw window, for the conv autoencoder).',
+      format: 'window-features',
+      default: [...DEFAULT_FEATURE_SPEC.features] as WindowFeature[],
+      env: `${env}_FEATURES`,
+    },
+    windowSize: { doc: 'Readings in the feature window.', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.windowSize, env: `${env}_WINDOW` },
+    scalerWarmup: {
+      doc: 'Readings the scaler learns mean and variance from before it is frozen (a fault later must not be learned as normal).',
+      format: 'positive-int',
+      default: DEFAULT_FEATURE_SPEC.scalerWarmup,
+      env: `${env}_SCALER_WARMUP`,
+    },
+  };
 }
 
 export const redisUrlSetting = {

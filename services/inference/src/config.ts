@@ -1,6 +1,6 @@
 import {
   commonSchema,
-  DEFAULT_FEATURE_SPEC,
+  featureSpecSchema,
   defaultInputEndpoint,
   defaultOutputEndpoint,
   envPrefix,
@@ -8,7 +8,6 @@ import {
   type ModelChoice,
   type ModelPrecision,
   type StageName,
-  type WindowFeature,
   TOPOLOGY,
 } from '@vigil/shared';
 
@@ -54,12 +53,8 @@ export const schema = {
       env: `${ENV}_LEARN_MODEL`,
     },
   },
-  // The feature spec the preprocessor uses, read from the preprocessor's own variables so the
-  // two cannot disagree when the stack shares one environment; learn mode records it in the bundle.
-  channels: { doc: 'Channels the preprocessor reads (for learn mode).', format: 'string-list', default: DEFAULT_FEATURE_SPEC.channels, env: 'VIGIL_PREPROCESSOR_CHANNELS' },
-  features: { doc: 'Window features per channel (for learn mode).', format: 'window-features', default: [...DEFAULT_FEATURE_SPEC.features] as WindowFeature[], env: 'VIGIL_PREPROCESSOR_FEATURES' },
-  windowSize: { doc: 'Feature window (for learn mode).', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.windowSize, env: 'VIGIL_PREPROCESSOR_WINDOW' },
-  scalerWarmup: { doc: 'Scaler warm-up (for learn mode).', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.scalerWarmup, env: 'VIGIL_PREPROCESSOR_SCALER_WARMUP' },
+  // The preprocessor's feature spec, from its own variables: learn mode records it in the bundle.
+  ...featureSpecSchema(),
 };
 
 export type InferenceConfig = ReturnType<typeof loadInferenceConfig>;

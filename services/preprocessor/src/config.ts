@@ -1,7 +1,7 @@
 import {
   commonSchema,
   DEFAULT_CLEANER_POLICIES,
-  DEFAULT_FEATURE_SPEC,
+  featureSpecSchema,
   DEFAULT_FORWARD_FILL_LIMIT,
   defaultInputEndpoint,
   defaultOutputEndpoint,
@@ -10,7 +10,6 @@ import {
   PUMP_PHYSICAL_LIMITS,
   redisUrlSetting,
   type StageName,
-  type WindowFeature,
   TOPOLOGY,
 } from '@vigil/shared';
 
@@ -29,25 +28,7 @@ export const schema = {
     endpoint: { doc: 'ZeroMQ endpoint of the inference input.', format: 'zmq-endpoint', default: defaultOutputEndpoint(SERVICE), env: `${ENV}_OUTPUT` },
     highWaterMark: { doc: 'Feature messages queued for inference before this stage waits.', format: 'positive-int', default: 10_000, env: `${ENV}_OUTPUT_HWM` },
   },
-  channels: {
-    doc: 'Sensor channels every reading must have, in feature order.',
-    format: 'string-list',
-    default: DEFAULT_FEATURE_SPEC.channels,
-    env: `${ENV}_CHANNELS`,
-  },
-  features: {
-    doc: 'Window features per channel: last, mean, std, slope, min, max.',
-    format: 'window-features',
-    default: [...DEFAULT_FEATURE_SPEC.features] as WindowFeature[],
-    env: `${ENV}_FEATURES`,
-  },
-  windowSize: { doc: 'Readings in the feature window.', format: 'positive-int', default: DEFAULT_FEATURE_SPEC.windowSize, env: `${ENV}_WINDOW` },
-  scalerWarmup: {
-    doc: 'Readings the scaler learns mean and variance from before it is frozen (a fault later must not be learned as normal).',
-    format: 'positive-int',
-    default: DEFAULT_FEATURE_SPEC.scalerWarmup,
-    env: `${ENV}_SCALER_WARMUP`,
-  },
+  ...featureSpecSchema(),
   limits: {
     doc: 'Physical limits channel:min:max, comma-separated; a value outside is out_of_range.',
     format: 'string-list',
