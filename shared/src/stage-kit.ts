@@ -1,10 +1,14 @@
 /**
- * One way to build a middle stage: the kit owns what every stage has (metrics, the rejection log,
- * the pipes with the pipeline key, the receive loop with seq tracking, the ops server with a
- * check that the loop is alive, the ordered stop), and a stage brings only its handler and its
- * own parts. `forward` builds the outgoing envelope from the incoming one, so no stage writes it.
+ * One way to build a stage: the kit owns what every stage has (metrics, the rejection log, the
+ * pipes with the pipeline key, the ops server, the ordered stop), and a stage brings only its own
+ * parts. A middle stage (startStage) brings its handler: the kit runs the receive loop with seq
+ * tracking and a health check that it is alive, and `forward` builds the outgoing envelope from
+ * the incoming one, so no stage writes it. The source (startSourceStage) brings what produces
+ * readings, started once the ops server answers.
  */
-import type { HealthCheck } from './ops-server.js';
+import { Counter } from 'prom-client';
+import type { HealthCheck, RouteHandler } from './ops-server.js';
+import { PushPipe, type FullPolicy } from './pipe.js';
 import { OpsServer } from './ops-server.js';
 import { stopAll, type RunningService, type Stoppable } from './lifecycle.js';
 import { RateLimitedLog, type Logger } from './logger.js';
@@ -101,4 +105,96 @@ export async function startStage<K extends MessageKind>(options: StageOptions<K>
       if (!clean) throw new Error(`${stage} did not stop cleanly`);
     },
   };
+}
+
+/** What the first stage has: the common settings and an output that may shed when full. */
+export type SourceStageSettings = PipeKeySettings & {
+  sysfsRoot: string;
+  metricsHost: string;
+  metricsPort: number;
+  output: { endpoint: string; highWaterMark: number; whenFull: FullPolicy; stallResetMs: number };
+};
+
+export interface SourceKit {
+  metrics: ServiceMetrics;
+  rejectLog: RateLimitedLog;
+  /** The output to the next stage, with the pipeline key. */
+  output: PushPipe;
+}
+
+export interface SourceParts {
+  /** Starts producing: called once the ops server answers (a source waiting for its peer is alive, and says so). */
+  start(): Promise<void>;
+  healthChecks?: HealthCheck[];
+  /** Extra routes on the ops server ("METHOD /path"). */
+  routes?: Record<string, RouteHandler>;
+  /** What the stage opened, in the order opened: stopped in reverse, before the output is closed. */
+  parts?: Stoppable[];
+  started?: Record<string, unknown>;
+}
+
+export interface SourceStageOptions {
+  stage: StageName;
+  settings: SourceStageSettings;
+  logger: Logger;
+  setup(kit: SourceKit): Promise<SourceParts>;
+}
+
+export async function startSourceStage(options: SourceStageOptions): Promise<RunningStage> {
+  const { stage, settings, logger } = options;
+  const metrics = createServiceMetrics(stage, settings.sysfsRoot, logger);
+  const rejectLog = new RateLimitedLog(logger);
+  const resets = new Counter({
+    name: 'vigil_output_socket_resets_total',
+    help: 'Times the output socket was replaced after refusing every reading for the stall limit.',
+    registers: [metrics.registry],
+  });
+  const output = new PushPipe({
+    endpoint: settings.output.endpoint,
+    ...pipeGuard(settings, metrics, rejectLog).output,
+    highWaterMark: settings.output.highWaterMark,
+    // By default a reading that cannot be queued is shed at the source, counted, and visible as a
+    // seq gap downstream: a stalled pipeline must not grow this process without bound.
+    whenFull: settings.output.whenFull,
+    lingerMs: 2_000,
+    stallResetMs: settings.output.stallResetMs,
+    onStallReset: (stalledMs) => {
+      resets.inc();
+      logger.warn({ stalledMs, endpoint: settings.output.endpoint }, 'output refused every reading; replaced its socket (what it held is shed, visible as a seq gap)');
+    },
+  });
+  let parts: SourceParts;
+  try {
+    parts = await options.setup({ metrics, rejectLog, output });
+  } catch (error) {
+    output.close();
+    throw error;
+  }
+  const ops = await OpsServer.start({
+    host: settings.metricsHost,
+    port: settings.metricsPort,
+    registry: metrics.registry,
+    healthChecks: parts.healthChecks ?? [],
+    routes: parts.routes ?? {},
+  });
+  const stop = async () => {
+    const clean = await stopAll(
+      // stopAll goes in reverse: the stage's parts (what produces readings first), then the output
+      // (delivering what it holds), then the ops server.
+      [{ name: 'ops-server', stop: () => ops.stop() }, { name: 'output', stop: () => output.close() }, ...(parts.parts ?? [])],
+      logger,
+    );
+    if (!clean) throw new Error(`${stage} did not stop cleanly`);
+  };
+  try {
+    if (!(await output.waitForPeer(5_000))) {
+      logger.warn({ output: settings.output.endpoint }, 'next stage not connected yet; readings are shed (and counted) until it is');
+    }
+    await parts.start();
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  logger.info({ output: settings.output.endpoint, opsPort: ops.port, ...parts.started }, `${stage} running`);
+  return { opsPort: ops.port, metrics, stop };
 }
