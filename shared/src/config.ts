@@ -186,6 +186,34 @@ export function loadConfig<T>(
   return config.getProperties();
 }
 
+/**
+ * Runs a service's own checks on settings the schema has already validated: each parse or
+ * cross-key check that throws becomes one problem, and all of them come back in one ConfigError,
+ * so a user sees every mistake at once, each naming its variable.
+ */
+export class ConfigChecks {
+  readonly problems: string[] = [];
+
+  /** The parsed value, or undefined with the problem recorded. */
+  parse<T>(parse: () => T): T | undefined {
+    try {
+      return parse();
+    } catch (error) {
+      this.problems.push(error instanceof Error ? error.message : String(error));
+      return undefined;
+    }
+  }
+
+  require(ok: boolean, problem: string): void {
+    if (!ok) this.problems.push(problem);
+  }
+
+  /** Throws the ConfigError listing every problem, if there is one. */
+  done(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}
+
 /** Settings every service shares; each service spreads these into its own schema. */
 export function commonSchema(service: string, defaultMetricsPort: number) {
   const prefix = `VIGIL_${service.toUpperCase().replace(/-/g, '_')}`;

@@ -1,5 +1,7 @@
 import {
   commonSchema,
+  ConfigChecks,
+  parseLimits,
   DEFAULT_CLEANER_POLICIES,
   featureSpecSchema,
   DEFAULT_FORWARD_FILL_LIMIT,
@@ -57,6 +59,11 @@ export const schema = {
 
 export type PreprocessorConfig = ReturnType<typeof loadPreprocessorConfig>;
 
+/** The settings, validated, with the physical limits parsed: every problem in one start-up error. */
 export function loadPreprocessorConfig(overrides: Record<string, unknown> = {}) {
-  return loadConfig(schema, overrides);
+  const config = loadConfig(schema, overrides);
+  const checks = new ConfigChecks();
+  const physicalLimits = checks.parse(() => parseLimits(config.limits)) ?? {};
+  checks.done();
+  return { ...config, physicalLimits };
 }

@@ -7,7 +7,6 @@ import {
   createRedisClient,
   Gauge,
   isRunningStatsState,
-  parseLimits,
   RedisJsonState,
   startStage,
   type FeatureSettings,
@@ -26,13 +25,13 @@ interface StoredScaler {
 export type Preprocessor = RunningStage;
 
 export function featureSettingsOf(config: PreprocessorConfig): FeatureSettings {
-  // The loader has checked each feature's name (format 'window-features'): one start-up error for all.
+  // The loader has checked and parsed it all (format 'window-features', the limits): one start-up error for all.
   return {
     channels: config.channels,
     features: config.features,
     windowSize: config.windowSize,
     scalerWarmup: config.scalerWarmup,
-    limits: parseLimits(config.limits),
+    limits: config.physicalLimits,
     policies: {
       missing: config.policy.missing,
       non_finite: config.policy.nonFinite,

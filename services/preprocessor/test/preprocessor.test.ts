@@ -107,3 +107,14 @@ describe('preprocessor (in-process, real Redis and ZeroMQ)', () => {
     assert.equal(features[2]?.warmup, false, 'no second warm-up after a restart');
   });
 });
+
+describe('preprocessor settings', () => {
+  it('parses the physical limits at load, a bad entry named in the one start-up error', () => {
+    assert.throws(() => loadPreprocessorConfig({ limits: ['pressure:5:1'], windowSize: 0 }), (error: Error & { problems?: string[] }) => {
+      assert.match((error.problems ?? []).join('\n'), /windowSize/);
+      return true;
+    });
+    assert.throws(() => loadPreprocessorConfig({ limits: ['pressure:5:1'] }), /limit "pressure:5:1" is not channel:min:max with min < max/);
+    assert.deepEqual(loadPreprocessorConfig({ limits: ['pressure:0:16'] }).physicalLimits, { pressure: { min: 0, max: 16 } });
+  });
+});

@@ -1,5 +1,7 @@
 import {
   commonSchema,
+  ConfigChecks,
+  parseColumnMap,
   defaultOutputEndpoint,
   envPrefix,
   loadConfig,
@@ -8,6 +10,9 @@ import {
   type StageName,
   TOPOLOGY,
 } from '@vigil/shared';
+
+import { parseFaultSchedule } from './faults.js';
+import { parseRegisterMap } from './modbus-registers.js';
 
 export const SERVICE = 'sensor-reader' satisfies StageName;
 const ENV = envPrefix(SERVICE);
@@ -194,6 +199,23 @@ export const schema = {
 
 export type SensorReaderConfig = ReturnType<typeof loadSensorReaderConfig>;
 
+/**
+ * The settings, validated, with the fault schedule, the CSV column map and the Modbus register map
+ * parsed, and what only makes sense together checked: every problem in one start-up error.
+ */
 export function loadSensorReaderConfig(overrides: Record<string, unknown> = {}) {
-  return loadConfig(schema, overrides);
+  const config = loadConfig(schema, overrides);
+  const checks = new ConfigChecks();
+  const schedule = checks.parse(() => parseFaultSchedule(config.simulator.faults)) ?? [];
+  const columnMap = checks.parse(() => parseColumnMap(config.csv.columns)) ?? {};
+  const registerMap = config.modbus.registers === '' ? [] : (checks.parse(() => parseRegisterMap(config.modbus.registers)) ?? []);
+  checks.require(config.source !== 'csv' || config.csv.path !== '', 'source csv needs a file: set VIGIL_SENSOR_READER_CSV_PATH');
+  checks.require(config.source !== 'modbus' || config.modbus.registers !== '', 'source modbus needs a register map: set VIGIL_SENSOR_READER_MODBUS_REGISTERS');
+  checks.done();
+  return {
+    ...config,
+    simulator: { ...config.simulator, schedule },
+    csv: { ...config.csv, columnMap },
+    modbus: { ...config.modbus, registerMap },
+  };
 }

@@ -1,14 +1,11 @@
 import { CsvSource } from './csv-source.js';
-import { parseColumnMap } from '@vigil/shared';
-import { parseFaultSchedule } from './faults.js';
 import { ModbusSource } from './modbus-source.js';
-import { parseRegisterMap } from './modbus-registers.js';
 import { MqttSource } from './mqtt-source.js';
 import type { SampleSource } from './sample-source.js';
 import { SimulatorSource } from './simulator-source.js';
 import type { SensorReaderConfig } from './config.js';
 
-/** Builds the configured source; settings that only make sense together are checked here. */
+/** Builds the configured source from settings the loader has parsed and checked together. */
 export function createSource(config: SensorReaderConfig): SampleSource {
   switch (config.source) {
     case 'simulator':
@@ -17,12 +14,11 @@ export function createSource(config: SensorReaderConfig): SampleSource {
         seed: config.simulator.seed,
         rateHz: config.rateHz,
         speed: config.simulator.speed,
-        schedule: parseFaultSchedule(config.simulator.faults),
+        schedule: config.simulator.schedule,
         repeatS: config.simulator.repeatS,
         maxSamples: config.simulator.maxSamples,
       });
     case 'csv':
-      if (config.csv.path === '') throw new Error('source csv needs csv.path (VIGIL_SENSOR_READER_CSV_PATH)');
       return new CsvSource({
         path: config.csv.path,
         asset: config.asset,
@@ -31,7 +27,7 @@ export function createSource(config: SensorReaderConfig): SampleSource {
         restamp: config.csv.restamp,
         timeColumn: config.csv.timeColumn,
         delimiter: config.csv.delimiter,
-        columnMap: parseColumnMap(config.csv.columns),
+        columnMap: config.csv.columnMap,
       });
     case 'mqtt':
       return new MqttSource({
@@ -44,9 +40,6 @@ export function createSource(config: SensorReaderConfig): SampleSource {
         timeWindow: { earliestMs: Date.parse(config.time.earliest), maxFutureMs: config.time.maxFutureS * 1000 },
       });
     case 'modbus':
-      if (config.modbus.registers === '') {
-        throw new Error('source modbus needs a register map (VIGIL_SENSOR_READER_MODBUS_REGISTERS)');
-      }
       return new ModbusSource({
         host: config.modbus.host,
         port: config.modbus.port,
@@ -54,7 +47,7 @@ export function createSource(config: SensorReaderConfig): SampleSource {
         timeoutMs: config.modbus.timeoutMs,
         rateHz: config.rateHz,
         asset: config.asset,
-        registers: parseRegisterMap(config.modbus.registers),
+        registers: config.modbus.registerMap,
       });
     default:
       throw new Error(`unknown source ${String(config.source)}`);

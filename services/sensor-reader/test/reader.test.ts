@@ -165,3 +165,22 @@ describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
   });
 });
 
+
+describe('sensor-reader settings', () => {
+  it('parses and cross-checks at load: every mistake in one error, each naming its variable', () => {
+    assert.throws(
+      () => loadSensorReaderConfig({ source: 'modbus', simulator: { faults: 'cavitation@soon' }, csv: { columns: ['=pressure'] } }),
+      (error: Error & { problems?: string[] }) => {
+        const problems = error.problems ?? [];
+        assert.equal(problems.length, 3, problems.join(' | '));
+        assert.match(problems.join('\n'), /fault "cavitation@soon"/);
+        assert.match(problems.join('\n'), /=pressure/);
+        assert.match(problems.join('\n'), /VIGIL_SENSOR_READER_MODBUS_REGISTERS/);
+        return true;
+      },
+    );
+    const config = loadSensorReaderConfig({ simulator: { faults: 'leak@10+5' }, csv: { columns: ['P1=pressure'] } });
+    assert.deepEqual(config.simulator.schedule.map((fault) => [fault.kind, fault.startS, fault.durationS]), [['leak', 10, 5]]);
+    assert.deepEqual(config.csv.columnMap, { P1: 'pressure' });
+  });
+});
