@@ -6,6 +6,8 @@
 import tseslint from 'typescript-eslint';
 
 const SERVICES = ['sensor-reader', 'preprocessor', 'inference', 'adaptive-threshold', 'alert-publisher'];
+/** shared/ is imported by what it offers, so each module says what it depends on. */
+const NO_BARREL = [{ name: '@vigil/shared', message: 'import a sub-path: @vigil/shared/runtime, /features, /model or /detection' }];
 const TOOLING = [
   { group: ['**/training/**'], message: 'serving code never imports training: run it as a child process' },
   { group: ['**/evaluation/**'], message: 'serving code never imports evaluation' },
@@ -28,23 +30,28 @@ export default tseslint.config(
       '@typescript-eslint/await-thenable': 'error',
     },
   },
+  { files: ['**/*.ts'], ignores: ['shared/**'], rules: { 'no-restricted-imports': ['error', { paths: NO_BARREL }] } },
   { files: ['shared/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/services/**'], message: 'shared/ knows no service' }, ...TOOLING] }] } },
   {
     files: ['training/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['**/services/**'], message: 'training knows no service' }, { group: ['**/evaluation/**'], message: 'training knows no evaluation' }] },
+        {
+          paths: NO_BARREL,
+          patterns: [{ group: ['**/services/**'], message: 'training knows no service' }, { group: ['**/evaluation/**'], message: 'training knows no evaluation' }],
+        },
       ],
     },
   },
-  { files: ['evaluation/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/services/**'], message: 'evaluation knows no service' }] }] } },
+  { files: ['evaluation/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: NO_BARREL, patterns: [{ group: ['**/services/**'], message: 'evaluation knows no service' }] }] } },
   ...SERVICES.map((service) => ({
     files: [`services/${service}/src/**/*.ts`],
     rules: {
       'no-restricted-imports': [
         'error',
         {
+          paths: NO_BARREL,
           patterns: [
             ...SERVICES.filter((other) => other !== service).map((other) => ({
               group: [`**/${other}/**`, `../../${other}/**`],

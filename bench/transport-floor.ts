@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pull, Push } from 'zeromq';
 // The clock the stages' latency histograms use, so the floor and bench:pipeline are measured alike.
-import { preciseNowMs } from '@vigil/shared';
+import { preciseNowMs } from '@vigil/shared/runtime';
 import { freePort } from '../test/harness/ports.js';
 import { machineDescription, quantile, table } from './stats.js';
 

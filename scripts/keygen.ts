@@ -3,7 +3,7 @@
  * environment of each stage run by hand): every stage of one device must get the same key.
  *   npm run keygen
  */
-import { generatePipeKeys } from '@vigil/shared';
+import { generatePipeKeys } from '@vigil/shared/runtime';
 
 const keys = generatePipeKeys();
 console.log(`VIGIL_PIPE_SECRET_KEY=${keys.secretKey}`);

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { defaultDeviceId, SERVICE_NODE_FLAGS } from '@vigil/shared';
+import { defaultDeviceId, SERVICE_NODE_FLAGS } from '@vigil/shared/runtime';
 import { PIPELINE_ORDER, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
 import { freePort, waitFor } from './harness/ports.js';
 import { ROOT, startProcess, type ManagedProcess } from './harness/processes.js';

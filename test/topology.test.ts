@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { defaultInputEndpoint, defaultOutputEndpoint, envPrefix, STAGES, TOPOLOGY } from '@vigil/shared';
+import { defaultInputEndpoint, defaultOutputEndpoint, envPrefix, STAGES, TOPOLOGY } from '@vigil/shared/runtime';
 import { loadThresholdConfig } from '../services/adaptive-threshold/src/config.js';
 import { loadPublisherConfig } from '../services/alert-publisher/src/config.js';
 import { loadInferenceConfig } from '../services/inference/src/config.js';

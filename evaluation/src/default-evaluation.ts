@@ -4,16 +4,9 @@
  * time, no look-ahead, through the preprocessor's feature pipeline with the device's default
  * feature settings, the detector and the surprise threshold: the services' own classes.
  */
-import {
-  DEFAULT_CLEANER_POLICIES,
-  DEFAULT_FEATURE_SPEC,
-  DEFAULT_FORWARD_FILL_LIMIT,
-  DefaultDetector,
-  PUMP_PHYSICAL_LIMITS,
-  SKAB_COLUMN_MAP,
-  type AssetState,
-  type FeatureSettings,
-} from '@vigil/shared';
+import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, PUMP_PHYSICAL_LIMITS, type FeatureSettings } from '@vigil/shared/features';
+import { DefaultDetector } from '@vigil/shared/detection';
+import { SKAB_COLUMN_MAP, type AssetState } from '@vigil/shared/runtime';
 import { featuresOfReadings } from '../../training/src/bundle-builder.js';
 import { addConfusion, confusionOf, emptyConfusion, nabCounts, rateScores, type Confusion } from './detection-metrics.js';
 import { addEventMetrics, eventMetrics, NO_EVENTS, windowsOf, type EventMetrics } from './event-metrics.js';

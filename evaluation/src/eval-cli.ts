@@ -22,7 +22,7 @@ import { loadLabelledCsv } from './labelled-csv.js';
 import { addConfusion, emptyConfusion, rateScores, type Confusion } from './detection-metrics.js';
 import { evaluateSkab } from './skab-evaluation.js';
 import { DEFAULT_ROW_NAME, evaluateCsvDefault, evaluateNabDefault, evaluateSkabDefault } from './default-evaluation.js';
-import { median } from '@vigil/shared';
+import { median } from '@vigil/shared/detection';
 import type { EventMetrics } from './event-metrics.js';
 
 function fail(message: string): never {

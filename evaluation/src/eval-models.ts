@@ -1,4 +1,4 @@
-import { DEFAULT_THRESHOLD_SETTINGS } from '@vigil/shared';
+import { DEFAULT_THRESHOLD_SETTINGS } from '@vigil/shared/detection';
 import { DEFAULT_TRAIN_OPTIONS } from '../../training/src/trainer.js';
 import type { EvalModelConfig } from './skab-evaluation.js';
 

@@ -3,7 +3,7 @@
  * most plants' historian exports and many benchmarks look.
  */
 import { readFileSync } from 'node:fs';
-import { detectDelimiter, findTimeColumn, parseCsvText } from '@vigil/shared';
+import { detectDelimiter, findTimeColumn, parseCsvText } from '@vigil/shared/runtime';
 
 export interface LabelledCsv {
   name: string;

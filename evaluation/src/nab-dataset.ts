@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCsvText, parseTimestamp } from '@vigil/shared';
+import { parseCsvText, parseTimestamp } from '@vigil/shared/runtime';
 
 export interface NabFile {
   name: string;

@@ -11,20 +11,14 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import {
   AdaptiveThreshold,
-  AssetFeaturePipeline,
-  DEFAULT_CLEANER_POLICIES,
   DEFAULT_EVIDENCE_ALARM_SETTINGS,
-  DEFAULT_FORWARD_FILL_LIMIT,
   DEFAULT_THRESHOLD_SETTINGS,
   initialSurpriseThresholdState,
   initialThresholdState,
-  loadBundle,
-  PUMP_PHYSICAL_LIMITS,
-  scorerForBundle,
   SurpriseThreshold,
-  type LoadedBundle,
-  type ScoredSample,
-} from '@vigil/shared';
+} from '@vigil/shared/detection';
+import { AssetFeaturePipeline, DEFAULT_CLEANER_POLICIES, DEFAULT_FORWARD_FILL_LIMIT, PUMP_PHYSICAL_LIMITS } from '@vigil/shared/features';
+import { loadBundle, scorerForBundle, type LoadedBundle, type ScoredSample } from '@vigil/shared/model';
 import { loadLabelledCsv } from './labelled-csv.js';
 
 function fail(message: string): never {

@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseCsvText } from '@vigil/shared';
+import { parseCsvText } from '@vigil/shared/runtime';
 
 export const SKAB_LABELLED_FOLDERS = ['other', 'valve1', 'valve2'];
 

@@ -4,19 +4,17 @@
  * the feature pipeline, the model and the adaptive threshold; a row is predicted anomalous when
  * the asset's state is anomalous after it. Confusion counts are summed over the 34 files.
  */
+import { AdaptiveThreshold, initialThresholdState, type ThresholdSettings } from '@vigil/shared/detection';
 import {
-  AdaptiveThreshold,
   AssetFeaturePipeline,
   DEFAULT_CLEANER_POLICIES,
   DEFAULT_FORWARD_FILL_LIMIT,
-  initialThresholdState,
   PUMP_CHANNEL_NAMES,
   PUMP_PHYSICAL_LIMITS,
   type FeatureSettings,
-  type ModelPrecision,
-  type ThresholdSettings,
   type WindowFeature,
-} from '@vigil/shared';
+} from '@vigil/shared/features';
+import { type ModelPrecision } from '@vigil/shared/model';
 import { trainBundle } from '../../training/src/bundle-builder.js';
 import type { TrainOptions } from '../../training/src/trainer.js';
 import { addConfusion, confusionOf, emptyConfusion, nabCounts, nabScore, rateScores, type Confusion, type NabCounts } from './detection-metrics.js';

@@ -1,32 +1,6 @@
-export * from './config.js';
-export * from './lifecycle.js';
-export * from './logger.js';
-export * from './messages.js';
-export * from './metrics.js';
-export * from './ops-server.js';
-export * from './pipe.js';
-export * from './pipe-keys.js';
-export * from './pipe-guard.js';
-export * from './redis.js';
-export * from './sysfs.js';
+// Everything, for shared's own tests. Other packages import a sub-path: @vigil/shared/runtime,
+// /features, /model or /detection (package.json "exports"), so each says what it depends on.
+export * from './runtime.js';
 export * from './features/index.js';
 export * from './model/index.js';
-export * from './csv-format.js';
-export * from './stage-loop.js';
-export * from './wall-clock.js';
-export * from './node-runtime.js';
-export * from './detection/adaptive-threshold.js';
-export * from './redis-state.js';
-export * from './random.js';
-export * from './live-heap.js';
-export * from './detection/tail-calibration.js';
-export * from './detection/auto-detector.js';
-export * from './detection/evidence-alarm.js';
-export * from './detection/default-detector.js';
-export * from './detection/surprise-threshold.js';
-export * from './sensor-time.js';
-export { median, quantile, robustScale } from './detection/linear-algebra.js';
-export * from './asset-slots.js';
-export * from './device-identity.js';
-export * from './topology.js';
-export * from './stage-kit.js';
+export * from './detection/index.js';

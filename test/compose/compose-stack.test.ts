@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { STAGES, TOPOLOGY, type StageName } from '@vigil/shared';
+import { STAGES, TOPOLOGY, type StageName } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../harness/metrics.js';
 import { MqttListener } from '../harness/mqtt-listener.js';
 import { waitFor } from '../harness/ports.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import type { SurpriseThresholdState } from '@vigil/shared';
+import type { SurpriseThresholdState } from '@vigil/shared/detection';
 import { metricSum, scrape } from '../harness/metrics.js';
 import { startHealthy, startPipeline, type RunningPipeline } from '../harness/pipeline.js';
 import { waitFor } from '../harness/ports.js';

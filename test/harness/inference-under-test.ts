@@ -4,7 +4,7 @@
  */
 import { pino } from 'pino';
 import { Push } from 'zeromq';
-import { decodeMessage, PullPipe, type ScoreMessage } from '@vigil/shared';
+import { decodeMessage, PullPipe, type ScoreMessage } from '@vigil/shared/runtime';
 import { loadInferenceConfig } from '../../services/inference/src/config.js';
 import { startInference, type Inference } from '../../services/inference/src/inference.js';
 import { freePort } from './ports.js';

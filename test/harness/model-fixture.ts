@@ -1,15 +1,8 @@
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  DEFAULT_CLEANER_POLICIES,
-  DEFAULT_FEATURE_SPEC,
-  DEFAULT_FORWARD_FILL_LIMIT,
-  PUMP_PHYSICAL_LIMITS,
-  type FeatureSettings,
-  type ModelKind,
-  type ModelPrecision,
-} from '@vigil/shared';
+import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, PUMP_PHYSICAL_LIMITS, type FeatureSettings } from '@vigil/shared/features';
+import { type ModelKind, type ModelPrecision } from '@vigil/shared/model';
 import { buildBundle } from '../../training/src/bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../../training/src/trainer.js';
 import { PumpSimulator } from '../../services/sensor-reader/src/pump-simulator.js';

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Push } from 'zeromq';
-import { envPrefix, generatePipeKeys, pipeKeysFromSecret, STAGES, TOPOLOGY } from '@vigil/shared';
+import { envPrefix, generatePipeKeys, pipeKeysFromSecret, STAGES, TOPOLOGY } from '@vigil/shared/runtime';
 import { healthz } from './metrics.js';
 import { defaultTestBundle } from './model-fixture.js';
 import { freePort, waitFor } from './ports.js';

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NODE_FLAGS, type StageName } from '@vigil/shared';
+import { SERVICE_NODE_FLAGS, type StageName } from '@vigil/shared/runtime';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 

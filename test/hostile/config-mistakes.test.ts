@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { createLogger, redactSecrets } from '@vigil/shared';
+import { createLogger, redactSecrets } from '@vigil/shared/runtime';
 import { freePort } from '../harness/ports.js';
 import { startService } from '../harness/processes.js';
 

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { curveKeyPair, Push } from 'zeromq';
-import { pipeKeysFromSecret } from '@vigil/shared';
+import { pipeKeysFromSecret } from '@vigil/shared/runtime';
 import { PumpSimulator } from '../../services/sensor-reader/src/pump-simulator.js';
 import { metricSum, scrape } from '../harness/metrics.js';
 import { MqttListener } from '../harness/mqtt-listener.js';

@@ -3,17 +3,14 @@
  * preprocessor runs, the autoencoder trained on its output, and the training scores measured
  * with the same runtime that will score in service.
  */
+import { AssetFeaturePipeline, featureNames, type FeatureSettings, valuesPerChannel } from '@vigil/shared/features';
 import {
-  AssetFeaturePipeline,
   BUNDLE_FORMAT,
   BUNDLE_FORMAT_VERSION,
   decodeFloatNetwork,
   DEFAULT_ISOLATION_FOREST_OPTIONS,
   DETECTOR_FILE,
   DetectorScorer,
-  learnAutoDetector,
-  MIN_LEARNING_SAMPLES,
-  featureNames,
   FOREST_FILE,
   ForestScorer,
   IsolationForest,
@@ -28,13 +25,12 @@ import {
   type AnomalyScorer,
   type AutoencoderNetwork,
   type BundleManifest,
-  type FeatureSettings,
   type LayersModelJson,
   type ModelKind,
   type ModelPrecision,
-  valuesPerChannel,
   type ScoreSummary,
-} from '@vigil/shared';
+} from '@vigil/shared/model';
+import { learnAutoDetector, MIN_LEARNING_SAMPLES } from '@vigil/shared/detection';
 import { trainConvAutoencoder, trainDenseAutoencoder, WEIGHTS_FILE, type TrainOptions } from './trainer.js';
 
 export interface BuildBundleOptions {

@@ -5,7 +5,8 @@
  *   node learn-worker.js <job.json>   job: { features, timestamps, featureSpec, outDir, name, version, epochs, precision, kind }
  */
 import { readFile } from 'node:fs/promises';
-import { MODEL_KINDS, MODEL_PRECISIONS, writeBundle, type FeatureSpec, type ModelKind, type ModelPrecision } from '@vigil/shared';
+import { MODEL_KINDS, MODEL_PRECISIONS, writeBundle, type ModelKind, type ModelPrecision } from '@vigil/shared/model';
+import { type FeatureSpec } from '@vigil/shared/features';
 import { trainBundle } from './bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from './trainer.js';
 

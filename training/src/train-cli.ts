@@ -13,20 +13,13 @@ import {
   DEFAULT_CLEANER_POLICIES,
   DEFAULT_FEATURE_SPEC,
   DEFAULT_FORWARD_FILL_LIMIT,
-  findTimeColumn,
   isWindowFeature,
-  MODEL_CHOICES,
   WINDOW_FEATURES,
-  MODEL_PRECISIONS,
-  modelKindFor,
-  parseColumnMap,
-  parseCsvText,
   PUMP_PHYSICAL_LIMITS,
-  type ModelChoice,
-  type ModelKind,
-  type ModelPrecision,
   type WindowFeature,
-} from '@vigil/shared';
+} from '@vigil/shared/features';
+import { findTimeColumn, parseColumnMap, parseCsvText } from '@vigil/shared/runtime';
+import { MODEL_CHOICES, MODEL_PRECISIONS, modelKindFor, type ModelChoice, type ModelKind, type ModelPrecision } from '@vigil/shared/model';
 import { buildBundle } from './bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from './trainer.js';
 

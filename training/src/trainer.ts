@@ -2,7 +2,7 @@
  * Trains the dense autoencoder (inputs → 64 → 32 → 64 → inputs, relu, linear output) on
  * feature vectors of normal operation, and returns it in the standard TF.js layers format.
  */
-import { SeededRandom } from '@vigil/shared';
+import { SeededRandom } from '@vigil/shared/runtime';
 import { loadTensorFlow } from './tensorflow.js';
 
 export interface TrainOptions {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { SeededRandom } from '@vigil/shared';
+import { SeededRandom } from '@vigil/shared/runtime';
 import { DEFAULT_TRAIN_OPTIONS, trainDenseAutoencoder } from '../src/trainer.js';
 
 describe('training', () => {

@@ -1,8 +1,6 @@
 import {
   commonSchema,
   ConfigError,
-  DEFAULT_EVIDENCE_ALARM_SETTINGS,
-  DEFAULT_THRESHOLD_SETTINGS as D,
   defaultInputEndpoint,
   defaultOutputEndpoint,
   envPrefix,
@@ -10,7 +8,8 @@ import {
   redisUrlSetting,
   type StageName,
   TOPOLOGY,
-} from '@vigil/shared';
+} from '@vigil/shared/runtime';
+import { DEFAULT_EVIDENCE_ALARM_SETTINGS, DEFAULT_THRESHOLD_SETTINGS as D } from '@vigil/shared/detection';
 
 export const SERVICE = 'adaptive-threshold' satisfies StageName;
 const ENV = envPrefix(SERVICE);

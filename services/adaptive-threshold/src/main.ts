@@ -1,4 +1,4 @@
-import { runService } from '@vigil/shared';
+import { runService } from '@vigil/shared/runtime';
 import { loadThresholdConfig, SERVICE } from './config.js';
 import { startThresholdService } from './threshold-service.js';
 

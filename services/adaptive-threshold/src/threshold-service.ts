@@ -1,28 +1,30 @@
 import {
   AdaptiveThreshold,
+  DEFAULT_EVIDENCE_ALARM_SETTINGS,
+  initialSurpriseThresholdState,
+  initialThresholdState,
+  isSurpriseThresholdState,
+  isThresholdState,
+  SurpriseThreshold,
+  type EvidenceAlarmSettings,
+  type SurpriseThresholdState,
+  type ThresholdSettings,
+  type ThresholdState,
+} from '@vigil/shared/detection';
+import {
   AssetSlots,
   BatchedStateWriter,
   closeRedis,
   connectRedis,
   Counter,
   createRedisClient,
-  DEFAULT_EVIDENCE_ALARM_SETTINGS,
   Gauge,
-  initialSurpriseThresholdState,
-  initialThresholdState,
-  isSurpriseThresholdState,
-  isThresholdState,
   RedisJsonState,
   startStage,
-  SurpriseThreshold,
-  type EvidenceAlarmSettings,
   type Logger,
   type RunningStage,
   type ScoreMessage,
-  type SurpriseThresholdState,
-  type ThresholdSettings,
-  type ThresholdState,
-} from '@vigil/shared';
+} from '@vigil/shared/runtime';
 import { SERVICE, type ThresholdConfig } from './config.js';
 
 export type ThresholdService = RunningStage;

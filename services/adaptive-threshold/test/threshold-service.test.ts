@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Push } from 'zeromq';
-import { decodeMessage, encodeMessage, PullPipe, SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared';
+import { decodeMessage, encodeMessage, PullPipe, SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
 import { startRedis, type TestServer } from '../../../test/harness/servers.js';

@@ -2,7 +2,8 @@
  * When a decision becomes an alert, and when an alarm episode ends. Cooldown runs on sensor time
  * (ts), so a replay at 20x speed behaves like the real thing.
  */
-import { isoTime, topContributors, type DecisionMessage } from '@vigil/shared';
+import { isoTime, type DecisionMessage } from '@vigil/shared/runtime';
+import { topContributors } from '@vigil/shared/model';
 import type { Alert } from './outbox.js';
 
 /** Before this instant the clock has not been set: a Pi without RTC boots in the past until NTP. */

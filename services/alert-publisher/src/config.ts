@@ -1,11 +1,4 @@
-import {
-  commonSchema,
-  defaultInputEndpoint,
-  envPrefix,
-  loadConfig,
-  type StageName,
-  TOPOLOGY,
-} from '@vigil/shared';
+import { commonSchema, defaultInputEndpoint, envPrefix, loadConfig, type StageName, TOPOLOGY } from '@vigil/shared/runtime';
 
 export const SERVICE = 'alert-publisher' satisfies StageName;
 const ENV = envPrefix(SERVICE);

@@ -1,4 +1,4 @@
-import { runService } from '@vigil/shared';
+import { runService } from '@vigil/shared/runtime';
 import { loadPublisherConfig, SERVICE } from './config.js';
 import { startAlertPublisher } from './publisher.js';
 

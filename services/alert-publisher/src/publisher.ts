@@ -1,15 +1,5 @@
 import { dirname, join } from 'node:path';
-import {
-  AssetSlots,
-  Counter,
-  Gauge,
-  isoTime,
-  isValidAssetId,
-  startStage,
-  type DecisionMessage,
-  type Logger,
-  type RunningStage,
-} from '@vigil/shared';
+import { AssetSlots, Counter, Gauge, isoTime, isValidAssetId, startStage, type DecisionMessage, type Logger, type RunningStage } from '@vigil/shared/runtime';
 import { AlertPolicy, rescuedAlert } from './alert-policy.js';
 import { AuditLog, COMMANDS, Mutes, parseCommand, type CommandResult } from './commands.js';
 import { SERVICE, type PublisherConfig } from './config.js';

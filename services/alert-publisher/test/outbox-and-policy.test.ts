@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared';
+import { SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared/runtime';
 import { AlertPolicy, isClockPlausible, rescuedAlert } from '../src/alert-policy.js';
 import { Outbox, type Alert } from '../src/outbox.js';
 

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { Push } from 'zeromq';
-import { encodeMessage, SCHEMA_VERSION, type AssetState } from '@vigil/shared';
+import { encodeMessage, SCHEMA_VERSION, type AssetState } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { MqttListener } from '../../../test/harness/mqtt-listener.js';
 import { startHealthy } from '../../../test/harness/pipeline.js';

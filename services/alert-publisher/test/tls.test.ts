@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { Push } from 'zeromq';
-import { encodeMessage, SCHEMA_VERSION } from '@vigil/shared';
+import { encodeMessage, SCHEMA_VERSION } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { startHealthy } from '../../../test/harness/pipeline.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';

@@ -5,11 +5,10 @@ import {
   defaultOutputEndpoint,
   envPrefix,
   loadConfig,
-  type ModelChoice,
-  type ModelPrecision,
   type StageName,
   TOPOLOGY,
-} from '@vigil/shared';
+} from '@vigil/shared/runtime';
+import { type ModelChoice, type ModelPrecision } from '@vigil/shared/model';
 
 export const SERVICE = 'inference' satisfies StageName;
 const ENV = envPrefix(SERVICE);

@@ -1,18 +1,6 @@
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  LATENCY_BUCKETS_SECONDS,
-  loadBundle,
-  modelKindFor,
-  startStage,
-  valuesPerChannel,
-  type FeatureSpec,
-  type FeaturesMessage,
-  type LoadedBundle,
-  type Logger,
-  type RunningService,
-} from '@vigil/shared';
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, startStage, type FeaturesMessage, type Logger, type RunningService } from '@vigil/shared/runtime';
+import { loadBundle, modelKindFor, type LoadedBundle } from '@vigil/shared/model';
+import { valuesPerChannel, type FeatureSpec } from '@vigil/shared/features';
 import { SERVICE, type InferenceConfig } from './config.js';
 import { Learner } from './learner.js';
 import { ModelHolder } from './model-holder.js';

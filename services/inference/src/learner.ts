@@ -7,7 +7,9 @@ import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { modelKindFor, type FeatureSpec, type Logger, type ModelChoice, type ModelPrecision } from '@vigil/shared';
+import { modelKindFor, type ModelChoice, type ModelPrecision } from '@vigil/shared/model';
+import { type FeatureSpec } from '@vigil/shared/features';
+import { type Logger } from '@vigil/shared/runtime';
 
 export interface LearnSettings {
   samples: number;

@@ -1,4 +1,4 @@
-import { runService } from '@vigil/shared';
+import { runService } from '@vigil/shared/runtime';
 import { loadInferenceConfig, SERVICE } from './config.js';
 import { startInference } from './inference.js';
 

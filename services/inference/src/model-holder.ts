@@ -6,17 +6,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  loadBundle,
-  MANIFEST_FILE,
-  scorerForBundle,
-  type AnomalyScorer,
-  type Counter,
-  type Gauge,
-  type LoadedBundle,
-  type Logger,
-  type ModelRef,
-} from '@vigil/shared';
+import { loadBundle, MANIFEST_FILE, scorerForBundle, type AnomalyScorer, type LoadedBundle } from '@vigil/shared/model';
+import { type Counter, type Gauge, type Logger, type ModelRef } from '@vigil/shared/runtime';
 
 export interface ActiveModel {
   bundle: LoadedBundle;

@@ -10,7 +10,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_FEATURE_SPEC, loadBundle, scorerForBundle, valuesPerChannel } from '@vigil/shared';
+import { DEFAULT_FEATURE_SPEC, valuesPerChannel } from '@vigil/shared/features';
+import { loadBundle, scorerForBundle } from '@vigil/shared/model';
 import { runLearnWorker } from './learner.js';
 
 /** Feature vectors of a smooth, slightly noisy process: enough for the autoencoder to learn. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Push } from 'zeromq';
 import { pino } from 'pino';
-import { encodeMessage, SCHEMA_VERSION, type FeaturesMessage, type ScoreMessage } from '@vigil/shared';
+import { encodeMessage, SCHEMA_VERSION, type FeaturesMessage, type ScoreMessage } from '@vigil/shared/runtime';
 import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';

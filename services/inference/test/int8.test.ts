@@ -3,7 +3,17 @@ import { cp, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { ConvNetwork, DenseNetwork, Int8Network, INT8_MODEL_FILE, INT8_WEIGHTS_FILE, loadBundle, ModelFormatError, networkOf, type LoadedBundle } from '@vigil/shared';
+import {
+  ConvNetwork,
+  DenseNetwork,
+  Int8Network,
+  INT8_MODEL_FILE,
+  INT8_WEIGHTS_FILE,
+  loadBundle,
+  ModelFormatError,
+  networkOf,
+  type LoadedBundle,
+} from '@vigil/shared/model';
 import { CONV_TEST_FEATURE_SETTINGS, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { PumpSimulator } from '../../sensor-reader/src/pump-simulator.js';
 import { featuresOfReadings } from '../../../training/src/bundle-builder.js';

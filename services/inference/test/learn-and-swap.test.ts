@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Push } from 'zeromq';
-import { encodeMessage, SCHEMA_VERSION, type ScoreMessage } from '@vigil/shared';
+import { encodeMessage, SCHEMA_VERSION, type ScoreMessage } from '@vigil/shared/runtime';
 import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { DEFAULT_FEATURE_SETTINGS, simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
-import { ConvNetwork, loadBundle, ModelFormatError, networkOf } from '@vigil/shared';
+import { ConvNetwork, loadBundle, ModelFormatError, networkOf } from '@vigil/shared/model';
 import { CONV_TEST_FEATURE_SETTINGS, simulatedNormalReadings, TEST_FEATURE_SETTINGS, trainTestBundle } from '../../../test/harness/model-fixture.js';
 import { loadTfjsReference } from '../../../test/harness/tfjs-reference.js';
 import { featuresOfReadings } from '../../../training/src/bundle-builder.js';

@@ -1,19 +1,16 @@
 import {
   commonSchema,
   ConfigChecks,
-  parseLimits,
-  DEFAULT_CLEANER_POLICIES,
   featureSpecSchema,
-  DEFAULT_FORWARD_FILL_LIMIT,
   defaultInputEndpoint,
   defaultOutputEndpoint,
   envPrefix,
   loadConfig,
-  PUMP_PHYSICAL_LIMITS,
   redisUrlSetting,
   type StageName,
   TOPOLOGY,
-} from '@vigil/shared';
+} from '@vigil/shared/runtime';
+import { parseLimits, DEFAULT_CLEANER_POLICIES, DEFAULT_FORWARD_FILL_LIMIT, PUMP_PHYSICAL_LIMITS } from '@vigil/shared/features';
 
 export const SERVICE = 'preprocessor' satisfies StageName;
 const ENV = envPrefix(SERVICE);

@@ -1,4 +1,4 @@
-import { runService } from '@vigil/shared';
+import { runService } from '@vigil/shared/runtime';
 import { loadPreprocessorConfig, SERVICE } from './config.js';
 import { startPreprocessor } from './preprocessor.js';
 

@@ -1,20 +1,17 @@
+import { AssetFeaturePipeline, isRunningStatsState, type FeatureSettings, type RunningStatsState } from '@vigil/shared/features';
 import {
-  AssetFeaturePipeline,
   AssetSlots,
   BatchedStateWriter,
   closeRedis,
   connectRedis,
   createRedisClient,
   Gauge,
-  isRunningStatsState,
   RedisJsonState,
   startStage,
-  type FeatureSettings,
   type Logger,
   type ReadingMessage,
   type RunningStage,
-  type RunningStatsState,
-} from '@vigil/shared';
+} from '@vigil/shared/runtime';
 import { SERVICE, type PreprocessorConfig } from './config.js';
 
 interface StoredScaler {

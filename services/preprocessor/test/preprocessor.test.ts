@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { Push } from 'zeromq';
-import { decodeMessage, encodeMessage, PullPipe, SCHEMA_VERSION, type FeaturesMessage, type ReadingValue } from '@vigil/shared';
+import { decodeMessage, encodeMessage, PullPipe, SCHEMA_VERSION, type FeaturesMessage, type ReadingValue } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
 import { startRedis, type TestServer } from '../../../test/harness/servers.js';

@@ -4,7 +4,7 @@
  * before any of that. The configured asset (and the listed ones) always keep their slot; a name
  * silent for VIGIL_ASSET_IDLE_S gives its slot up. Each refusal is counted and logged by reason.
  */
-import { AssetSlots, isValidAssetId, type RateLimitedLog, type ServiceMetrics } from '@vigil/shared';
+import { AssetSlots, isValidAssetId, type RateLimitedLog, type ServiceMetrics } from '@vigil/shared/runtime';
 
 export interface AdmissionSettings {
   asset: string;

@@ -9,7 +9,7 @@ import {
   type FullPolicy,
   type StageName,
   TOPOLOGY,
-} from '@vigil/shared';
+} from '@vigil/shared/runtime';
 
 import { parseFaultSchedule } from './faults.js';
 import { parseRegisterMap } from './modbus-registers.js';

@@ -1,6 +1,6 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { layoutFromHeader, parseRow, type CsvLayout, type CsvLayoutOptions } from '@vigil/shared';
+import { layoutFromHeader, parseRow, type CsvLayout, type CsvLayoutOptions } from '@vigil/shared/runtime';
 import { sleepUntil, type EmitSample, type RejectInput, type SampleSource } from './sample-source.js';
 
 export interface CsvSourceOptions extends CsvLayoutOptions {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import type { RouteHandler } from '@vigil/shared';
+import type { RouteHandler } from '@vigil/shared/runtime';
 import { channelsAffectedBy, FAULT_KINDS, isFaultKind } from './faults.js';
 import type { SimulatorSource } from './simulator-source.js';
 

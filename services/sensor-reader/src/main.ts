@@ -1,4 +1,4 @@
-import { runService } from '@vigil/shared';
+import { runService } from '@vigil/shared/runtime';
 import { loadSensorReaderConfig, SERVICE } from './config.js';
 import { startSensorReader } from './reader.js';
 

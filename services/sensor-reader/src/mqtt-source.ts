@@ -1,5 +1,5 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { normaliseSensorTime, type SensorTimeWindow } from '@vigil/shared';
+import { normaliseSensorTime, type SensorTimeWindow } from '@vigil/shared/runtime';
 import type { EmitSample, RejectInput, SampleSource } from './sample-source.js';
 
 export interface MqttSourceOptions {

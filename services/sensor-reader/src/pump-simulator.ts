@@ -4,7 +4,8 @@
  * motor heats with a thermal lag; the fluid temperature drifts slowly; the mains voltage sags a
  * little with current. Faults bend those relations the way the real ones do.
  */
-import { PUMP_CHANNEL_NAMES, SeededRandom, type PumpChannel } from '@vigil/shared';
+import { PUMP_CHANNEL_NAMES, type PumpChannel } from '@vigil/shared/features';
+import { SeededRandom } from '@vigil/shared/runtime';
 import { channelsAffectedBy, SENSOR_FAULT_DEFAULT_CHANNEL, type Fault } from './faults.js';
 
 export const PUMP_CHANNELS = PUMP_CHANNEL_NAMES;

@@ -12,7 +12,7 @@ import {
   type Logger,
   type ReadingMessage,
   type RunningService,
-} from '@vigil/shared';
+} from '@vigil/shared/runtime';
 import { SERVICE, type SensorReaderConfig } from './config.js';
 import { faultRoutes } from './fault-routes.js';
 import { AssetAdmission } from './asset-admission.js';

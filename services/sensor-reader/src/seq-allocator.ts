@@ -1,4 +1,4 @@
-import type { Logger, Redis } from '@vigil/shared';
+import type { Logger, Redis } from '@vigil/shared/runtime';
 
 /**
  * Hands out per-asset seq numbers that stay strictly increasing across restarts of the reader:

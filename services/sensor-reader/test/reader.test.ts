@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
-import { decodeMessage, PullPipe, type ReadingMessage } from '@vigil/shared';
+import { decodeMessage, PullPipe, type ReadingMessage } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
 import { startMosquitto, startRedis, type TestServer } from '../../../test/harness/servers.js';

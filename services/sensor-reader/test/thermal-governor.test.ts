@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { decodeMessage, PullPipe, type ReadingMessage } from '@vigil/shared';
+import { decodeMessage, PullPipe, type ReadingMessage } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
 import { startRedis, type TestServer } from '../../../test/harness/servers.js';
