@@ -325,7 +325,10 @@ export class AutoDetectorStream {
     for (let c = 0; c < slot.length; c += 1) slot[c] = values[c] as number;
     this.heldCount += 1;
     const unmistakable = this.sampleHeldCount >= this.settleSamples;
-    if (this.heldCount < this.settleSamples || !this.heldSteady()) return 'none';
+    // Steadiness sorts the held samples: looked at every tenth of the settle time, not every sample
+    // (a fault that holds off unsteadily would otherwise pay it on each one).
+    const looks = Math.max(1, Math.floor(this.settleSamples / 10));
+    if (this.heldCount < this.settleSamples || (this.heldCount - this.settleSamples) % looks !== 0 || !this.heldSteady()) return 'none';
     const d = this.home.length;
     this.changed = Float64Array.from({ length: d }, (_, c) => median(this.held.map((row) => row[c] as number)));
     const spread = Array.from({ length: d }, (_, c) => Math.max(this.model.scale[c] as number, robustScale(this.held.map((row) => row[c] as number))));
