@@ -69,7 +69,7 @@ for (let row = 0; row < file.readings.length; row += 1) {
   const scored = !result.warmup;
   const sample: ScoredSample = scored ? scorer.score(result.features, 'csv') : { score: 0, contributions: {}, weight: 1 };
   const { score, weight } = sample;
-  const decision = threshold instanceof SurpriseThreshold ? threshold.decide(score, ts, scored, weight, { ...sample, ...(sample.home ? { homeSurprise: sample.home.surprise, homeWeight: sample.home.weight } : {}) }) : threshold.decide(score, ts, scored);
+  const decision = threshold instanceof SurpriseThreshold ? threshold.decide(score, ts, scored, weight, sample.level) : threshold.decide(score, ts, scored);
   if (decision.changed && decision.state === 'anomalous') raised.push(new Date(ts).toISOString());
   lines.push(`${new Date(ts).toISOString()},${score.toPrecision(6)},${decision.high.toPrecision(6)},${decision.low.toPrecision(6)},${decision.state}`);
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, startStage, type FeaturesMessage, type Logger, type RunningService } from '@vigil/shared/runtime';
+import type { LevelNews } from '@vigil/shared/detection';
 import { loadBundle, modelKindFor, type LoadedBundle } from '@vigil/shared/model';
 import { valuesPerChannel, type FeatureSpec } from '@vigil/shared/features';
 import { SERVICE, type InferenceConfig } from './config.js';
@@ -82,15 +83,13 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         }
         let score = 0;
         let weight: number | undefined;
-        let changedLevel: boolean | undefined;
-        let newLevel: boolean | undefined;
-        let home: { surprise: number; weight: number } | undefined;
+        let level: LevelNews | undefined;
         let contributions: Record<string, number> = zeroContributions;
         // Warm-up samples (and all of them while learning) are passed on unscored, so seq stays
         // gap-free downstream and the threshold knows not to judge them.
         if (!message.warmup && model) {
           const started = process.hrtime.bigint();
-          ({ score, contributions, weight, changedLevel, newLevel, home } = model.scorer.score(message.features, message.asset));
+          ({ score, contributions, weight, level } = model.scorer.score(message.features, message.asset));
           latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
         } else if (!message.warmup) {
           learner?.collect(message.features, message.ts);
@@ -106,9 +105,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
                 calibrated: {
                   ...model.scorer.calibrated,
                   ...(weight !== undefined ? { weight } : {}),
-                  ...(changedLevel ? { changedLevel } : {}),
-                  ...(newLevel ? { newLevel } : {}),
-                  ...(home ? { homeSurprise: home.surprise, homeWeight: home.weight } : {}),
+                  ...level,
                 },
               }
             : {}),

@@ -198,7 +198,7 @@ export class AutoDetectorStream {
   private heldCount = 0;
   private sampleHeldCount = 0;
   /** The sample's level statistics judged from home, while a new level is held. */
-  private homeStats: Array<[DetectorComponent, number]> | undefined;
+  private homeStats: Array<[DetectorComponent, number, Float64Array]> | undefined;
   /** Samples in a row back at the learned baseline since a change: the change is over once they last the settle time. */
   private homeCount = 0;
   readonly settleSamples: number;
@@ -254,7 +254,7 @@ export class AutoDetectorStream {
     if (bestSurprise < BODY_SURPRISE) this.follow(values);
     // Taken on a held level, reported as a change (an alarm, if none was raised on the way) only
     // when every sample of it, not only the smoothed level, was rarer than the learning period showed.
-    const newLevel = this.watchLevel(values, levelSurprise, sampleLevelSurprise) === 'every-sample';
+    const newLevel = this.watchLevel(values, levelSurprise, sampleLevelSurprise);
     // Rarer than anything the learning period showed: not a day the cycle should be judged against.
     this.advance(bestSurprise < Math.log10(this.model.learnedSamples), values);
     return {
@@ -269,7 +269,7 @@ export class AutoDetectorStream {
   }
 
   /** The sample's surprise with its levels judged from the learned baseline (the other statistics as they are). */
-  private judgedFromHome(scored: ReadonlyArray<[DetectorComponent, number, Float64Array]>, homeStats: ReadonlyArray<[DetectorComponent, number]>): { surprise: number; weight: number } {
+  private judgedFromHome(scored: ReadonlyArray<[DetectorComponent, number, Float64Array]>, homeStats: ReadonlyArray<[DetectorComponent, number, Float64Array]>): { surprise: number; weight: number } {
     let best = 0;
     let weight = 1;
     const consider = (component: DetectorComponent, surprise: number) => {
@@ -303,9 +303,10 @@ export class AutoDetectorStream {
    * that level, so that the next change is seen as one, and a harmless new level gives one alarm,
    * not an endless one. It is never the learned normal: its samples score with `changed` until the
    * machine is back where it learned, when the new level is forgotten (a fault that recurs alarms anew).
+   * True when it took a level every sample of which was off (a change to report).
    */
-  private watchLevel(values: ArrayLike<number>, levelSurprise: number, sampleLevelSurprise: number): 'none' | 'held' | 'every-sample' {
-    if (this.levelChannels.length === 0) return 'none';
+  private watchLevel(values: ArrayLike<number>, levelSurprise: number, sampleLevelSurprise: number): boolean {
+    if (this.levelChannels.length === 0) return false;
     // Nearer where it learned than the new level, for as long as a new level must be held to count:
     // the change is over, and whatever is still off is the alarm's to judge against the learned.
     this.homeCount = this.changed && this.nearHome ? this.homeCount + 1 : 0;
@@ -319,7 +320,7 @@ export class AutoDetectorStream {
     this.sampleHeldCount = sampleLevelSurprise >= rare ? this.sampleHeldCount + 1 : 0;
     if (levelSurprise < OFF_BASELINE_SURPRISE) {
       this.heldCount = 0;
-      return 'none';
+      return false;
     }
     const slot = this.held[this.heldCount % this.settleSamples] as Float64Array;
     for (let c = 0; c < slot.length; c += 1) slot[c] = values[c] as number;
@@ -328,7 +329,7 @@ export class AutoDetectorStream {
     // Steadiness sorts the held samples: looked at every tenth of the settle time, not every sample
     // (a fault that holds off unsteadily would otherwise pay it on each one).
     const looks = Math.max(1, Math.floor(this.settleSamples / 10));
-    if (this.heldCount < this.settleSamples || (this.heldCount - this.settleSamples) % looks !== 0 || !this.heldSteady()) return 'none';
+    if (this.heldCount < this.settleSamples || (this.heldCount - this.settleSamples) % looks !== 0 || !this.heldSteady()) return false;
     const d = this.home.length;
     this.changed = Float64Array.from({ length: d }, (_, c) => median(this.held.map((row) => row[c] as number)));
     const spread = Array.from({ length: d }, (_, c) => Math.max(this.model.scale[c] as number, robustScale(this.held.map((row) => row[c] as number))));
@@ -341,7 +342,7 @@ export class AutoDetectorStream {
     };
     this.heldCount = 0;
     this.homeCount = 0;
-    return unmistakable ? 'every-sample' : 'held';
+    return unmistakable;
   }
 
   /**
@@ -410,7 +411,7 @@ export class AutoDetectorStream {
   }
 
   /** The level statistics of the sample and the smoothed level judged from the learned baseline alone. */
-  private homeLevelStatistics(values: ArrayLike<number>): Array<[DetectorComponent, number]> {
+  private homeLevelStatistics(values: ArrayLike<number>): Array<[DetectorComponent, number, Float64Array]> {
     const { model, home } = this;
     const d = model.channels.length;
     const z = new Float64Array(d);
@@ -420,7 +421,7 @@ export class AutoDetectorStream {
       z[c] = ((values[c] as number) - (home[c] as number)) / scale;
       smoothZ[c] = ((this.smooth[c] as number) - (home[c] as number)) / scale;
     }
-    return [...this.levelStatistics(z, ['level', 't2', 'spe']), ...this.levelStatistics(smoothZ, ['shift', 'shift-t2', 'shift-spe'])].map(([component, value]) => [component, value]);
+    return [...this.levelStatistics(z, ['level', 't2', 'spe']), ...this.levelStatistics(smoothZ, ['shift', 'shift-t2', 'shift-spe'])];
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { AutoDetectorStream, learnAutoDetector, type AutoDetectorModel, type DetectorScore } from './auto-detector.js';
 import { DEFAULT_EVIDENCE_ALARM_SETTINGS, type EvidenceAlarmSettings } from './evidence-alarm.js';
-import { initialSurpriseThresholdState, SurpriseThreshold } from './surprise-threshold.js';
+import { initialSurpriseThresholdState, levelNewsOf, SurpriseThreshold } from './surprise-threshold.js';
 import type { ThresholdDecision } from './adaptive-threshold.js';
 
 export interface DefaultDetection extends DetectorScore {
@@ -34,11 +34,7 @@ export class DefaultDetector {
 
   detect(values: ArrayLike<number>, ts: number): DefaultDetection {
     const score = this.stream.score(values);
-    const decision = this.threshold.decide(score.surprise, ts, true, score.weight, {
-      changedLevel: score.baseline === 'changed',
-      newLevel: score.newLevel,
-      ...(score.home ? { homeSurprise: score.home.surprise, homeWeight: score.home.weight } : {}),
-    });
+    const decision = this.threshold.decide(score.surprise, ts, true, score.weight, levelNewsOf(score));
     return { ...score, decision, raised: decision.changed && decision.state === 'anomalous' };
   }
 }

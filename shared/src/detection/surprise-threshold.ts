@@ -7,6 +7,7 @@
 import type { AssetState } from '../messages.js';
 import { EvidenceAlarm, isEvidenceAlarmState, type EvidenceAlarmSettings, type EvidenceAlarmState } from './evidence-alarm.js';
 import type { ThresholdDecision } from './adaptive-threshold.js';
+import type { DetectorScore } from './auto-detector.js';
 
 export interface SurpriseThresholdState {
   mode: 'surprise';
@@ -47,6 +48,18 @@ export interface LevelNews {
 }
 
 export const LEARNED_LEVEL: LevelNews = {};
+
+/**
+ * What a detector score says of its baseline, as the threshold and the score message take it:
+ * only the fields that say something (a sample judged from the learned baseline carries none).
+ */
+export function levelNewsOf(score: Pick<DetectorScore, 'baseline' | 'newLevel' | 'home'>): LevelNews {
+  return {
+    ...(score.baseline === 'changed' ? { changedLevel: true } : {}),
+    ...(score.newLevel ? { newLevel: true } : {}),
+    ...(score.home ? { homeSurprise: score.home.surprise, homeWeight: score.home.weight } : {}),
+  };
+}
 
 export class SurpriseThreshold {
   private readonly alarm: EvidenceAlarm;

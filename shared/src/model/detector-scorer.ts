@@ -1,4 +1,5 @@
 import { AutoDetectorStream, type AutoDetectorModel } from '../detection/auto-detector.js';
+import { levelNewsOf } from '../detection/surprise-threshold.js';
 import type { ScoredSample } from './reconstruction-scorer.js';
 
 /** Assets whose detector memory is kept; the least recently scored one is dropped past it. */
@@ -34,13 +35,14 @@ export class DetectorScorer {
       if (this.streams.size >= MAX_DETECTOR_ASSETS) this.streams.delete(this.streams.keys().next().value as string);
     }
     this.streams.set(asset, stream);
-    const { surprise, contributions: byFeature, weight, baseline, newLevel, home } = stream.score(features);
+    const scored = stream.score(features);
+    const { surprise, contributions: byFeature, weight } = scored;
     const contributions: Record<string, number> = {};
     this.channels.forEach((channel, index) => {
       let share = 0;
       for (let i = index * this.featuresPerChannel; i < (index + 1) * this.featuresPerChannel; i += 1) share += byFeature[this.model.channels[i] as string] ?? 0;
       contributions[channel] = share;
     });
-    return { score: surprise, contributions, weight, changedLevel: baseline === 'changed', newLevel, ...(home ? { home } : {}) };
+    return { score: surprise, contributions, weight, level: levelNewsOf(scored) };
   }
 }

@@ -1,3 +1,4 @@
+import type { LevelNews } from '../detection/surprise-threshold.js';
 import type { AutoencoderNetwork } from './dense-runtime.js';
 
 export interface ScoredSample {
@@ -7,12 +8,8 @@ export interface ScoredSample {
   contributions: Record<string, number>;
   /** Calibrated scores only: the sample's share of an independent observation (see DetectorScore). */
   weight?: number;
-  /** Calibrated scores only: the detector judges against a settled new level (see DetectorScore.baseline). */
-  changedLevel?: boolean;
-  /** Calibrated scores only: the detector took a held new level on this sample (a change: an event). */
-  newLevel?: boolean;
-  /** Calibrated scores only, while judged from a new level: the sample judged from the learned baseline. */
-  home?: { surprise: number; weight: number };
+  /** Calibrated scores only: what the detector says of its baseline (a settled new level), as the score message carries it. */
+  level?: LevelNews;
 }
 
 /**
