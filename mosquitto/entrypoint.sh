@@ -30,14 +30,21 @@ check_name() {
 : > "$passwd"
 {
   echo "# Written at start by entrypoint.sh from VIGIL_MQTT_REMOTE_* and VIGIL_MQTT_SENSOR_*."
-  echo "# Every remote user reads what vigil publishes."
+  echo "# Every remote user reads what vigil publishes: its own topics, Home Assistant discovery, Sparkplug B."
   echo "pattern read vigil/#"
+  echo "pattern read homeassistant/#"
+  echo "pattern read spBv1.0/#"
 } > "$acl"
 
 if [ -n "${VIGIL_MQTT_REMOTE_USERNAME:-}" ] && [ -n "${VIGIL_MQTT_REMOTE_PASSWORD:-}" ]; then
   check_name VIGIL_MQTT_REMOTE_USERNAME "$VIGIL_MQTT_REMOTE_USERNAME"
   mosquitto_passwd -b "$passwd" "$VIGIL_MQTT_REMOTE_USERNAME" "$VIGIL_MQTT_REMOTE_PASSWORD"
-  echo "vigil: remote MQTT user '$VIGIL_MQTT_REMOTE_USERNAME' can read vigil/# on port 1883"
+  {
+    echo "user $VIGIL_MQTT_REMOTE_USERNAME"
+    echo "# Home Assistant's birth message, so it gets the discovery configs again when it starts."
+    echo "topic write homeassistant/status"
+  } >> "$acl"
+  echo "vigil: remote MQTT user '$VIGIL_MQTT_REMOTE_USERNAME' can read vigil/#, homeassistant/# and spBv1.0/# on port 1883"
 else
   echo "vigil: VIGIL_MQTT_REMOTE_USERNAME/PASSWORD not set: no remote subscriber can connect"
 fi
@@ -62,6 +69,8 @@ if [ -n "${VIGIL_MQTT_OPERATOR_USERNAME:-}" ] && [ -n "${VIGIL_MQTT_OPERATOR_PAS
   {
     echo "user $VIGIL_MQTT_OPERATOR_USERNAME"
     echo "topic write vigil/+/+/command"
+    echo "# A SCADA host's Sparkplug rebirth request."
+    echo "topic write spBv1.0/+/NCMD/+"
   } >> "$acl"
   echo "vigil: operator user '$VIGIL_MQTT_OPERATOR_USERNAME' can send commands on vigil/<device>/<asset>/command on port 1883"
 fi

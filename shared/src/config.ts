@@ -99,10 +99,11 @@ convict.addFormat({
  * A URL with one of `schemes` and, if it names one, a numeric port. The error never repeats the
  * value: it may hold a password.
  */
-function urlFormat(name: string, schemes: readonly string[], example: string): void {
+function urlFormat(name: string, schemes: readonly string[], example: string, optional = false): void {
   convict.addFormat({
     name,
     validate(value: unknown) {
+      if (optional && value === '') return;
       let url: URL | undefined;
       try {
         url = new URL(String(value));
@@ -117,6 +118,8 @@ function urlFormat(name: string, schemes: readonly string[], example: string): v
 }
 urlFormat('redis-url', ['redis:', 'rediss:'], 'redis://[user:password@]host:6379[/db]');
 urlFormat('mqtt-url', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'], 'mqtt://[user:password@]host:1883');
+urlFormat('mqtt-url-or-empty', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'], 'mqtt://[user:password@]host:1883 (or empty)', true);
+urlFormat('http-url-or-empty', ['http:', 'https:'], 'https://host/path (or empty)', true);
 
 convict.addFormat({
   name: 'curve-key-or-empty',

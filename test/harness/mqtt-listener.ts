@@ -3,6 +3,8 @@ import { connectAsync, type MqttClient } from 'mqtt';
 export interface ReceivedMessage {
   topic: string;
   payload: string;
+  /** The bytes as received, for binary payloads (Sparkplug's protobuf). */
+  raw: Buffer;
   retain: boolean;
   at: number;
 }
@@ -13,7 +15,7 @@ export class MqttListener {
 
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
-      this.messages.push({ topic, payload: payload.toString('utf8'), retain: packet.retain, at: Date.now() });
+      this.messages.push({ topic, payload: payload.toString('utf8'), raw: payload, retain: packet.retain, at: Date.now() });
     });
   }
 

@@ -132,6 +132,40 @@ describe('the broker as configured (real mosquitto, the project conf and entrypo
     assert.deepEqual(commands.map((m) => JSON.parse(m.payload).id), ['o']);
   });
 
+  it('lets Home Assistant and a SCADA host read discovery and Sparkplug, send only their birth and rebirth requests, and forge neither', async () => {
+    const inside = await open(broker.internal, { clientId: 'vigil-test-integrations' });
+    const heard = collect(inside);
+    await inside.subscribeAsync(['homeassistant/#', 'spBv1.0/#'], { qos: 1 });
+    const homeAssistant = await open(broker.remote, READER);
+    const seen = collect(homeAssistant);
+    await homeAssistant.subscribeAsync(['homeassistant/#', 'spBv1.0/#'], { qos: 1 });
+    const operator = await open(broker.remote, OPERATOR);
+    const gateway = await open(broker.remote, SENSOR);
+
+    await inside.publishAsync('homeassistant/binary_sensor/vigil_pi/pump-1_problem/config', '{"real":true}', { qos: 1, retain: true });
+    await inside.publishAsync('spBv1.0/vigil/DDATA/vigil-pi/pump-1', 'real', { qos: 1 });
+    await homeAssistant.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await homeAssistant.publishAsync('homeassistant/binary_sensor/vigil_pi/pump-1_problem/config', '{"forged":true}', { qos: 1, retain: true });
+    await homeAssistant.publishAsync('spBv1.0/vigil/NCMD/vigil-pi', 'from the reader', { qos: 1 });
+    await gateway.publishAsync('homeassistant/status', 'online', { qos: 1 });
+    await gateway.publishAsync('spBv1.0/vigil/NCMD/vigil-pi', 'from the gateway', { qos: 1 });
+    await operator.publishAsync('spBv1.0/vigil/NCMD/vigil-pi', 'rebirth', { qos: 1 });
+    await operator.publishAsync('spBv1.0/vigil/DDATA/vigil-pi/pump-1', 'forged', { qos: 1 });
+    await waitFor('what may pass', () => heard.length >= 4 || undefined, 5_000, 50);
+    await sleep(500);
+    assert.deepEqual(
+      heard.map((m) => `${m.topic} ${m.payload}`).sort(),
+      [
+        'homeassistant/binary_sensor/vigil_pi/pump-1_problem/config {"real":true}',
+        'homeassistant/status online',
+        'spBv1.0/vigil/DDATA/vigil-pi/pump-1 real',
+        'spBv1.0/vigil/NCMD/vigil-pi rebirth',
+      ],
+      'the birth from the remote user, the rebirth request from the operator, nothing forged',
+    );
+    assert.ok(seen.some((m) => m.payload === '{"real":true}') && seen.some((m) => m.payload === 'real'), 'the remote user reads both');
+  });
+
   it("keeps vigil's client ids for vigil: a remote client asking for one does not disconnect vigil's publisher", async () => {
     const publisher = await open(broker.internal, { clientId: 'vigil-vigil-pi-alerts' });
     let kicked = false;

@@ -36,6 +36,29 @@ export const schema = {
     default: 3,
     env: `${ENV}_CRITICAL_RATIO`,
   },
+  scoreIntervalS: {
+    doc: 'Each asset\'s score goes out on <prefix>/<device>/<asset>/score (QoS 0) at most this often, for dashboards and Home Assistant; 0: never.',
+    format: 'nat',
+    default: 10,
+    env: `${ENV}_SCORE_INTERVAL_S`,
+  },
+  homeAssistant: {
+    discovery: { doc: 'Announce each asset to Home Assistant by MQTT discovery (retained configs under the prefix).', format: Boolean, default: true, env: 'VIGIL_HA_DISCOVERY' },
+    prefix: { doc: 'Home Assistant\'s discovery prefix.', format: 'non-empty-string', default: 'homeassistant', env: 'VIGIL_HA_DISCOVERY_PREFIX' },
+  },
+  webhook: {
+    url: { doc: 'POST every alert and episode event here (http:// or https://); empty: no web hook.', format: 'http-url-or-empty', default: '', env: 'VIGIL_WEBHOOK_URL', sensitive: true },
+    secret: { doc: 'HMAC-SHA256 key: requests carry X-Vigil-Timestamp and X-Vigil-Signature; empty: unsigned.', format: String, default: '', env: 'VIGIL_WEBHOOK_SECRET', sensitive: true },
+    timeoutS: { doc: 'A request not answered in this many seconds is a failed attempt.', format: 'positive-int', default: 10, env: 'VIGIL_WEBHOOK_TIMEOUT_S' },
+    maxBackoffS: { doc: 'The longest wait between attempts while the hook keeps failing (waits double from 1 s).', format: 'positive-int', default: 300, env: 'VIGIL_WEBHOOK_MAX_BACKOFF_S' },
+  },
+  sparkplug: {
+    enabled: { doc: 'Publish Sparkplug B v3.0 (NBIRTH/DBIRTH/DDATA per asset) for a SCADA host.', format: Boolean, default: false, env: 'VIGIL_SPARKPLUG' },
+    url: { doc: 'Broker for Sparkplug; empty: the MQTT broker above, with its credentials and TLS files.', format: 'mqtt-url-or-empty', default: '', env: 'VIGIL_SPARKPLUG_URL', sensitive: true },
+    username: { doc: 'Broker user name for Sparkplug (with VIGIL_SPARKPLUG_URL).', format: String, default: '', env: 'VIGIL_SPARKPLUG_USERNAME' },
+    password: { doc: 'Broker password for Sparkplug (with VIGIL_SPARKPLUG_URL).', format: String, default: '', env: 'VIGIL_SPARKPLUG_PASSWORD', sensitive: true },
+    groupId: { doc: 'Sparkplug group id: topics are spBv1.0/<group>/<type>/<device id>[/<asset>].', format: 'device-id', default: 'vigil', env: 'VIGIL_SPARKPLUG_GROUP_ID' },
+  },
   retryMs: { doc: 'How often unacknowledged alerts are offered to the broker again.', format: 'positive-int', default: 5000, env: `${ENV}_RETRY_MS` },
   maxInFlight: {
     doc: 'Alerts published and not yet acknowledged at any one time. A crash repeats at most these many (duplicates, dropped by id), however many were queued.',

@@ -7,6 +7,8 @@ export interface Topics {
   alert(asset: string): string;
   episode(asset: string): string;
   state(asset: string): string;
+  /** The asset's latest score, now and then (QoS 0, not retained). */
+  score(asset: string): string;
   /** Every asset's command topic, to subscribe to. */
   commands: string;
   commandResult(asset: string): string;
@@ -28,6 +30,7 @@ export function topicsFor(prefix: string, device: string): Topics {
       return asset.includes('/') ? undefined : asset;
     },
     state: (asset) => `${prefix}/${device}/${asset}/state`,
+    score: (asset) => `${prefix}/${device}/${asset}/score`,
   };
 }
 
@@ -49,10 +52,17 @@ export function connectBroker(config: PublisherConfig, topics: Topics): MqttClie
     // the publisher under load), held to save one 2-byte allocation per publish.
     writeCache: false,
     will: { topic: topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+    ...credentialsAndTls(mqtt),
+  };
+  return connect(mqtt.url, options);
+}
+
+/** User name, password and TLS files of the broker settings, as connection options. */
+export function credentialsAndTls(mqtt: PublisherConfig['mqtt']): Pick<IClientOptions, 'username' | 'password' | 'ca' | 'cert' | 'key'> {
+  return {
     ...(mqtt.username ? { username: mqtt.username, password: mqtt.password } : {}),
     ...(mqtt.caFile ? { ca: readFileSync(mqtt.caFile) } : {}),
     ...(mqtt.certFile ? { cert: readFileSync(mqtt.certFile) } : {}),
     ...(mqtt.keyFile ? { key: readFileSync(mqtt.keyFile) } : {}),
   };
-  return connect(mqtt.url, options);
 }

@@ -7,6 +7,11 @@
  * Why a file and not SQLite or a Redis stream: alerts are rare (one per fault, with a cooldown),
  * so an fsync per alert is cheap; it needs no native module and no other process to be up; and
  * the file is compacted to the pending alerts at every start, so it stays small on an SD card.
+ *
+ * Every configured output (MQTT, a webhook, Sparkplug B) takes each alert from here and
+ * acknowledges it for itself: an alert stays until every output has it, so a webhook that is down
+ * for an hour loses nothing and holds up no MQTT alert. An acknowledgement written before outputs
+ * had names is MQTT's.
  */
 import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -47,16 +52,26 @@ export interface Alert {
   model: { name: string; version: string };
 }
 
-type OutboxRecord = { op: 'add'; alert: Alert } | { op: 'ack'; id: string };
+/** The outputs an alert goes to; `mqtt` is always one of them. */
+export type OutputName = 'mqtt' | 'webhook' | 'sparkplug';
+
+type OutboxRecord = { op: 'add'; alert: Alert } | { op: 'ack'; id: string; output?: OutputName };
+
+interface Entry {
+  alert: Alert;
+  /** The outputs that still have to deliver it. */
+  waiting: Set<OutputName>;
+}
 
 export class Outbox {
-  private readonly pendingAlerts = new Map<string, Alert>();
+  private readonly entries = new Map<string, Entry>();
   private appendsSinceCompaction = 0;
   /** Set when the disk refused a write: alerts are then held in memory only, and said so. */
   lastWriteError: string | undefined;
 
   constructor(
     private readonly path: string,
+    private readonly outputs: readonly OutputName[] = ['mqtt'],
     private readonly compactAfter = 1_000,
   ) {
     mkdirSync(dirname(path), { recursive: true });
@@ -64,34 +79,44 @@ export class Outbox {
     this.compact();
   }
 
+  /** Alerts some output still has to deliver. */
   pending(): Alert[] {
-    return [...this.pendingAlerts.values()];
+    return [...this.entries.values()].map((entry) => entry.alert);
   }
 
-  /** The pending alerts oldest first, lazily: a sender filling a small window stops early. */
-  pendingOldestFirst(): IterableIterator<Alert> {
-    return this.pendingAlerts.values();
+  /** The alerts `output` has not delivered, oldest first, lazily: a sender filling a small window stops early. */
+  *pendingOldestFirst(output: OutputName = 'mqtt'): IterableIterator<Alert> {
+    for (const entry of this.entries.values()) if (entry.waiting.has(output)) yield entry.alert;
   }
 
+  /** Alerts at least one output has not delivered. */
   get size(): number {
-    return this.pendingAlerts.size;
+    return this.entries.size;
+  }
+
+  sizeFor(output: OutputName): number {
+    let count = 0;
+    for (const entry of this.entries.values()) if (entry.waiting.has(output)) count += 1;
+    return count;
   }
 
   has(id: string): boolean {
-    return this.pendingAlerts.has(id);
+    return this.entries.has(id);
   }
 
   /** Records an alert durably (fsync) before it is published. Returns false if the disk refused. */
   add(alert: Alert): boolean {
-    this.pendingAlerts.set(alert.id, alert);
+    this.entries.set(alert.id, { alert, waiting: new Set(this.outputs) });
     return this.append({ op: 'add', alert }, true);
   }
 
-  /** The broker acknowledged it: it will not be published again. */
-  ack(id: string): void {
-    if (!this.pendingAlerts.delete(id)) return;
+  /** `output` delivered it (the broker's PUBACK, the web hook's 2xx): that output will not send it again. */
+  ack(id: string, output: OutputName = 'mqtt'): void {
+    const entry = this.entries.get(id);
+    if (!entry?.waiting.delete(output)) return;
+    if (entry.waiting.size === 0) this.entries.delete(id);
     // No fsync: losing an ack in a power cut means one duplicate, which the id lets a reader drop.
-    this.append({ op: 'ack', id }, false);
+    this.append({ op: 'ack', id, output }, false);
     if (this.appendsSinceCompaction >= this.compactAfter) this.compact();
   }
 
@@ -124,17 +149,28 @@ export class Outbox {
         // A line torn by a power cut mid-write: everything before it is intact.
         continue;
       }
-      if (record.op === 'add' && typeof record.alert?.id === 'string') this.pendingAlerts.set(record.alert.id, record.alert);
-      else if (record.op === 'ack' && typeof record.id === 'string') this.pendingAlerts.delete(record.id);
+      if (record.op === 'add' && typeof record.alert?.id === 'string') {
+        this.entries.set(record.alert.id, { alert: record.alert, waiting: new Set(this.outputs) });
+      } else if (record.op === 'ack' && typeof record.id === 'string') {
+        const entry = this.entries.get(record.id);
+        entry?.waiting.delete(record.output ?? 'mqtt');
+        if (entry?.waiting.size === 0) this.entries.delete(record.id);
+      }
     }
   }
 
-  /** Rewrites the file with only the pending alerts (write to a temporary file, then rename). */
+  /**
+   * Rewrites the file with only the pending alerts and what each output already delivered of
+   * them (write to a temporary file, then rename). An output no longer configured waits for nothing.
+   */
   private compact(): void {
     const temporary = `${this.path}.tmp`;
     try {
-      const text = this.pending()
-        .map((alert) => `${JSON.stringify({ op: 'add', alert })}\n`)
+      const text = [...this.entries.values()]
+        .map(({ alert, waiting }) => {
+          const done = this.outputs.filter((output) => !waiting.has(output)).map((output) => `${JSON.stringify({ op: 'ack', id: alert.id, output })}\n`);
+          return `${JSON.stringify({ op: 'add', alert })}\n${done.join('')}`;
+        })
         .join('');
       const fd = openSync(temporary, 'w');
       try {

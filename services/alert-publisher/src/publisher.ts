@@ -3,8 +3,12 @@ import { AssetSlots, Counter, Gauge, isoTime, isValidAssetId, startStage, type D
 import { AlertPolicy, rescuedAlert } from './alert-policy.js';
 import { AuditLog, COMMANDS, Mutes, parseCommand, type CommandResult } from './commands.js';
 import { SERVICE, type PublisherConfig } from './config.js';
-import { connectBroker, topicsFor } from './mqtt-link.js';
-import { Outbox, type Alert } from './outbox.js';
+import { birthTopic, discoveryMessages, type DiscoverySettings } from './home-assistant.js';
+import { connectBroker, credentialsAndTls, topicsFor } from './mqtt-link.js';
+import { Outbox, type Alert, type OutputName } from './outbox.js';
+import type { SparkplugOutput } from './sparkplug-output.js';
+import { WebhookOutput } from './webhook-output.js';
+import manifest from '../package.json' with { type: 'json' };
 
 /** Assets whose last state and alert counters the publisher keeps; past it the longest silent goes. */
 const MAX_PUBLISHED_ASSETS = 256;
@@ -37,13 +41,15 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
         registers,
       });
 
-      const outbox = new Outbox(config.outboxPath);
+      const outputs: OutputName[] = ['mqtt', ...(config.webhook.url !== '' ? (['webhook'] as const) : []), ...(config.sparkplug.enabled ? (['sparkplug'] as const) : [])];
+      const outbox = new Outbox(config.outboxPath, outputs);
       new Gauge({
         name: 'vigil_alerts_pending',
-        help: 'Alerts in the outbox waiting for the broker to acknowledge them.',
+        help: 'Alerts in the outbox waiting for an output to deliver them (the broker\'s PUBACK, the web hook\'s 2xx), per output.',
+        labelNames: ['output'] as const,
         registers,
         collect() {
-          this.set(outbox.size);
+          for (const output of outputs) this.set({ output }, outbox.sizeFor(output));
     },
   });
   if (outbox.size > 0) logger.info({ pending: outbox.size }, 'outbox holds unacknowledged alerts from before; publishing them');
@@ -61,8 +67,59 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
       published.remove({ asset });
       suppressed.remove({ asset });
       policy.forget(asset);
+      lastScoreAt.delete(asset);
+      sparkplug?.forget(asset);
     },
   });
+  const lastScoreAt = new Map<string, number>();
+  const userAgent = `vigil/${manifest.version}`;
+  const discovery: DiscoverySettings | undefined = config.homeAssistant.discovery ? { prefix: config.homeAssistant.prefix, device: config.deviceId, version: manifest.version } : undefined;
+  const announce = (asset: string): void => {
+    if (!discovery || !client.connected) return;
+    for (const message of discoveryMessages(discovery, topics, asset)) client.publish(message.topic, message.payload, { qos: 1, retain: true });
+  };
+
+  const webhook =
+    config.webhook.url === ''
+      ? undefined
+      : new WebhookOutput(
+          { url: config.webhook.url, secret: config.webhook.secret, timeoutMs: config.webhook.timeoutS * 1000, maxBackoffMs: config.webhook.maxBackoffS * 1000 },
+          outbox,
+          { attempted: (outcome) => webhookAttempts.inc({ outcome }), reachable: (up) => metrics.connectionUp.set({ peer: 'webhook' }, up ? 1 : 0) },
+          logger,
+          userAgent,
+        );
+  const webhookAttempts = new Counter({
+    name: 'vigil_webhook_attempts_total',
+    help: 'Web hook deliveries tried, by outcome: delivered (a 2xx), failed (any other answer or none; retried with backoff).',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const sparkplugMessages = new Counter({
+    name: 'vigil_sparkplug_messages_total',
+    help: 'Sparkplug B messages published, by type (NBIRTH, DBIRTH, DDATA, DDEATH).',
+    labelNames: ['type'] as const,
+    registers,
+  });
+  // Loaded only when configured: the Sparkplug schema and protobufjs cost memory.
+  const sparkplug: SparkplugOutput | undefined = config.sparkplug.enabled
+    ? new (await import('./sparkplug-output.js')).SparkplugOutput(
+        {
+          connection:
+            config.sparkplug.url === ''
+              ? { url: config.mqtt.url, ...credentialsAndTls(config.mqtt) }
+              : { url: config.sparkplug.url, ...(config.sparkplug.username ? { username: config.sparkplug.username, password: config.sparkplug.password } : {}) },
+          groupId: config.sparkplug.groupId,
+          edgeNode: config.deviceId,
+          dataIntervalMs: Math.max(1, config.scoreIntervalS) * 1000,
+          bdSeqPath: join(dirname(config.outboxPath), 'sparkplug-bdseq'),
+        },
+        outbox,
+        { connected: (up) => metrics.connectionUp.set({ peer: 'sparkplug' }, up ? 1 : 0), sent: (type) => sparkplugMessages.inc({ type }) },
+        logger,
+      )
+    : undefined;
+  webhook?.kick();
   let loggedDown = false;
 
   // A bounded window of unacknowledged alerts: a crash between the broker receiving an alert and
@@ -91,6 +148,14 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
       publishAlert(alert);
     }
   };
+  // The score now and then (not every sample: at 10 Hz that is 36,000 messages an hour an asset).
+  const publishScore = (decision: DecisionMessage): void => {
+    if (config.scoreIntervalS === 0 || !client.connected) return;
+    const now = Date.now();
+    if (now - (lastScoreAt.get(decision.asset) ?? 0) < config.scoreIntervalS * 1000) return;
+    lastScoreAt.set(decision.asset, now);
+    client.publish(topics.score(decision.asset), JSON.stringify({ score: decision.score, threshold: decision.threshold.high, state: decision.state, seq: decision.seq, time: isoTime(decision.ts) }), { qos: 0 });
+  };
   const publishState = (asset: string, payload: string) => {
     if (client.connected) client.publish(topics.state(asset), payload, { qos: 1, retain: true });
   };
@@ -101,13 +166,22 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     loggedDown = false;
     client.publish(topics.status, 'online', { qos: 1, retain: true });
     client.subscribe(topics.commands, { qos: 1 });
-    for (const asset of latestState.assets()) publishState(asset, latestState.peek(asset) ?? '');
+    if (discovery) client.subscribe(birthTopic(discovery), { qos: 1 });
+    for (const asset of latestState.assets()) {
+      announce(asset);
+      publishState(asset, latestState.peek(asset) ?? '');
+    }
     publishPending();
   });
   client.on('close', () => {
     metrics.connectionUp.set({ peer: 'mqtt' }, 0);
   });
   client.on('message', (topic, payload) => {
+    // Home Assistant started (its birth message): it may have lost what it knew; announce again.
+    if (discovery && topic === birthTopic(discovery)) {
+      if (payload.toString() === 'online') for (const asset of latestState.assets()) announce(asset);
+      return;
+    }
     const asset = topics.assetOfCommand(topic);
     if (asset !== undefined) answerCommand(asset, payload);
   });
@@ -116,7 +190,10 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     loggedDown = true;
   });
   metrics.connectionUp.set({ peer: 'mqtt' }, 0);
-  const retryTimer = setInterval(publishPending, config.retryMs);
+  const retryTimer = setInterval(() => {
+    publishPending();
+    sparkplug?.kick();
+  }, config.retryMs);
 
   const rescued = new Counter({
     name: 'vigil_alerts_rescued_total',
@@ -129,6 +206,8 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
       rejectLog.warn('outbox_write', { err: outbox.lastWriteError }, 'outbox cannot write to disk; alert held in memory');
     }
     publishAlert(alert);
+    webhook?.kick();
+    sparkplug?.kick();
   };
 
   const handle = (decision: DecisionMessage): void => {
@@ -145,12 +224,16 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   };
 
   const handleDecision = (decision: DecisionMessage): void => {
-    if (decision.changed || latestState.get(decision.asset) === undefined) {
+    const firstSeen = latestState.get(decision.asset) === undefined;
+    if (decision.changed || firstSeen) {
       const payload = JSON.stringify({ state: decision.state, since: isoTime(decision.since), seq: decision.seq, score: decision.score });
       latestState.makeRoom(decision.asset);
       latestState.set(decision.asset, payload);
+      if (firstSeen) announce(decision.asset);
       publishState(decision.asset, payload);
     }
+    publishScore(decision);
+    sparkplug?.observe(decision);
     const verdict = policy.judge(decision);
     if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
     if (verdict.kind === 'alert' || verdict.kind === 'cleared') {
@@ -224,6 +307,8 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
           await client.endAsync();
         },
       },
+      ...(webhook ? [{ name: 'webhook', stop: () => webhook.stop() }] : []),
+      ...(sparkplug ? [{ name: 'sparkplug', stop: () => sparkplug.stop() }] : []),
     ],
     started: { topics: topics.alert('<asset>') },
   };

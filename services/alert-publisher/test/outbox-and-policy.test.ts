@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared/runtime';
 import { AlertPolicy, isClockPlausible, rescuedAlert } from '../src/alert-policy.js';
-import { Outbox, type Alert } from '../src/outbox.js';
+import { Outbox, type Alert, type OutputName } from '../src/outbox.js';
 
 function alert(id: string): Alert {
   return {
@@ -44,13 +44,35 @@ describe('Outbox', () => {
 
   it('compacts to the pending alerts', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl');
-    const outbox = new Outbox(path, 10);
+    const outbox = new Outbox(path, ['mqtt'], 10);
     for (let i = 0; i < 30; i += 1) {
       outbox.add(alert(String(i)));
       if (i !== 29) outbox.ack(String(i));
     }
     assert.ok(readFileSync(path, 'utf8').split('\n').filter(Boolean).length < 20);
     assert.deepEqual(new Outbox(path).pending().map((pending) => pending.id), ['29']);
+  });
+
+  it('keeps an alert for each output until that output has it, across restarts and compactions', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl');
+    const first = new Outbox(path, ['mqtt', 'webhook'], 4);
+    for (const id of ['a', 'b', 'c']) first.add(alert(id));
+    first.ack('a');
+    first.ack('b', 'webhook');
+    first.ack('c');
+    first.ack('c', 'webhook');
+    const ids = (outbox: Outbox, output: OutputName) => [...outbox.pendingOldestFirst(output)].map((pending) => pending.id);
+    assert.deepEqual(ids(first, 'mqtt'), ['b']);
+    assert.deepEqual(ids(first, 'webhook'), ['a']);
+    assert.equal(first.size, 2, 'c is gone: both outputs have it');
+    // The restart compacts: what each output delivered survives it.
+    const second = new Outbox(path, ['mqtt', 'webhook']);
+    assert.deepEqual(ids(second, 'mqtt'), ['b']);
+    assert.deepEqual(ids(second, 'webhook'), ['a']);
+    assert.equal(new Outbox(path, ['mqtt', 'webhook']).sizeFor('webhook'), 1, 'compacted twice, still the same');
+    // An output taken out of the configuration waits for nothing; one added gets what is pending.
+    assert.deepEqual(new Outbox(path, ['mqtt']).pending().map((pending) => pending.id), ['b']);
+    assert.deepEqual(ids(new Outbox(path, ['mqtt', 'sparkplug']), 'sparkplug'), ['b']);
   });
 
   it('reports a disk that refuses writes instead of throwing, and keeps the alert in memory', () => {
