@@ -1,8 +1,31 @@
 /**
  * CSV parsing for replay: the SKAB format (`;`-separated, a `datetime` column, eight sensor
  * columns and label columns) and generic CSV with a column map. Pure functions, no I/O.
+ *
+ * Fields follow RFC 4180 (quoted fields holding the delimiter, doubled quotes, line breaks), read
+ * by csv-parse: an export from a historian or a spreadsheet names columns "Temperature, °C".
  */
+import { parse } from 'csv-parse/sync';
 import { DATE_RANGE_MS } from './sensor-time.js';
+
+/** The options a CSV stream reader needs to read records the way this module does. */
+export function csvParseOptions(delimiter: string) {
+  return { delimiter, bom: true, relax_quotes: true, relax_column_count: true, skip_empty_lines: true, skip_records_with_empty_values: true } as const;
+}
+
+/** One line's fields, quotes honoured; undefined for a line that is not CSV (a quote never closed). */
+export function splitRecord(line: string, delimiter: string): string[] | undefined {
+  try {
+    const [record] = parse(line, csvParseOptions(delimiter)) as string[][];
+    return record ?? [];
+  } catch {
+    return undefined;
+  }
+}
+
+function headerNames(headerLine: string, delimiter: string): string[] {
+  return (splitRecord(headerLine.replace(/^\uFEFF/, ''), delimiter) ?? []).map((name) => name.trim());
+}
 
 /** SKAB's sensor columns mapped to the simulator's channel names, so one model serves both. */
 export const SKAB_COLUMN_MAP: Record<string, string> = {
@@ -38,7 +61,7 @@ const TIME_COLUMN_NAMES = ['timestamp', 'datetime', 'time', 'date', 'ts'];
 
 /** The time column of a header by its usual names, else the first column. */
 export function findTimeColumn(headerLine: string): string {
-  const names = headerLine.replace(/^\uFEFF/, '').split(detectDelimiter(headerLine)).map((name) => name.trim());
+  const names = headerNames(headerLine, detectDelimiter(headerLine));
   return names.find((name) => TIME_COLUMN_NAMES.includes(name.toLowerCase())) ?? names[0] ?? 'timestamp';
 }
 
@@ -62,7 +85,11 @@ export function parseColumnMap(entries: string[]): Record<string, string> {
 
 export function layoutFromHeader(headerLine: string, options: CsvLayoutOptions): CsvLayout {
   const delimiter = options.delimiter || detectDelimiter(headerLine);
-  const header = headerLine.replace(/^\uFEFF/, '').split(delimiter).map((name) => name.trim());
+  return layoutFromFields(headerNames(headerLine, delimiter), delimiter, options);
+}
+
+/** The layout from a header already split into fields. */
+export function layoutFromFields(header: string[], delimiter: string, options: CsvLayoutOptions): CsvLayout {
   const timeIndex = header.indexOf(options.timeColumn);
   if (timeIndex < 0) throw new Error(`CSV header has no time column "${options.timeColumn}": ${header.join(delimiter)}`);
   const isSkab = Object.keys(SKAB_COLUMN_MAP).every((column) => header.includes(column));
@@ -71,7 +98,8 @@ export function layoutFromHeader(headerLine: string, options: CsvLayoutOptions):
   const channelColumns: CsvLayout['channelColumns'] = [];
   header.forEach((name, index) => {
     if (index === timeIndex || LABEL_COLUMNS.has(name)) return;
-    const channel = map ? map[name] : name;
+    // Own keys only: a column called "constructor" is not the map's constructor.
+    const channel = map ? (Object.hasOwn(map, name) ? map[name] : undefined) : name;
     if (channel) channelColumns.push({ index, channel });
   });
   if (explicitMap) {
@@ -101,7 +129,12 @@ export function parseTimestamp(text: string): number {
 export type CsvRow = { ts: number; channels: Record<string, number> } | { error: 'csv_row' | 'csv_time'; detail: string };
 
 export function parseRow(line: string, layout: CsvLayout): CsvRow {
-  const cells = line.split(layout.delimiter);
+  const cells = splitRecord(line, layout.delimiter);
+  return cells === undefined ? { error: 'csv_row', detail: 'a quote that never closes' } : parseRecord(cells, layout);
+}
+
+/** A row already split into fields. */
+export function parseRecord(cells: string[], layout: CsvLayout): CsvRow {
   if (cells.length !== layout.columnCount) {
     return { error: 'csv_row', detail: `${cells.length} cells, expected ${layout.columnCount}` };
   }
@@ -119,17 +152,23 @@ export function parseRow(line: string, layout: CsvLayout): CsvRow {
 
 /** Reads a whole (small) CSV file's sensor rows: for training and evaluation, not for replay. */
 export function parseCsvText(text: string, options: CsvLayoutOptions): { rows: Array<{ ts: number; channels: Record<string, number>; line: string[] }>; header: string[]; rejected: number } {
-  const lines = text.split(/\r?\n/).filter((line) => line.trim() !== '');
-  const headerLine = lines[0];
-  if (headerLine === undefined) throw new Error('CSV file is empty');
-  const layout = layoutFromHeader(headerLine, options);
-  const header = headerLine.replace(/^\uFEFF/, '').split(layout.delimiter).map((name) => name.trim());
+  const headerLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? '';
+  if (headerLine.trim() === '') throw new Error('CSV file is empty');
+  const delimiter = options.delimiter || detectDelimiter(headerLine);
+  let records: string[][];
+  try {
+    records = parse(text, csvParseOptions(delimiter)) as string[][];
+  } catch (error) {
+    throw new Error(`CSV file is not valid CSV: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const header = (records[0] ?? []).map((name) => name.trim());
+  const layout = layoutFromFields(header, delimiter, options);
   const rows: Array<{ ts: number; channels: Record<string, number>; line: string[] }> = [];
   let rejected = 0;
-  for (const line of lines.slice(1)) {
-    const row = parseRow(line, layout);
+  for (const cells of records.slice(1)) {
+    const row = parseRecord(cells, layout);
     if ('error' in row) rejected += 1;
-    else rows.push({ ...row, line: line.split(layout.delimiter) });
+    else rows.push({ ...row, line: cells });
   }
   return { rows, header, rejected };
 }

@@ -44,6 +44,20 @@ describe('CSV format', () => {
     assert.ok(Number.isNaN(row.channels.a) && Number.isNaN(row.channels.b));
   });
 
+  it('follows RFC 4180: quoted fields holding the delimiter, doubled quotes and line breaks', () => {
+    const header = 'time,"Temperature, °C","Pressure ""P1""",note';
+    const layout = layoutFromHeader(header, { timeColumn: 'time', columnMap: { 'Temperature, °C': 'motorTemperature', 'Pressure "P1"': 'pressure' } });
+    assert.deepEqual(layout.channelColumns.map((column) => column.channel), ['motorTemperature', 'pressure']);
+    assert.equal(layout.columnCount, 4);
+    const row = parseRow('1700000000,"71.5","2.25","valve 3, open"', layout);
+    assert.ok(!('error' in row));
+    assert.deepEqual(row.channels, { motorTemperature: 71.5, pressure: 2.25 });
+    assert.deepEqual(parseRow('1700000000,"71.5,2.25', layout), { error: 'csv_row', detail: 'a quote that never closes' });
+    const file = parseCsvText(`${header}\r\n1700000000,70,2,"first line\r\nsecond line"\r\n1700000001,71,2.1,plain\r\n`, { timeColumn: 'time', columnMap: { 'Temperature, °C': 'motorTemperature' } });
+    assert.deepEqual(file.rows.map((entry) => entry.channels.motorTemperature), [70, 71], 'a line break inside quotes is one record');
+    assert.equal(file.rejected, 0);
+  });
+
   it('parses epoch seconds, epoch milliseconds and ISO times', () => {
     assert.equal(parseTimestamp('1700000000'), 1_700_000_000_000);
     assert.equal(parseTimestamp('1700000000123'), 1_700_000_000_123);

@@ -12,7 +12,8 @@ import {
 } from '@vigil/shared/runtime';
 
 import { parseFaultSchedule } from './faults.js';
-import { parseRegisterMap } from './modbus-registers.js';
+import { checkColumnMap, readMapFile } from './map-file.js';
+import { checkRegisterMap, parseRegisterMap } from './modbus-registers.js';
 
 export const SERVICE = 'sensor-reader' satisfies StageName;
 const ENV = envPrefix(SERVICE);
@@ -165,6 +166,7 @@ export const schema = {
       default: [] as string[],
       env: `${ENV}_CSV_COLUMNS`,
     },
+    columnsFile: { doc: 'The column map from a JSON or YAML file instead: {"<column>": "<channel>", ...}.', format: String, default: '', env: `${ENV}_CSV_COLUMNS_FILE` },
   },
   mqtt: {
     url: {
@@ -184,16 +186,23 @@ export const schema = {
     },
   },
   modbus: {
+    transport: { doc: 'tcp (a PLC or gateway on the network) or rtu (RS-485 on a serial port).', format: ['tcp', 'rtu'], default: 'tcp' as 'tcp' | 'rtu', env: `${ENV}_MODBUS_TRANSPORT` },
     host: { doc: 'Modbus TCP device address.', format: String, default: '127.0.0.1', env: `${ENV}_MODBUS_HOST` },
     port: { doc: 'Modbus TCP port.', format: 'port', default: 502, env: `${ENV}_MODBUS_PORT` },
-    unitId: { doc: 'Modbus unit (slave) id.', format: 'nat', default: 1, env: `${ENV}_MODBUS_UNIT_ID` },
-    timeoutMs: { doc: 'Timeout of one poll.', format: 'positive-int', default: 1000, env: `${ENV}_MODBUS_TIMEOUT_MS` },
+    serialPort: { doc: 'Modbus RTU: the serial device (a USB RS-485 adapter is usually /dev/ttyUSB0).', format: String, default: '', env: `${ENV}_MODBUS_SERIAL_PORT` },
+    baudRate: { doc: 'Modbus RTU: line speed.', format: 'positive-int', default: 9600, env: `${ENV}_MODBUS_BAUD_RATE` },
+    parity: { doc: 'Modbus RTU: parity (the Modbus standard says even; many devices ship with none).', format: ['none', 'even', 'odd'], default: 'none' as 'none' | 'even' | 'odd', env: `${ENV}_MODBUS_PARITY` },
+    dataBits: { doc: 'Modbus RTU: data bits.', format: [7, 8], default: 8 as 7 | 8, env: `${ENV}_MODBUS_DATA_BITS` },
+    stopBits: { doc: 'Modbus RTU: stop bits.', format: [1, 2], default: 1 as 1 | 2, env: `${ENV}_MODBUS_STOP_BITS` },
+    unitId: { doc: 'Modbus unit (slave) id of registers that do not name their own "unit".', format: 'nat', default: 1, env: `${ENV}_MODBUS_UNIT_ID` },
+    timeoutMs: { doc: 'Timeout of one read.', format: 'positive-int', default: 1000, env: `${ENV}_MODBUS_TIMEOUT_MS` },
     registers: {
-      doc: 'Register map as JSON: [{"channel":"pressure","table":"input","address":0,"type":"uint16","scale":0.01,"offset":0}].',
+      doc: 'Register map as JSON: [{"channel":"pressure","unit":1,"table":"input","address":0,"type":"uint16","scale":0.01,"offset":0}].',
       format: String,
       default: '',
       env: `${ENV}_MODBUS_REGISTERS`,
     },
+    registersFile: { doc: 'The register map from a JSON or YAML file instead (same fields).', format: String, default: '', env: `${ENV}_MODBUS_REGISTERS_FILE` },
   },
 };
 
@@ -207,10 +216,27 @@ export function loadSensorReaderConfig(overrides: Record<string, unknown> = {}) 
   const config = loadConfig(schema, overrides);
   const checks = new ConfigChecks();
   const schedule = checks.parse(() => parseFaultSchedule(config.simulator.faults)) ?? [];
-  const columnMap = checks.parse(() => parseColumnMap(config.csv.columns)) ?? {};
-  const registerMap = config.modbus.registers === '' ? [] : (checks.parse(() => parseRegisterMap(config.modbus.registers)) ?? []);
+  const columnMap =
+    (config.csv.columnsFile !== ''
+      ? checks.parse(() => checkColumnMap(readMapFile(config.csv.columnsFile, 'VIGIL_SENSOR_READER_CSV_COLUMNS_FILE')))
+      : checks.parse(() => parseColumnMap(config.csv.columns))) ?? {};
+  checks.require(config.csv.columns.length === 0 || config.csv.columnsFile === '', 'set one of VIGIL_SENSOR_READER_CSV_COLUMNS and VIGIL_SENSOR_READER_CSV_COLUMNS_FILE, not both');
+  const registerMap =
+    config.modbus.registersFile !== ''
+      ? (checks.parse(() => checkRegisterMap(readMapFile(config.modbus.registersFile, 'VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE'))) ?? [])
+      : config.modbus.registers === ''
+        ? []
+        : (checks.parse(() => parseRegisterMap(config.modbus.registers)) ?? []);
   checks.require(config.source !== 'csv' || config.csv.path !== '', 'source csv needs a file: set VIGIL_SENSOR_READER_CSV_PATH');
-  checks.require(config.source !== 'modbus' || config.modbus.registers !== '', 'source modbus needs a register map: set VIGIL_SENSOR_READER_MODBUS_REGISTERS');
+  checks.require(
+    config.source !== 'modbus' || config.modbus.registers !== '' || config.modbus.registersFile !== '',
+    'source modbus needs a register map: set VIGIL_SENSOR_READER_MODBUS_REGISTERS or VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE',
+  );
+  checks.require(config.modbus.registers === '' || config.modbus.registersFile === '', 'set one of VIGIL_SENSOR_READER_MODBUS_REGISTERS and VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE, not both');
+  checks.require(
+    config.source !== 'modbus' || config.modbus.transport !== 'rtu' || config.modbus.serialPort !== '',
+    'Modbus RTU needs a serial port: set VIGIL_SENSOR_READER_MODBUS_SERIAL_PORT (for example /dev/ttyUSB0)',
+  );
   checks.done();
   return {
     ...config,

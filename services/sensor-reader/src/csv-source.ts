@@ -1,6 +1,6 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { layoutFromHeader, parseRow, type CsvLayout, type CsvLayoutOptions } from '@vigil/shared/runtime';
+import { parse } from 'csv-parse';
+import { csvParseOptions, detectDelimiter, layoutFromFields, layoutFromHeader, parseRecord, type CsvLayout, type CsvLayoutOptions } from '@vigil/shared/runtime';
 import { sleepUntil, type EmitSample, type RejectInput, type SampleSource } from './sample-source.js';
 
 export interface CsvSourceOptions extends CsvLayoutOptions {
@@ -13,7 +13,11 @@ export interface CsvSourceOptions extends CsvLayoutOptions {
   restamp: boolean;
 }
 
-/** Replays a CSV file at its recorded pace (times `speed`), streaming it line by line. */
+/**
+ * Replays a CSV file at its recorded pace (times `speed`), streaming it record by record (RFC 4180:
+ * a quoted field may hold the delimiter, quotes and line breaks). A record that is not CSV is
+ * counted and skipped; the replay goes on.
+ */
 export class CsvSource implements SampleSource {
   readonly name = 'csv';
   private readonly abort = new AbortController();
@@ -37,20 +41,22 @@ export class CsvSource implements SampleSource {
   }
 
   private async replayOnce(emit: EmitSample, reject: RejectInput): Promise<void> {
-    const lines = createInterface({ input: createReadStream(this.options.path), crlfDelay: Infinity });
+    const delimiter = this.options.delimiter || detectDelimiter(readFirstLine(this.options.path));
+    const input = createReadStream(this.options.path);
+    const records = input.pipe(parse({ ...csvParseOptions(delimiter), skip_records_with_error: true }));
+    records.on('skip', (error: Error) => reject('csv_row', error.message));
     let layout: CsvLayout | undefined;
     let firstFileTs: number | undefined;
     const replayStart = Date.now();
     let rows = 0;
     try {
-      for await (const line of lines) {
+      for await (const cells of records as AsyncIterable<string[]>) {
         if (this.abort.signal.aborted) break;
-        if (line.trim() === '') continue;
         if (!layout) {
-          layout = layoutFromHeader(line, this.options);
+          layout = layoutFromFields(cells.map((name) => name.trim()), delimiter, this.options);
           continue;
         }
-        const row = parseRow(line, layout);
+        const row = parseRecord(cells, layout);
         if ('error' in row) {
           reject(row.error, row.detail);
           continue;
@@ -68,7 +74,8 @@ export class CsvSource implements SampleSource {
         if (accepted) await accepted;
       }
     } finally {
-      lines.close();
+      records.destroy();
+      input.destroy();
     }
   }
 

@@ -7,6 +7,8 @@ export type RegisterType = 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32';
 
 export interface RegisterSpec {
   channel: string;
+  /** The unit (slave) id that holds it; undefined: the source's unit id. A gateway serves several. */
+  unit?: number;
   table: RegisterTable;
   address: number;
   type: RegisterType;
@@ -32,7 +34,12 @@ export function parseRegisterMap(json: string): RegisterSpec[] {
   } catch {
     throw new Error('modbus register map is not valid JSON');
   }
-  if (!Array.isArray(parsed) || parsed.length === 0) throw new Error('modbus register map must be a non-empty JSON array');
+  return checkRegisterMap(parsed);
+}
+
+/** Validates a register map already parsed (from JSON or a YAML file), with every problem listed. */
+export function checkRegisterMap(parsed: unknown): RegisterSpec[] {
+  if (!Array.isArray(parsed) || parsed.length === 0) throw new Error('modbus register map must be a non-empty array');
   const problems: string[] = [];
   const specs = parsed.map((entry: Record<string, unknown>, index): RegisterSpec => {
     const where = `register ${index}`;
@@ -46,6 +53,9 @@ export function parseRegisterMap(json: string): RegisterSpec[] {
     if (!['uint16', 'int16', 'uint32', 'int32', 'float32'].includes(type as string)) {
       problems.push(`${where}: type must be uint16, int16, uint32, int32 or float32`);
     }
+    if (entry.unit !== undefined && (!Number.isInteger(entry.unit) || (entry.unit as number) < 0 || (entry.unit as number) > 255)) {
+      problems.push(`${where}: unit must be 0-255`);
+    }
     for (const key of ['scale', 'offset'] as const) {
       if (entry[key] !== undefined && (typeof entry[key] !== 'number' || !Number.isFinite(entry[key]))) {
         problems.push(`${where}: ${key} must be a number`);
@@ -53,6 +63,7 @@ export function parseRegisterMap(json: string): RegisterSpec[] {
     }
     return {
       channel: entry.channel as string,
+      ...(entry.unit === undefined ? {} : { unit: entry.unit as number }),
       table: table as RegisterTable,
       address: entry.address as number,
       type: type as RegisterType,
@@ -66,26 +77,31 @@ export function parseRegisterMap(json: string): RegisterSpec[] {
 }
 
 export interface ReadPlan {
+  /** undefined: the source's unit id. */
+  unit: number | undefined;
   table: RegisterTable;
   start: number;
   length: number;
   specs: RegisterSpec[];
 }
 
-/** Groups registers into contiguous-enough reads: one request per 125-register span per table. */
+/** Groups registers into contiguous-enough reads: one request per 125-register span per unit and table. */
 export function planReads(specs: RegisterSpec[]): ReadPlan[] {
   const plans: ReadPlan[] = [];
-  for (const table of ['input', 'holding'] as const) {
-    const sorted = specs.filter((spec) => spec.table === table).sort((a, b) => a.address - b.address);
-    let current: ReadPlan | undefined;
-    for (const spec of sorted) {
-      const end = spec.address + registerWidth(spec.type);
-      if (current && end - current.start <= MAX_REGISTERS_PER_READ) {
-        current.length = Math.max(current.length, end - current.start);
-        current.specs.push(spec);
-      } else {
-        current = { table, start: spec.address, length: end - spec.address, specs: [spec] };
-        plans.push(current);
+  const units = [...new Set(specs.map((spec) => spec.unit))];
+  for (const unit of units) {
+    for (const table of ['input', 'holding'] as const) {
+      const sorted = specs.filter((spec) => spec.unit === unit && spec.table === table).sort((a, b) => a.address - b.address);
+      let current: ReadPlan | undefined;
+      for (const spec of sorted) {
+        const end = spec.address + registerWidth(spec.type);
+        if (current && end - current.start <= MAX_REGISTERS_PER_READ) {
+          current.length = Math.max(current.length, end - current.start);
+          current.specs.push(spec);
+        } else {
+          current = { unit, table, start: spec.address, length: end - spec.address, specs: [spec] };
+          plans.push(current);
+        }
       }
     }
   }

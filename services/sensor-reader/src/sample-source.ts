@@ -20,7 +20,12 @@ export type SourceRejectReason =
   | 'csv_row'
   | 'csv_time'
   | 'mqtt_payload'
-  | 'modbus_read';
+  /** A sample lost: the link down or being re-opened, or no register read in a poll. */
+  | 'modbus_read'
+  /** A read the device refused with an exception response: its channels went out missing. */
+  | 'modbus_exception'
+  /** A read not answered in time: its channels went out missing. */
+  | 'modbus_timeout';
 
 export interface SampleSource {
   readonly name: string;

@@ -41,8 +41,17 @@ export function createSource(config: SensorReaderConfig): SampleSource {
       });
     case 'modbus':
       return new ModbusSource({
-        host: config.modbus.host,
-        port: config.modbus.port,
+        link:
+          config.modbus.transport === 'rtu'
+            ? {
+                kind: 'rtu',
+                path: config.modbus.serialPort,
+                baudRate: config.modbus.baudRate,
+                parity: config.modbus.parity,
+                dataBits: config.modbus.dataBits,
+                stopBits: config.modbus.stopBits,
+              }
+            : { kind: 'tcp', host: config.modbus.host, port: config.modbus.port },
         unitId: config.modbus.unitId,
         timeoutMs: config.modbus.timeoutMs,
         rateHz: config.rateHz,

@@ -183,4 +183,36 @@ describe('sensor-reader settings', () => {
     assert.deepEqual(config.simulator.schedule.map((fault) => [fault.kind, fault.startS, fault.durationS]), [['leak', 10, 5]]);
     assert.deepEqual(config.csv.columnMap, { P1: 'pressure' });
   });
+
+  it('reads channel maps from JSON and YAML files, and names the setting, the file and every problem when one is wrong', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'vigil-maps-'));
+    const write = (name: string, text: string) => {
+      writeFileSync(join(folder, name), text);
+      return join(folder, name);
+    };
+    const yamlMap = write('registers.yaml', ['# the gateway in cabinet 4', '- channel: pressure', '  address: 0', '  scale: 0.01', '- channel: flow', '  unit: 2', '  table: holding', '  address: 10', '  type: float32', ''].join('\n'));
+    const fromYaml = loadSensorReaderConfig({ source: 'modbus', modbus: { registersFile: yamlMap } });
+    assert.deepEqual(fromYaml.modbus.registerMap.map((spec) => [spec.channel, spec.unit, spec.table, spec.address, spec.type, spec.scale]), [
+      ['pressure', undefined, 'input', 0, 'uint16', 0.01],
+      ['flow', 2, 'holding', 10, 'float32', 1],
+    ]);
+    const columns = write('columns.json', '{"P1 (bar)": "pressure", "T, °C": "motorTemperature"}');
+    assert.deepEqual(loadSensorReaderConfig({ csv: { columnsFile: columns } }).csv.columnMap, { 'P1 (bar)': 'pressure', 'T, °C': 'motorTemperature' });
+
+    const problemsOf = (overrides: Record<string, unknown>): string[] => {
+      try {
+        loadSensorReaderConfig(overrides);
+      } catch (error) {
+        return (error as { problems?: string[] }).problems ?? [];
+      }
+      return [];
+    };
+    const bad = write('bad.yaml', '- channel: pressure\n  address: 70000\n- unit: 300\n  address: 1\n');
+    const [badMap] = problemsOf({ source: 'modbus', modbus: { registersFile: bad } });
+    assert.match(badMap ?? '', /register 0: address must be 0-65535; register 1: channel must be a name; register 1: unit must be 0-255/);
+    assert.match(problemsOf({ source: 'modbus', modbus: { registersFile: write('torn.yaml', '- channel: [pressure\n') } })[0] ?? '', /VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE: .*torn\.yaml is not valid YAML/);
+    assert.match(problemsOf({ source: 'modbus', modbus: { registersFile: join(folder, 'nope.json') } })[0] ?? '', /cannot read .*nope\.json \(no such file\)/);
+    assert.match(problemsOf({ csv: { columnsFile: write('columns.yml', 'P1: ""\n') } })[0] ?? '', /column "P1": its channel must be a name/);
+    assert.match(problemsOf({ source: 'modbus', modbus: { registersFile: yamlMap, transport: 'rtu' } }).join('\n'), /VIGIL_SENSOR_READER_MODBUS_SERIAL_PORT/);
+  });
 });
