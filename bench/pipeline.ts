@@ -6,12 +6,16 @@
  *   npm run bench:startup [-- --runs 5]                          process start to /healthz OK
  *   npm run soak [-- --samples 1000000]                          1 kHz, warm-up, then N samples: RSS growth, lag, loss
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { healthz, metricSum, scrape, type MetricSample } from '../test/harness/metrics.js';
-import { PIPELINE_ORDER, startPipeline, type RunningPipeline } from '../test/harness/pipeline.js';
-import { waitFor } from '../test/harness/ports.js';
-import { startService, type ServiceName } from '../test/harness/processes.js';
+import { OPCUA_USER, PlcServer } from '../test/harness/opcua-server.js';
+import { PIPELINE_ORDER, startHealthy, startPipeline, type RunningPipeline } from '../test/harness/pipeline.js';
+import { freePort, waitFor } from '../test/harness/ports.js';
+import { startService, type ManagedProcess, type ServiceName } from '../test/harness/processes.js';
 import { processMemory, type ProcessMemory } from './process-memory.js';
 import { machineDescription, median, resultsFile, table } from './stats.js';
 
@@ -134,8 +138,67 @@ async function memory(seconds: number): Promise<void> {
   console.log('process although the kernel holds them once; private is what each process alone holds; PSS shares the common pages out,');
   console.log('so the PSS total is what the five really take:\n');
   console.log(table(['service', 'RSS at start MB', `RSS after ${seconds} s MB`, 'private MB', 'shared file pages MB', 'PSS MB'], rows));
+  const integrations = await integrationMemory(stack, seconds);
   await stack.stop();
-  save('memory', { seconds, rateHz: 100, services: Object.fromEntries(ends), totals });
+  save('memory', { seconds, rateHz: 100, services: Object.fromEntries(ends), totals, integrations });
+}
+
+/**
+ * What an integration costs when it is configured: a reader on OPC UA (a node-opcua server in
+ * this process) beside one on the simulator, both at 10 Hz, and a publisher with Sparkplug B, a
+ * web hook and Home Assistant discovery beside one with none, both idle. Same stack, same time.
+ */
+async function integrationMemory(stack: RunningPipeline, seconds: number): Promise<Record<string, ProcessMemory>> {
+  const folder = mkdtempSync(join(tmpdir(), 'vigil-bench-integrations-'));
+  const plc = new PlcServer(await freePort(), join(folder, 'server-pki'));
+  await plc.start();
+  const hook = createServer((_request, response) => response.writeHead(204).end());
+  const hookPort = await freePort();
+  await new Promise<void>((resolve) => hook.listen(hookPort, '127.0.0.1', resolve));
+  const reader = async (asset: string, env: Record<string, string>) => {
+    const port = await freePort();
+    return startHealthy('sensor-reader', { ...stack.env['sensor-reader'], VIGIL_SENSOR_READER_METRICS_PORT: String(port), VIGIL_SENSOR_READER_ASSET: asset, VIGIL_SENSOR_READER_RATE_HZ: '10', ...env }, port);
+  };
+  const publisher = async (env: Record<string, string>) => {
+    const port = await freePort();
+    return startHealthy(
+      'alert-publisher',
+      {
+        ...stack.env['alert-publisher'],
+        VIGIL_ALERT_PUBLISHER_METRICS_PORT: String(port),
+        VIGIL_ALERT_PUBLISHER_INPUT: `tcp://127.0.0.1:${await freePort()}`,
+        VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: join(mkdtempSync(join(folder, 'outbox-')), 'outbox.jsonl'),
+        VIGIL_DEVICE_ID: `bench-${port}`,
+        ...env,
+      },
+      port,
+    );
+  };
+  const processes = new Map<string, ManagedProcess>([
+    ['reader, simulator at 10 Hz', await reader('sim-10', { VIGIL_SENSOR_READER_SIM_SPEED: '1' })],
+    [
+      'reader, OPC UA at 10 Hz',
+      await reader('opc-1', {
+        VIGIL_SENSOR_READER_SOURCE: 'opcua',
+        VIGIL_SENSOR_READER_OPCUA_ENDPOINT: plc.endpoint,
+        VIGIL_SENSOR_READER_OPCUA_USERNAME: OPCUA_USER.name,
+        VIGIL_SENSOR_READER_OPCUA_PASSWORD: OPCUA_USER.password,
+        VIGIL_SENSOR_READER_OPCUA_NODES: JSON.stringify({ pressure: 'ns=1;s=Pump1.Pressure', temperature: 'ns=1;s=Pump1.Temperature' }),
+        VIGIL_SENSOR_READER_OPCUA_PKI_DIR: join(folder, 'client-pki'),
+      }),
+    ],
+    ['publisher, MQTT only', await publisher({ VIGIL_HA_DISCOVERY: 'false' })],
+    ['publisher, + Sparkplug B, web hook, HA discovery', await publisher({ VIGIL_SPARKPLUG: 'true', VIGIL_WEBHOOK_URL: `http://127.0.0.1:${hookPort}/` })],
+  ]);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const measured = Object.fromEntries([...processes].map(([name, process]) => [name, processMemory(process.child.pid as number)]));
+  const rows = Object.entries(measured).map(([name, memory]) => [name, memory.rssMb, memory.privateMb, memory.pssMb]);
+  console.log(`\nWhat an integration adds when it is configured, after ${seconds} s (each beside the same service without it):\n`);
+  console.log(table(['process', 'RSS MB', 'private MB', 'PSS MB'], rows));
+  for (const process of processes.values()) await process.stop();
+  hook.close();
+  await plc.stop();
+  return measured;
 }
 
 async function startup(runs: number): Promise<void> {

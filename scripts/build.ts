@@ -2,7 +2,7 @@
  * Bundles each service into one minified ES module file (services/<name>/dist/main.js), its npm
  * dependencies included: one file parses and compiles with less memory than hundreds of
  * CommonJS modules (measured: ~6 MB less RSS per service). Packages with native code or that are
- * optional (zeromq, modbus-serial with serialport, tfjs-node), or loaded only when configured (sparkplug-payload, yaml) stay external and come from
+ * optional (zeromq, modbus-serial with serialport, tfjs-node), or loaded only when configured (node-opcua, sparkplug-payload, yaml) stay external and come from
  * production node_modules; dist/externals.json lists them for the container build, which copies
  * just those (scripts/pack-service.ts). TensorFlow.js is bundled into the two inference tools
  * that train (learn-worker, train-cli): an image then needs no 270 MB of tfjs packages, and the
@@ -17,7 +17,7 @@ const root = new URL('..', import.meta.url).pathname;
 
 const serviceDirs = readdirSync(join(root, 'services')).map((name) => join(root, 'services', name));
 /** Native addons, and packages only some deployments have: resolved from node_modules at run time. */
-const external = ['zeromq', 'modbus-serial', 'sparkplug-payload', 'yaml', '@tensorflow/tfjs-node', 'bufferutil', 'utf-8-validate'];
+const external = ['zeromq', 'modbus-serial', 'node-opcua-client', 'node-opcua-certificate-manager', 'sparkplug-payload', 'yaml', '@tensorflow/tfjs-node', 'bufferutil', 'utf-8-validate'];
 
 /**
  * Extra bundles beside main.js, from the repository root: tools that ship with a service. The

@@ -42,6 +42,9 @@ describe('benchmarks, small size', { timeout: 600_000 }, () => {
       assert.ok(privateMb > 0 && privateMb < pssMb && pssMb < rssMb, `${service}: private ${privateMb} < PSS ${pssMb} < RSS ${rssMb}`);
     }
     assert.ok(memory.totals.pssMb < memory.totals.rssMb);
+    const integrations = result<{ integrations: Record<string, { rssMb: number }> }>('memory').integrations;
+    assert.equal(Object.keys(integrations).length, 4, 'readers on the simulator and OPC UA, publishers without and with the integrations');
+    for (const [name, { rssMb }] of Object.entries(integrations)) assert.ok(rssMb > 20, `${name}: ${rssMb} MB`);
   });
 
   it('bench:startup and soak run and account for every sample', () => {

@@ -14,6 +14,7 @@ import {
 import { parseFaultSchedule } from './faults.js';
 import { checkColumnMap, readMapFile } from './map-file.js';
 import { checkRegisterMap, parseRegisterMap } from './modbus-registers.js';
+import { checkNodeMap, parseNodeMap, type OpcuaSecurityMode, type OpcuaSecurityPolicy } from './opcua-source.js';
 
 export const SERVICE = 'sensor-reader' satisfies StageName;
 const ENV = envPrefix(SERVICE);
@@ -40,8 +41,8 @@ export const schema = {
     env: `${ENV}_MAX_ASSETS`,
   },
   source: {
-    doc: 'Where readings come from: simulator, csv, mqtt or modbus.',
-    format: ['simulator', 'csv', 'mqtt', 'modbus'],
+    doc: 'Where readings come from: simulator, csv, mqtt, modbus or opcua.',
+    format: ['simulator', 'csv', 'mqtt', 'modbus', 'opcua'],
     default: 'simulator',
     env: `${ENV}_SOURCE`,
   },
@@ -204,6 +205,33 @@ export const schema = {
     },
     registersFile: { doc: 'The register map from a JSON or YAML file instead (same fields).', format: String, default: '', env: `${ENV}_MODBUS_REGISTERS_FILE` },
   },
+  opcua: {
+    endpoint: { doc: 'OPC UA server endpoint.', format: 'opcua-url', default: 'opc.tcp://127.0.0.1:4840', env: `${ENV}_OPCUA_ENDPOINT` },
+    securityMode: { doc: 'None, Sign or SignAndEncrypt.', format: ['None', 'Sign', 'SignAndEncrypt'], default: 'None' as OpcuaSecurityMode, env: `${ENV}_OPCUA_SECURITY_MODE` },
+    securityPolicy: {
+      doc: 'None, Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss (with Sign or SignAndEncrypt).',
+      format: ['None', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'],
+      default: 'None' as OpcuaSecurityPolicy,
+      env: `${ENV}_OPCUA_SECURITY_POLICY`,
+    },
+    username: { doc: 'User name (empty: anonymous, or the user certificate below).', format: String, default: '', env: `${ENV}_OPCUA_USERNAME` },
+    password: { doc: 'Password of that user.', format: String, default: '', env: `${ENV}_OPCUA_PASSWORD`, sensitive: true },
+    userCertificateFile: { doc: 'X.509 user certificate (PEM) to log in with, instead of a user name.', format: String, default: '', env: `${ENV}_OPCUA_USER_CERTIFICATE_FILE` },
+    userPrivateKeyFile: { doc: 'Its private key (PEM).', format: String, default: '', env: `${ENV}_OPCUA_USER_PRIVATE_KEY_FILE` },
+    pkiDir: {
+      doc: "Folder for the client's application certificate and the server certificates it has seen (put it on a volume: a server that trusts this client's certificate keeps trusting it).",
+      format: 'non-empty-string',
+      default: 'data/opcua-pki',
+      env: `${ENV}_OPCUA_PKI_DIR`,
+    },
+    nodes: {
+      doc: 'Channels and their node ids as JSON: {"pressure": "ns=2;s=Pump1.Pressure", ...} or [{"channel": ..., "nodeId": ...}].',
+      format: String,
+      default: '',
+      env: `${ENV}_OPCUA_NODES`,
+    },
+    nodesFile: { doc: 'The node map from a JSON or YAML file instead (same shapes).', format: String, default: '', env: `${ENV}_OPCUA_NODES_FILE` },
+  },
 };
 
 export type SensorReaderConfig = ReturnType<typeof loadSensorReaderConfig>;
@@ -233,6 +261,25 @@ export function loadSensorReaderConfig(overrides: Record<string, unknown> = {}) 
     'source modbus needs a register map: set VIGIL_SENSOR_READER_MODBUS_REGISTERS or VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE',
   );
   checks.require(config.modbus.registers === '' || config.modbus.registersFile === '', 'set one of VIGIL_SENSOR_READER_MODBUS_REGISTERS and VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE, not both');
+  const nodeMap =
+    config.opcua.nodesFile !== ''
+      ? (checks.parse(() => checkNodeMap(readMapFile(config.opcua.nodesFile, 'VIGIL_SENSOR_READER_OPCUA_NODES_FILE'))) ?? [])
+      : config.opcua.nodes === ''
+        ? []
+        : (checks.parse(() => parseNodeMap(config.opcua.nodes)) ?? []);
+  checks.require(
+    config.source !== 'opcua' || config.opcua.nodes !== '' || config.opcua.nodesFile !== '',
+    'source opcua needs a node map: set VIGIL_SENSOR_READER_OPCUA_NODES or VIGIL_SENSOR_READER_OPCUA_NODES_FILE',
+  );
+  checks.require(config.opcua.nodes === '' || config.opcua.nodesFile === '', 'set one of VIGIL_SENSOR_READER_OPCUA_NODES and VIGIL_SENSOR_READER_OPCUA_NODES_FILE, not both');
+  checks.require(
+    (config.opcua.securityMode === 'None') === (config.opcua.securityPolicy === 'None'),
+    'OPC UA security: mode None goes with policy None, and Sign or SignAndEncrypt with a policy such as Basic256Sha256 (VIGIL_SENSOR_READER_OPCUA_SECURITY_MODE and _POLICY)',
+  );
+  checks.require(
+    (config.opcua.userCertificateFile === '') === (config.opcua.userPrivateKeyFile === ''),
+    'an OPC UA user certificate needs its private key: set both VIGIL_SENSOR_READER_OPCUA_USER_CERTIFICATE_FILE and VIGIL_SENSOR_READER_OPCUA_USER_PRIVATE_KEY_FILE',
+  );
   checks.require(
     config.source !== 'modbus' || config.modbus.transport !== 'rtu' || config.modbus.serialPort !== '',
     'Modbus RTU needs a serial port: set VIGIL_SENSOR_READER_MODBUS_SERIAL_PORT (for example /dev/ttyUSB0)',
@@ -243,5 +290,6 @@ export function loadSensorReaderConfig(overrides: Record<string, unknown> = {}) 
     simulator: { ...config.simulator, schedule },
     csv: { ...config.csv, columnMap },
     modbus: { ...config.modbus, registerMap },
+    opcua: { ...config.opcua, nodeMap },
   };
 }

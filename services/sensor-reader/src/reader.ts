@@ -55,7 +55,11 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
       targetRateGauge.set(config.rateHz);
       limitedGauge.set({ reason: 'thermal' }, 0);
 
-      const produced = createSource(config);
+      const produced = createSource(config, (peer, up, detail) => {
+        metrics.connectionUp.set({ peer }, up ? 1 : 0);
+        if (up) logger.info({ peer, endpoint: detail }, 'source connected');
+        else logger.warn({ peer, err: detail }, 'source link down');
+      });
       source = produced;
       const redis = createRedisClient(config.redisUrl, logger, metrics);
       await connectRedis(redis, logger);

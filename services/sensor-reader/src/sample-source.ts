@@ -25,7 +25,13 @@ export type SourceRejectReason =
   /** A read the device refused with an exception response: its channels went out missing. */
   | 'modbus_exception'
   /** A read not answered in time: its channels went out missing. */
-  | 'modbus_timeout';
+  | 'modbus_timeout'
+  /** A sample lost: the OPC UA server not connected. */
+  | 'opcua_down'
+  /** A value whose status is not Good (or an item the server refused): its channel went out missing. */
+  | 'opcua_status'
+  /** A value that is not a number: its channel went out missing. */
+  | 'opcua_value';
 
 export interface SampleSource {
   readonly name: string;

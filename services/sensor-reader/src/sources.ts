@@ -1,12 +1,16 @@
 import { CsvSource } from './csv-source.js';
 import { ModbusSource } from './modbus-source.js';
 import { MqttSource } from './mqtt-source.js';
+import { OpcuaSource } from './opcua-source.js';
 import type { SampleSource } from './sample-source.js';
 import { SimulatorSource } from './simulator-source.js';
 import type { SensorReaderConfig } from './config.js';
 
+/** What a source with a link of its own says of it (the reader logs it and keeps a gauge). */
+export type LinkReport = (peer: string, up: boolean, detail: string) => void;
+
 /** Builds the configured source from settings the loader has parsed and checked together. */
-export function createSource(config: SensorReaderConfig): SampleSource {
+export function createSource(config: SensorReaderConfig, onLink: LinkReport = () => undefined): SampleSource {
   switch (config.source) {
     case 'simulator':
       return new SimulatorSource({
@@ -57,6 +61,21 @@ export function createSource(config: SensorReaderConfig): SampleSource {
         rateHz: config.rateHz,
         asset: config.asset,
         registers: config.modbus.registerMap,
+      });
+    case 'opcua':
+      return new OpcuaSource({
+        endpoint: config.opcua.endpoint,
+        securityMode: config.opcua.securityMode,
+        securityPolicy: config.opcua.securityPolicy,
+        username: config.opcua.username,
+        password: config.opcua.password,
+        userCertificateFile: config.opcua.userCertificateFile,
+        userPrivateKeyFile: config.opcua.userPrivateKeyFile,
+        pkiDir: config.opcua.pkiDir,
+        nodes: config.opcua.nodeMap,
+        rateHz: config.rateHz,
+        asset: config.asset,
+        onLink: (up, detail) => onLink('opcua', up, detail),
       });
     default:
       throw new Error(`unknown source ${String(config.source)}`);
