@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,6 +51,10 @@ export interface MosquittoOptions {
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<TestServer> {
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'vigil-mosquitto-'));
+  // Started as root, mosquitto drops to its own user, which must be able to write its database
+  // here: without this a "persistent" broker kept nothing across a restart, and said so only
+  // in its log.
+  chmodSync(dir, 0o777);
   const configPath = join(dir, 'mosquitto.conf');
   const persistence = options.persistent ? ['persistence true', `persistence_location ${dir}/`] : ['persistence false'];
   const extra = options.extraConfig ?? ['allow_anonymous true'];

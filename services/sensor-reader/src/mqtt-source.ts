@@ -34,6 +34,9 @@ export class MqttSource implements SampleSource {
     const { connect } = await import('mqtt');
     const clientOptions: IClientOptions = {
       clientId: this.options.clientId,
+      // A persistent session: QoS 1 readings sent while the reader is away (its restart, a
+      // broker restart with persistence) are queued by the broker and delivered when it is back.
+      clean: false,
       reconnectPeriod: 2_000,
       connectTimeout: 10_000,
       // Without it mqtt-packet keeps a Buffer per packet id (65,536 of them, 6 MB of heap).
