@@ -206,7 +206,7 @@ export const schema = {
     registersFile: { doc: 'The register map from a JSON or YAML file instead (same fields).', format: String, default: '', env: `${ENV}_MODBUS_REGISTERS_FILE` },
   },
   opcua: {
-    endpoint: { doc: 'OPC UA server endpoint.', format: 'opcua-url', default: 'opc.tcp://127.0.0.1:4840', env: `${ENV}_OPCUA_ENDPOINT` },
+    endpoint: { doc: 'OPC UA server endpoint.', format: 'opcua-url', default: 'opc.tcp://127.0.0.1:4840', env: `${ENV}_OPCUA_ENDPOINT`, sensitive: true },
     securityMode: { doc: 'None, Sign or SignAndEncrypt.', format: ['None', 'Sign', 'SignAndEncrypt'], default: 'None' as OpcuaSecurityMode, env: `${ENV}_OPCUA_SECURITY_MODE` },
     securityPolicy: {
       doc: 'None, Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss (with Sign or SignAndEncrypt).',

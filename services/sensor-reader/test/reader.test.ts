@@ -214,5 +214,17 @@ describe('sensor-reader settings', () => {
     assert.match(problemsOf({ source: 'modbus', modbus: { registersFile: join(folder, 'nope.json') } })[0] ?? '', /cannot read .*nope\.json \(no such file\)/);
     assert.match(problemsOf({ csv: { columnsFile: write('columns.yml', 'P1: ""\n') } })[0] ?? '', /column "P1": its channel must be a name/);
     assert.match(problemsOf({ source: 'modbus', modbus: { registersFile: yamlMap, transport: 'rtu' } }).join('\n'), /VIGIL_SENSOR_READER_MODBUS_SERIAL_PORT/);
+    const nodes = write('nodes.yaml', 'pressure: ns=2;s=Pump1.Pressure\nflow: "ns=2;i=1001"\n');
+    assert.deepEqual(loadSensorReaderConfig({ source: 'opcua', opcua: { nodesFile: nodes } }).opcua.nodeMap, [
+      { channel: 'pressure', nodeId: 'ns=2;s=Pump1.Pressure' },
+      { channel: 'flow', nodeId: 'ns=2;i=1001' },
+    ]);
+    const endpoint = problemsOf({ source: 'opcua', opcua: { endpoint: 'http://user:secret@plc:4840', nodesFile: nodes } }).join('\n');
+    assert.match(endpoint, /opc\.tcp:\/\/host:4840/);
+    assert.doesNotMatch(endpoint, /secret/, 'the value is not repeated');
+    const opcua = problemsOf({ source: 'opcua', opcua: { securityMode: 'SignAndEncrypt', userCertificateFile: 'user.pem' } }).join('\n');
+    assert.match(opcua, /VIGIL_SENSOR_READER_OPCUA_NODES/);
+    assert.match(opcua, /mode None goes with policy None/);
+    assert.match(opcua, /needs its private key/);
   });
 });
