@@ -22,9 +22,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 
 FROM node:20-bookworm-slim
 # What the five images share comes first, so the builder makes these layers once for all five.
-# /data is where the named volumes mount (models, outbox): owned by the run user, so that a new
+# /data is where the named volumes mount (models, outbox, keys, the reader's OPC UA certificates): owned by the run user, so that a new
 # volume, which takes the folder's owner, is writable.
-RUN mkdir -p /data/models /data/outbox /data/keys && chown -R node:node /data
+RUN mkdir -p /data/models /data/outbox /data/keys /data/reader && chown -R node:node /data
 WORKDIR /app
 USER node
 # bash's /dev/tcp instead of curl (not in the slim image) or a second Node process (~40 MB
