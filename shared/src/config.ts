@@ -123,6 +123,13 @@ urlFormat('opcua-url', ['opc.tcp:'], 'opc.tcp://host:4840');
 urlFormat('http-url-or-empty', ['http:', 'https:'], 'https://host/path (or empty)', true);
 
 convict.addFormat({
+  name: 'device-id-or-empty',
+  validate(value: unknown) {
+    if (value !== '' && !isValidAssetId(value)) throw new Error("must be empty or 1-64 characters of A-Z a-z 0-9 _ . - (it is an MQTT topic level)");
+  },
+});
+
+convict.addFormat({
   name: 'curve-key-or-empty',
   validate(value: unknown) {
     if (value !== '' && !isCurveKey(value)) throw new Error('must be a CURVE secret key, 40 characters of Z85 (make one with: npm run keygen)');

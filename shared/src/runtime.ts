@@ -26,3 +26,4 @@ export * from './asset-slots.js';
 export * from './device-identity.js';
 export * from './topology.js';
 export * from './stage-kit.js';
+export * from './reconnect-backoff.js';

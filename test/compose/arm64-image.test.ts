@@ -2,7 +2,9 @@
  * The devices are aarch64: the inference image is built for linux/arm64 from the project's
  * Dockerfile under qemu emulation, and its self-check (train in the learn worker, load the bundle
  * in the lean runtime, score, a ZeroMQ round trip through the native addon) runs inside it. A
- * native module or an x86-only dependency that would break on a Pi fails here.
+ * native module or an x86-only dependency that would break on a Pi fails here. The reader image
+ * (the same build stage, so built in seconds after the first) must load serialport's native
+ * binding for Modbus RTU from the prebuilt binaries in its package, and node-opcua.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { buildStandins, ensureArm64Emulation, ensureEngine, logFolder, run, runL
 
 const BASE = 'node:20-bookworm-slim';
 const IMAGE = 'vigiltest/inference:arm64';
+const READER_IMAGE = 'vigiltest/sensor-reader:arm64';
 const logs = logFolder('arm64');
 
 describe('inference image for linux/arm64', { timeout: 60 * 60_000 }, () => {
@@ -45,5 +48,29 @@ describe('inference image for linux/arm64', { timeout: 60 * 60_000 }, () => {
     assert.equal(result.ok, true);
     assert.equal(result.arch, 'arm64');
     assert.ok(Number.isFinite(result.score));
+  });
+
+  it("the reader image loads serialport's prebuilt arm64 binding (Modbus RTU) and node-opcua", async () => {
+    const hostBase = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', BASE], { allowFailure: true })).stdout.trim();
+    await run('docker', ['tag', `${BASE}-arm64`, BASE]);
+    try {
+      await runLogged(
+        'docker',
+        ['build', '--platform', 'linux/arm64', '--build-arg', 'SERVICE=sensor-reader', '--build-arg', 'OPS_PORT=9101', '-t', READER_IMAGE, '.'],
+        join(logs, 'build-reader.log'),
+        50 * 60_000,
+      );
+    } finally {
+      if (hostBase) await run('docker', ['tag', hostBase, BASE]);
+    }
+    const check = [
+      "const binding = require('node-gyp-build')('/app/node_modules/@serialport/bindings-cpp');",
+      "const opcua = require('node-opcua-client');",
+      "console.log(JSON.stringify({ arch: process.arch, serialport: typeof binding.open, opcua: typeof opcua.OPCUAClient }));",
+    ].join(' ');
+    const { stdout, stderr } = await run('docker', ['run', '--rm', '--platform', 'linux/arm64', '-w', '/app', READER_IMAGE, 'node', '-e', check], { timeoutMs: 10 * 60_000, allowFailure: true });
+    console.log(`arm64 reader: ${stdout.trim()}`);
+    const result = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { arch?: string; serialport?: string; opcua?: string };
+    assert.deepEqual(result, { arch: 'arm64', serialport: 'function', opcua: 'function' }, stderr);
   });
 });

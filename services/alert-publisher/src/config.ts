@@ -58,6 +58,12 @@ export const schema = {
     username: { doc: 'Broker user name for Sparkplug (with VIGIL_SPARKPLUG_URL).', format: String, default: '', env: 'VIGIL_SPARKPLUG_USERNAME' },
     password: { doc: 'Broker password for Sparkplug (with VIGIL_SPARKPLUG_URL).', format: String, default: '', env: 'VIGIL_SPARKPLUG_PASSWORD', sensitive: true },
     groupId: { doc: 'Sparkplug group id: topics are spBv1.0/<group>/<type>/<device id>[/<asset>].', format: 'device-id', default: 'vigil', env: 'VIGIL_SPARKPLUG_GROUP_ID' },
+    primaryHostId: {
+      doc: "The SCADA's primary host id: births wait until spBv1.0/STATE/<id> says it is online, and it going offline ends the session (NDEATH); empty: publish whenever connected.",
+      format: 'device-id-or-empty',
+      default: '',
+      env: 'VIGIL_SPARKPLUG_PRIMARY_HOST_ID',
+    },
   },
   retryMs: { doc: 'How often unacknowledged alerts are offered to the broker again.', format: 'positive-int', default: 5000, env: `${ENV}_RETRY_MS` },
   maxInFlight: {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { reconnectWithBackoff } from '@vigil/shared/runtime';
 import type { PublisherConfig } from './config.js';
 
 export interface Topics {
@@ -44,7 +45,8 @@ export function connectBroker(config: PublisherConfig, topics: Topics): MqttClie
     clientId: `vigil-${config.deviceId}-alerts`,
     // A persistent session: QoS 1 messages in flight survive a reconnect on the broker's side.
     clean: false,
-    reconnectPeriod: 2_000,
+    // Reconnection is reconnectWithBackoff's: doubling waits with jitter, not MQTT.js's fixed period.
+    reconnectPeriod: 0,
     connectTimeout: 10_000,
     keepalive: 30,
     // mqtt-packet otherwise builds a 2-byte Buffer for each of the 65,536 packet ids on the first
@@ -54,7 +56,9 @@ export function connectBroker(config: PublisherConfig, topics: Topics): MqttClie
     will: { topic: topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
     ...credentialsAndTls(mqtt),
   };
-  return connect(mqtt.url, options);
+  const client = connect(mqtt.url, options);
+  reconnectWithBackoff(client);
+  return client;
 }
 
 /** User name, password and TLS files of the broker settings, as connection options. */

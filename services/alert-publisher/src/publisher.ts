@@ -113,6 +113,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
           edgeNode: config.deviceId,
           dataIntervalMs: Math.max(1, config.scoreIntervalS) * 1000,
           bdSeqPath: join(dirname(config.outboxPath), 'sparkplug-bdseq'),
+          primaryHostId: config.sparkplug.primaryHostId,
         },
         outbox,
         { connected: (up) => metrics.connectionUp.set({ peer: 'sparkplug' }, up ? 1 : 0), sent: (type) => sparkplugMessages.inc({ type }) },

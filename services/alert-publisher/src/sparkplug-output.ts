@@ -7,6 +7,9 @@
  *   spBv1.0/<group>/DDATA/<device>/<asset>     state and alarm on change; score, thresholds and
  *                                              contributors at most once an interval; episode events
  *   spBv1.0/<group>/NCMD/<device>              a host's Rebirth request: NBIRTH and DBIRTHs again
+ *   spBv1.0/STATE/<primary host>               with a primary host configured: births only while it
+ *                                              says it is online; when it goes offline, NDEATH and a
+ *                                              new session that waits for it
  * Episode events (raised, cleared, acknowledged) come from the durable outbox: one raised while
  * the broker was away goes out when it is back, flagged historical with its own timestamp.
  *
@@ -19,7 +22,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
-import type { DecisionMessage, Logger } from '@vigil/shared/runtime';
+import { reconnectWithBackoff, type DecisionMessage, type Logger } from '@vigil/shared/runtime';
 import type { Alert, Outbox } from './outbox.js';
 
 interface Codec {
@@ -44,6 +47,8 @@ export interface SparkplugSettings {
   dataIntervalMs: number;
   /** Where bdSeq is kept across restarts. */
   bdSeqPath: string;
+  /** The primary host application's id (its STATE topic); empty: publish whenever connected. */
+  primaryHostId: string;
 }
 
 export interface SparkplugEvents {
@@ -73,6 +78,8 @@ export class SparkplugOutput {
   private seq = 0;
   private connectedAt = 0;
   private sending = false;
+  /** NBIRTH sent in this session: nothing else may go out before it. */
+  private born = false;
 
   constructor(
     private readonly settings: SparkplugSettings,
@@ -87,12 +94,13 @@ export class SparkplugOutput {
       ...credentials,
       clientId: `vigil-${settings.edgeNode}-sparkplug`,
       clean: true,
-      reconnectPeriod: 2_000,
+      reconnectPeriod: 0,
       connectTimeout: 10_000,
       keepalive: 30,
       writeCache: false,
       will: this.will(),
     });
+    reconnectWithBackoff(this.client);
     this.client.on('connect', () => this.onConnect());
     this.client.on('close', () => {
       this.events.connected(false);
@@ -116,6 +124,8 @@ export class SparkplugOutput {
   }
 
   private publish(type: 'NBIRTH' | 'DBIRTH' | 'DDATA' | 'DDEATH', asset: string | undefined, metrics: UMetric[], timestamp = Date.now()): Promise<boolean> {
+    if (type === 'NBIRTH') this.born = true;
+    if (!this.born) return Promise.resolve(false);
     const payload: UPayload = { timestamp, metrics, seq: type === 'NBIRTH' ? 0 : this.nextSeq() };
     if (type === 'NBIRTH') this.seq = 0;
     return new Promise((resolve) => {
@@ -135,12 +145,57 @@ export class SparkplugOutput {
     return this.seq;
   }
 
+  private stateTopic(): string {
+    return `spBv1.0/STATE/${this.settings.primaryHostId}`;
+  }
+
   private onConnect(): void {
     this.connectedAt = Date.now();
+    this.born = false;
     this.events.connected(true);
     this.client.subscribe(this.topic('NCMD'), { qos: 0 });
+    // With a primary host, the births wait for its retained STATE saying it is online.
+    if (this.settings.primaryHostId !== '') {
+      this.client.subscribe(this.stateTopic(), { qos: 1 });
+      return;
+    }
     this.birth();
     this.kick();
+  }
+
+  /** The primary host's STATE: v3.0's JSON {"online": …}, or v2.2's ONLINE/OFFLINE text. */
+  private onHostState(payload: Buffer): void {
+    const text = payload.toString('utf8').trim();
+    let online: boolean | undefined;
+    if (text === 'ONLINE' || text === 'OFFLINE') online = text === 'ONLINE';
+    else {
+      try {
+        const parsed = JSON.parse(text) as { online?: unknown };
+        if (typeof parsed.online === 'boolean') online = parsed.online;
+      } catch {
+        online = undefined;
+      }
+    }
+    if (online === undefined) {
+      this.logger.warn({ topic: this.stateTopic() }, 'sparkplug host STATE that is neither v3.0 JSON nor ONLINE/OFFLINE; ignored');
+      return;
+    }
+    if (online && !this.born) {
+      this.logger.info({ host: this.settings.primaryHostId }, 'sparkplug primary host online: births');
+      this.birth();
+      this.kick();
+    } else if (!online && this.born) {
+      // The spec's answer to a host that went away: die (NDEATH) and come back as a new session,
+      // which births only once the host is back.
+      this.logger.warn({ host: this.settings.primaryHostId }, 'sparkplug primary host offline: NDEATH, new session waits for it');
+      void this.die().then(() => this.client.reconnect());
+    }
+  }
+
+  private async die(): Promise<void> {
+    this.born = false;
+    if (this.client.connected) await this.client.publishAsync(this.topic('NDEATH'), Buffer.from(this.codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] })), { qos: 1 }).catch(() => undefined);
+    await this.client.endAsync().catch(() => undefined);
   }
 
   private birth(): void {
@@ -176,7 +231,11 @@ export class SparkplugOutput {
   }
 
   private onCommand(topic: string, payload: Buffer): void {
-    if (topic !== this.topic('NCMD')) return;
+    if (this.settings.primaryHostId !== '' && topic === this.stateTopic()) {
+      this.onHostState(payload);
+      return;
+    }
+    if (topic !== this.topic('NCMD') || !this.born) return;
     let decoded: UPayload;
     try {
       decoded = this.codec.decodePayload(payload);
@@ -229,7 +288,7 @@ export class SparkplugOutput {
 
   /** Sends the episode events the outbox holds for Sparkplug, oldest first, one at a time. */
   kick(): void {
-    if (this.sending || !this.client.connected) return;
+    if (this.sending || !this.client.connected || !this.born) return;
     const next = this.outbox.pendingOldestFirst('sparkplug').next();
     if (next.done === true) return;
     this.sending = true;
@@ -260,12 +319,8 @@ export class SparkplugOutput {
 
   async stop(): Promise<void> {
     // A clean stop says NDEATH itself (the will is only for deaths), then leaves.
-    if (this.client.connected) {
-      const payload = this.codec.encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] });
-      await this.client.publishAsync(this.topic('NDEATH'), Buffer.from(payload), { qos: 1 }).catch(() => undefined);
-    }
     this.client.removeAllListeners('close');
-    await this.client.endAsync();
+    await this.die();
   }
 }
 

@@ -37,7 +37,7 @@ interface Decoded {
   metrics: UMetric[];
 }
 
-describe('alert-publisher Sparkplug B (process, real mosquitto)', { timeout: 120_000 }, () => {
+describe('alert-publisher Sparkplug B (process, real mosquitto)', { timeout: 240_000 }, () => {
   let broker: TestServer;
   let host: MqttListener;
   let publisher: ManagedProcess;
@@ -143,14 +143,14 @@ describe('alert-publisher Sparkplug B (process, real mosquitto)', { timeout: 120
     checkSequence(decoded());
   });
 
-  it('across a broker restart: a new bdSeq, births again, and the episode raised meanwhile sent as history', async () => {
+  it('across a 60 s broker outage: a new bdSeq, births again, and the episode raised meanwhile sent as history', async () => {
     const firstBdSeq = metricValue(decoded().find((message) => message.type === 'NBIRTH'), 'bdSeq');
     await broker.stop();
     await upstream.send(decision('pump-2', 'normal', true));
     await upstream.send(decision('pump-2', 'anomalous', true));
     await waitFor('held for Sparkplug', async () => metricSum(await scrape(metricsPort), 'vigil_alerts_pending', { output: 'sparkplug' }) === 1 || undefined, 10_000);
     const raisedAt = Date.now();
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await new Promise((resolve) => setTimeout(resolve, 60_000));
     const from = host.messages.length;
     broker = await restartMosquitto(broker);
     await waitFor('the episode delivered', () => decoded(from).some((message) => message.asset === 'pump-2' && metric(message, 'episode/event') === 'raised') || undefined, 20_000);
@@ -181,5 +181,44 @@ describe('alert-publisher Sparkplug B (process, real mosquitto)', { timeout: 120
     assert.equal(metricValue(decoded(from).find((message) => message.type === 'NDEATH'), 'bdSeq'), session, 'the death matches the birth');
     publisher = await startHealthy('alert-publisher', env, metricsPort);
     await waitFor('a new session', () => decoded(from).some((message) => message.type === 'NBIRTH' && metricValue(message, 'bdSeq') !== session) || undefined, 10_000);
+  });
+
+  it('with a primary host: births only once its STATE says online, and when it goes offline dies and waits for it', async () => {
+    const from = host.messages.length;
+    const inputPort = await freePort();
+    const port = await freePort();
+    const waiting = await startHealthy(
+      'alert-publisher',
+      {
+        ...env,
+        VIGIL_DEVICE_ID: 'cell-5',
+        VIGIL_SPARKPLUG_PRIMARY_HOST_ID: 'scada-1',
+        VIGIL_ALERT_PUBLISHER_INPUT: `tcp://127.0.0.1:${inputPort}`,
+        VIGIL_ALERT_PUBLISHER_METRICS_PORT: String(port),
+        VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
+      },
+      port,
+    );
+    const ofCell5 = () => host.messages.slice(from).filter((message) => message.topic.endsWith('/cell-5')).map((message) => ({ type: message.topic.split('/')[2], bdSeq: num(codec.decodePayload(message.raw).metrics?.find((entry) => entry.name === 'bdSeq')?.value) }));
+    const scada = await connectAsync(broker.url);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.deepEqual(ofCell5(), [], 'no birth while the host has said nothing');
+      await scada.publishAsync('spBv1.0/STATE/scada-1', JSON.stringify({ online: true, timestamp: Date.now() }), { qos: 1, retain: true });
+      await waitFor('NBIRTH', () => ofCell5().some((message) => message.type === 'NBIRTH') || undefined, 10_000);
+      const first = ofCell5().find((message) => message.type === 'NBIRTH')?.bdSeq;
+      await scada.publishAsync('spBv1.0/STATE/scada-1', JSON.stringify({ online: false, timestamp: Date.now() }), { qos: 1, retain: true });
+      await waitFor('NDEATH', () => ofCell5().some((message) => message.type === 'NDEATH') || undefined, 10_000);
+      assert.equal(ofCell5().find((message) => message.type === 'NDEATH')?.bdSeq, first, 'the death of that session');
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(ofCell5().filter((message) => message.type === 'NBIRTH').length, 1, 'no birth while the host is offline');
+      await scada.publishAsync('spBv1.0/STATE/scada-1', JSON.stringify({ online: true, timestamp: Date.now() }), { qos: 1, retain: true });
+      await waitFor('a new session', () => ofCell5().filter((message) => message.type === 'NBIRTH').length === 2 || undefined, 10_000);
+      assert.notEqual(ofCell5().filter((message) => message.type === 'NBIRTH')[1]?.bdSeq, first, 'with a new bdSeq');
+    } finally {
+      await scada.publishAsync('spBv1.0/STATE/scada-1', '', { qos: 1, retain: true });
+      await scada.endAsync();
+      await waiting.stop();
+    }
   });
 });

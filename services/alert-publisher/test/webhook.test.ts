@@ -67,7 +67,7 @@ class HookServer {
   }
 }
 
-describe('alert-publisher web hook (process, real HTTP server, real mosquitto)', { timeout: 120_000 }, () => {
+describe('alert-publisher web hook (process, real HTTP server, real mosquitto)', { timeout: 240_000 }, () => {
   let broker: TestServer;
   let listener: MqttListener;
   let hook: HookServer;
@@ -151,8 +151,9 @@ describe('alert-publisher web hook (process, real HTTP server, real mosquitto)',
     assert.equal(metricSum(metrics, 'vigil_alerts_pending', { output: 'webhook' }), 0);
   });
 
-  it('loses nothing while the hook is gone and the publisher is killed, and sends each event once', async () => {
+  it('loses nothing while the hook is gone for 60 s and the publisher is killed meanwhile, and sends each event once', async () => {
     await hook.stop();
+    const goneAt = Date.now();
     const before = hook.received.length;
     const assets = ['pump-2', 'pump-3', 'pump-4'];
     for (const asset of assets) {
@@ -165,7 +166,7 @@ describe('alert-publisher web hook (process, real HTTP server, real mosquitto)',
     assert.equal(metricSum(await scrape(metricsPort), 'vigil_connection_up', { peer: 'webhook' }), 0);
     await publisher.kill9();
     publisher = await startHealthy('alert-publisher', env, metricsPort);
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, goneAt + 60_000 - Date.now())));
     await hook.start();
     await waitFor('the three events from before the kill', () => hook.received.length - before >= 3 || undefined, 20_000).catch((error: Error) => {
       throw new Error(`${error.message} (attempts ${hook.attempts})\n${publisher.text()}`);

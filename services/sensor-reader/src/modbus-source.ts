@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
+import { Backoff, LAN_RECONNECT } from '@vigil/shared/runtime';
 import { decodeRegister, planReads, registerWidth, type ReadPlan, type RegisterSpec } from './modbus-registers.js';
 import { sleepUntil, type EmitSample, type RejectInput, type SampleSource } from './sample-source.js';
 
@@ -18,9 +19,6 @@ export interface ModbusSourceOptions {
   registers: RegisterSpec[];
 }
 
-/** Waits between reconnection attempts: doubling from the first, with jitter, up to the last. */
-const FIRST_RECONNECT_MS = 500;
-const MAX_RECONNECT_MS = 30_000;
 /** Polls in a row where no read was answered before the link is taken for dead and re-opened. */
 const SILENT_POLLS_BEFORE_RECONNECT = 3;
 
@@ -50,8 +48,8 @@ const describe = (error: unknown): string => (error instanceof Error ? error.mes
  *    channels missing, and the sample goes out with the rest; the connection stays, since a
  *    gateway with one dead slave behind it is still a good gateway;
  *  - only a broken link (a socket error, the port gone, nothing answered for several polls) closes
- *    the connection, which is re-opened with doubling waits and jitter, and every sample missed
- *    meanwhile is counted as lost.
+ *    the connection, which is re-opened with doubling waits with jitter (at most 5 s), and every
+ *    sample missed meanwhile is counted as lost.
  */
 export class ModbusSource implements SampleSource {
   readonly name = 'modbus';
@@ -60,7 +58,7 @@ export class ModbusSource implements SampleSource {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
   private rateHz: number;
-  private reconnectMs = 0;
+  private readonly reconnectWaits = new Backoff(LAN_RECONNECT);
   private silentPolls = 0;
 
   constructor(private readonly options: ModbusSourceOptions) {
@@ -84,7 +82,7 @@ export class ModbusSource implements SampleSource {
       if (!this.client.isOpen) {
         try {
           await this.open();
-          this.reconnectMs = 0;
+          this.reconnectWaits.reset();
         } catch (error) {
           await this.waitToReconnect(reject, `cannot open the Modbus link: ${describe(error)}`);
           deadline = Date.now();
@@ -115,8 +113,7 @@ export class ModbusSource implements SampleSource {
 
   /** Waits before the next attempt, counting each sample the wait costs as lost. */
   private async waitToReconnect(reject: RejectInput, why: string): Promise<void> {
-    this.reconnectMs = Math.min(MAX_RECONNECT_MS, this.reconnectMs === 0 ? FIRST_RECONNECT_MS : this.reconnectMs * 2);
-    const wait = Math.round(this.reconnectMs * (0.8 + 0.4 * Math.random()));
+    const wait = this.reconnectWaits.next();
     const lost = Math.max(1, Math.round((wait / 1000) * this.rateHz));
     for (let i = 0; i < lost; i += 1) reject('modbus_read', i === 0 ? `${why}; reconnecting in ${wait} ms` : 'sample lost while the Modbus link is down');
     await sleepUntil(Date.now() + wait, this.abort.signal);

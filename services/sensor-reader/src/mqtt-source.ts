@@ -1,5 +1,5 @@
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { normaliseSensorTime, type SensorTimeWindow } from '@vigil/shared/runtime';
+import { normaliseSensorTime, reconnectWithBackoff, type SensorTimeWindow } from '@vigil/shared/runtime';
 import type { EmitSample, RejectInput, SampleSource } from './sample-source.js';
 
 export interface MqttSourceOptions {
@@ -37,13 +37,15 @@ export class MqttSource implements SampleSource {
       // A persistent session: QoS 1 readings sent while the reader is away (its restart, a
       // broker restart with persistence) are queued by the broker and delivered when it is back.
       clean: false,
-      reconnectPeriod: 2_000,
+      // Reconnection is reconnectWithBackoff's: doubling waits with jitter, not a fixed period.
+      reconnectPeriod: 0,
       connectTimeout: 10_000,
       // Without it mqtt-packet keeps a Buffer per packet id (65,536 of them, 6 MB of heap).
       writeCache: false,
       ...(this.options.username ? { username: this.options.username, password: this.options.password } : {}),
     };
     const client = connect(this.options.url, clientOptions);
+    reconnectWithBackoff(client);
     this.client = client;
     client.on('connect', () => {
       client.subscribe(this.options.topics, { qos: 1 });

@@ -6,7 +6,7 @@
  *
  * The link is owned here, not left to the client library's repair: when the connection or the
  * session is lost, everything is closed and opened anew (client, session, subscription, items)
- * with doubling waits and jitter, so a server that restarted (and forgot every session) is read
+ * with doubling waits with jitter (at most 5 s), so a server that restarted (and forgot every session) is read
  * again within seconds; each sample the outage costs is counted as lost.
  *
  * node-opcua is loaded only when this source is configured: it costs tens of MB (bench:memory).
@@ -15,6 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Opcua from 'node-opcua-client';
+import { Backoff, LAN_RECONNECT } from '@vigil/shared/runtime';
 import { sleepUntil, type EmitSample, type RejectInput, type SampleSource } from './sample-source.js';
 
 export type OpcuaSecurityMode = 'None' | 'Sign' | 'SignAndEncrypt';
@@ -43,8 +44,6 @@ export interface OpcuaSourceOptions {
   onLink?: (up: boolean, detail: string) => void;
 }
 
-const FIRST_RECONNECT_MS = 500;
-const MAX_RECONNECT_MS = 30_000;
 
 /** The node id forms of the OPC UA spec (Part 6, 5.3.1.10): checked at start, before any connection. */
 export function isNodeId(text: string): boolean {
@@ -143,12 +142,12 @@ export class OpcuaSource implements SampleSource {
   }
 
   private async keepLinked(reject: RejectInput): Promise<void> {
-    let waitMs = 0;
+    const waits = new Backoff(LAN_RECONNECT);
     while (!this.abort.signal.aborted) {
       let why: string;
       try {
         this.link = await this.open(reject);
-        waitMs = 0;
+        waits.reset();
         this.up = true;
         this.options.onLink?.(true, this.options.endpoint);
         const aborted = new Promise<string>((resolve) => this.abort.signal.addEventListener('abort', () => resolve('stopped'), { once: true }));
@@ -160,8 +159,7 @@ export class OpcuaSource implements SampleSource {
       this.latest.clear();
       await this.close();
       if (this.abort.signal.aborted) break;
-      waitMs = Math.min(MAX_RECONNECT_MS, waitMs === 0 ? FIRST_RECONNECT_MS : waitMs * 2);
-      const wait = Math.round(waitMs * (0.8 + 0.4 * Math.random()));
+      const wait = waits.next();
       this.options.onLink?.(false, `${why}; reconnecting in ${wait} ms`);
       await sleepUntil(Date.now() + wait, this.abort.signal);
     }
