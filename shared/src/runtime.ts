@@ -27,3 +27,4 @@ export * from './device-identity.js';
 export * from './topology.js';
 export * from './stage-kit.js';
 export * from './reconnect-backoff.js';
+export * from './operator-commands.js';

@@ -8,36 +8,23 @@
  *   {"id": "r-17", "command": "ack", "episode": "<episode id>", "by": "j.doe"}
  *   {"id": "r-18", "command": "mute", "until": "2026-12-03T18:00:00Z", "reason": "maintenance"}
  *   {"id": "r-19", "command": "unmute"}
+ * The model commands (relearn, rollback, pin, unpin) on the same topic are the inference service's.
  */
-import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { ALARM_COMMANDS, commandText as text, MAX_COMMAND_BYTES, MODEL_COMMANDS } from '@vigil/shared/runtime';
 
-export const COMMANDS = ['ack', 'mute', 'unmute'] as const;
+export const COMMANDS = ALARM_COMMANDS;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** The longest mute one command may set: maintenance, not a way to switch the asset off. */
 export const MAX_MUTE_MS = 7 * 86_400_000;
-const MAX_COMMAND_BYTES = 4 * 1024;
-const MAX_AUDIT_BYTES = 1024 * 1024;
 
 export type Command =
   | { id: string; command: 'ack'; episode: string; by: string }
   | { id: string; command: 'mute'; untilMs: number; reason: string; by: string }
   | { id: string; command: 'unmute'; by: string };
 
-export interface CommandResult {
-  id: string;
-  command: string;
-  asset: string;
-  status: 'accepted' | 'refused';
-  reason?: string;
-  at: string;
-}
-
-const text = (value: unknown, max: number): string | undefined => (typeof value === 'string' && value.length <= max ? value : undefined);
-
-/** Parses a command payload, or says why it is refused. */
-export function parseCommand(payload: Buffer, now: number): Command | { refused: string; id: string; command: string } {
+/** Parses a command payload, or says why it is refused; undefined for a model command (the inference service's). */
+export function parseCommand(payload: Buffer, now: number): Command | { refused: string; id: string; command: string } | undefined {
   if (payload.length > MAX_COMMAND_BYTES) return { refused: `larger than ${MAX_COMMAND_BYTES} bytes`, id: '', command: '' };
   let body: unknown;
   try {
@@ -65,7 +52,8 @@ export function parseCommand(payload: Buffer, now: number): Command | { refused:
     case 'unmute':
       return { id, command, by };
     default:
-      return { refused: `unknown command; one of ${COMMANDS.join(', ')}`, id, command };
+      if ((MODEL_COMMANDS as readonly string[]).includes(command)) return undefined;
+      return { refused: `unknown command; one of ${[...COMMANDS, ...MODEL_COMMANDS].join(', ')}`, id, command };
   }
 }
 
@@ -87,21 +75,5 @@ export class Mutes {
     if (now < until) return true;
     this.until.delete(asset);
     return false;
-  }
-}
-
-/** The device's record of every command and its answer: JSON lines, rotated at 1 MB (one old file). */
-export class AuditLog {
-  constructor(private readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-  }
-
-  write(entry: Record<string, unknown>): void {
-    try {
-      if ((statSync(this.path, { throwIfNoEntry: false })?.size ?? 0) > MAX_AUDIT_BYTES) renameSync(this.path, `${this.path}.1`);
-      appendFileSync(this.path, `${JSON.stringify(entry)}\n`);
-    } catch {
-      // The answer on MQTT still goes out; a full disk is reported by the outbox's own check.
-    }
   }
 }

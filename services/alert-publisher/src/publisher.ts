@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
-import { AssetSlots, Counter, Gauge, isoTime, isValidAssetId, startStage, type DecisionMessage, type Logger, type RunningStage } from '@vigil/shared/runtime';
+import { AssetSlots, AuditLog, Counter, Gauge, isoTime, isValidAssetId, startStage, type CommandResult, type DecisionMessage, type Logger, type RunningStage } from '@vigil/shared/runtime';
 import { AlertPolicy, rescuedAlert } from './alert-policy.js';
-import { AuditLog, COMMANDS, Mutes, parseCommand, type CommandResult } from './commands.js';
+import { COMMANDS, Mutes, parseCommand } from './commands.js';
 import { SERVICE, type PublisherConfig } from './config.js';
 import { birthTopic, discoveryMessages, type DiscoverySettings } from './home-assistant.js';
 import { connectBroker, credentialsAndTls, topicsFor } from './mqtt-link.js';
@@ -264,6 +264,8 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   const answerCommand = (asset: string, payload: Buffer): void => {
     const now = Date.now();
     const parsed = isValidAssetId(asset) ? parseCommand(payload, now) : { refused: 'not a valid asset id', id: '', command: '' };
+    // A model command: the inference service answers it.
+    if (parsed === undefined) return;
     let reason: string | undefined = 'refused' in parsed ? parsed.refused : undefined;
     if (!('refused' in parsed)) {
       switch (parsed.command) {

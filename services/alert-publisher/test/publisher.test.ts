@@ -123,6 +123,10 @@ describe('alert-publisher (process, real mosquitto)', { timeout: 120_000 }, () =
       await waitFor('a refusal of bad JSON', () => listener.on('/pump-1/command/result').find((m) => JSON.parse(m.payload).reason === 'not JSON'), 10_000);
       await command('pump-1', { id: 'c4', command: 'reboot' });
       assert.match((await resultOf('pump-1', 'c4')).reason ?? '', /unknown command/);
+      // A model command is the inference service's to answer, not the publisher's.
+      await command('pump-1', { id: 'c9', command: 'rollback' });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(listener.on('/pump-1/command/result').filter((m) => JSON.parse(m.payload).id === 'c9').length, 0);
       await command('pump-1', { id: 'c5', command: 'mute', until: Date.now() + 30 * 86_400_000 });
       assert.match((await resultOf('pump-1', 'c5')).reason ?? '', /7 days/);
 

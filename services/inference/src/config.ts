@@ -30,6 +30,16 @@ export const schema = {
     env: `${ENV}_MODEL_PATH`,
   },
   modelWatchMs: { doc: 'How often the model folder is checked for a new bundle.', format: 'positive-int', default: 5000, env: `${ENV}_MODEL_WATCH_MS` },
+  modelsKept: { doc: 'Bundles kept in the registry beside the model folder (for rollback and pin); the active and the pinned one are always kept.', format: 'positive-int', default: 5, env: `${ENV}_MODELS_KEPT` },
+  mqtt: {
+    url: { doc: 'Broker for the model topic and the model commands (relearn, rollback, pin, unpin); empty: neither.', format: 'mqtt-url-or-empty', default: '', env: 'VIGIL_MQTT_URL', sensitive: true },
+    username: { doc: 'Broker user name.', format: String, default: '', env: 'VIGIL_MQTT_USERNAME' },
+    password: { doc: 'Broker password.', format: String, default: '', env: 'VIGIL_MQTT_PASSWORD', sensitive: true },
+    caFile: { doc: 'CA certificate file for mqtts://.', format: String, default: '', env: 'VIGIL_MQTT_CA_FILE' },
+    certFile: { doc: 'Client certificate file for mutual TLS.', format: String, default: '', env: 'VIGIL_MQTT_CERT_FILE' },
+    keyFile: { doc: 'Client key file for mutual TLS.', format: String, default: '', env: 'VIGIL_MQTT_KEY_FILE' },
+    topicPrefix: { doc: 'Topics are <prefix>/<device>/...', format: 'non-empty-string', default: 'vigil', env: 'VIGIL_MQTT_TOPIC_PREFIX' },
+  },
   learn: {
     enabled: {
       doc: 'With no bundle at modelPath, learn one from the running machine (assumed normal while it learns), then detect.',

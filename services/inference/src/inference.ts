@@ -3,8 +3,11 @@ import type { LevelNews } from '@vigil/shared/detection';
 import { loadBundle, modelKindFor, type LoadedBundle } from '@vigil/shared/model';
 import { valuesPerChannel, type FeatureSpec } from '@vigil/shared/features';
 import { SERVICE, type InferenceConfig } from './config.js';
+import { dirname, join } from 'node:path';
 import { Learner } from './learner.js';
 import { ModelHolder } from './model-holder.js';
+import { ModelLink, type ModelCommand, type ModelStatus } from './model-link.js';
+import { ModelRegistry, registryId } from './model-registry.js';
 
 export interface Inference extends RunningService {
   readonly opsPort: number;
@@ -42,7 +45,29 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       // Loaded once per bundle, and kept: never per prediction.
       const models = new ModelHolder(config.modelPath, logger, modelLoads, modelInfo);
       holder = models;
+      const registry = await new ModelRegistry(config.modelPath, config.modelsKept).open();
+      // Declared before the first load, which announces the model on the link.
+      let learner: Learner | undefined;
+      let link: ModelLink | undefined;
+      // Learned here (its version is the learner's), or delivered into the model folder.
+      const sourceOf = (version: string): 'learned' | 'delivered' => (learner?.bundleVersion === version ? 'learned' : 'delivered');
+      models.gate = async (bundle) => {
+        const pinned = registry.pinned;
+        if (!pinned || pinned.id === registryId(bundle.manifest)) return true;
+        // Pinned: the newcomer is kept as a candidate, and the pinned bundle goes back in the folder.
+        logger.warn({ refused: bundle.manifest.version, pinned: pinned.version }, 'a model is pinned: the new bundle is kept in the registry, not put into service');
+        await registry.record(bundle.manifest, sourceOf(bundle.manifest.version));
+        await registry.install(pinned);
+        announce();
+        return false;
+      };
+      models.onActivated = async (bundle) => {
+        await registry.recordActive(bundle.manifest, sourceOf(bundle.manifest.version));
+        announce();
+      };
       await models.reload();
+      // A pinned bundle reinstalled at start (the folder held another): load it.
+      if (!models.active && registry.pinned) await models.reload();
       const featureSpec: FeatureSpec = {
         channels: config.channels,
         features: config.features,
@@ -51,7 +76,14 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       };
       // Refused at start, not after minutes of collecting: features the learner could not train on.
       modelKindFor(featureSpec.features, config.learn.model);
-      let learner: Learner | undefined;
+      const startLearning = (why: string): void => {
+        learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision, model: config.learn.model, featureSpec, modelPath: config.modelPath }, logger, async () => {
+          await models.reload();
+          announce();
+        });
+        logger.info({ samples: config.learn.samples, modelPath: config.modelPath, why }, 'learn mode: learning what normal looks like');
+        announce();
+      };
       if (!models.active) {
         if ((await models.bundlePresent()) || !config.learn.enabled) {
           const reason = await loadBundle(config.modelPath).then(
@@ -60,11 +92,66 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
           );
           throw new Error(`cannot load the model bundle at ${config.modelPath}: ${reason}`);
         }
-        learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision, model: config.learn.model, featureSpec, modelPath: config.modelPath }, logger, async () => {
-          await models.reload();
-        });
-        logger.info({ samples: config.learn.samples, modelPath: config.modelPath }, 'no model yet: learn mode, learning what normal looks like');
+        startLearning('no model yet');
       }
+
+      function status(): ModelStatus {
+        const active = registry.active;
+        const learnState = learner?.state;
+        return {
+          active: active && models.active ? { name: active.name, version: active.version, kind: active.kind, source: active.source, registeredAt: active.registeredAt } : null,
+          pinned: registry.pinned?.version ?? null,
+          learn:
+            learnState === 'collecting' || learnState === 'training'
+              ? { state: learnState, progress: Math.min(1, learner?.progress ?? 0) }
+              : learnState === 'failed'
+                ? { state: 'failed', progress: 1, reason: learner?.failure ?? 'unknown' }
+                : { state: 'idle', progress: 0 },
+          kept: registry.entries.map(({ name, version, source, registeredAt, samples }) => ({ name, version, source, registeredAt, samples })),
+        };
+      }
+      const carryOut = async (command: ModelCommand): Promise<string | undefined> => {
+        switch (command.command) {
+          case 'rollback': {
+            if (registry.pinned) return `model ${registry.pinned.version} is pinned: unpin it first`;
+            const previous = registry.previous();
+            if (!previous) return 'no earlier model in the registry';
+            await registry.install(previous);
+            await models.reload();
+            return models.active?.ref.version === previous.version ? undefined : 'the earlier bundle could not be loaded (see the service log); the model in service is unchanged';
+          }
+          case 'pin': {
+            const wanted = command.version === '' ? registry.active : registry.find(command.version);
+            if (!wanted) return command.version === '' ? 'no model in service to pin' : `no model ${command.version} in the registry`;
+            await registry.pin(wanted);
+            if (registry.active?.id !== wanted.id) {
+              await registry.install(wanted);
+              await models.reload();
+            }
+            announce();
+            return undefined;
+          }
+          case 'unpin':
+            if (!registry.pinned) return 'no model is pinned';
+            await registry.pin(undefined);
+            announce();
+            return undefined;
+          case 'relearn':
+            if (registry.pinned) return `model ${registry.pinned.version} is pinned: unpin it first`;
+            if (learner?.state === 'collecting' || learner?.state === 'training') return `learn mode is already ${learner.state}`;
+            startLearning(`relearn asked by ${command.by || 'an operator'}`);
+            return undefined;
+        }
+      };
+      link =
+        config.mqtt.url === ''
+          ? undefined
+          : new ModelLink({ ...config.mqtt, deviceId: config.deviceId, auditPath: join(dirname(config.modelPath), 'model-commands.jsonl') }, logger, carryOut);
+      function announce(): void {
+        link?.announce(status());
+      }
+      announce();
+      let lastProgressAnnounced = 0;
       models.watch(config.modelWatchMs);
       const learningRef = { name: 'none', version: 'learning' };
       const expectedFeatures = () => models.active?.bundle.inputSize ?? featureSpec.channels.length * valuesPerChannel(featureSpec.features, featureSpec.windowSize);
@@ -85,14 +172,22 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         let weight: number | undefined;
         let level: LevelNews | undefined;
         let contributions: Record<string, number> = zeroContributions;
-        // Warm-up samples (and all of them while learning) are passed on unscored, so seq stays
-        // gap-free downstream and the threshold knows not to judge them.
+        link?.noteAsset(message.asset);
+        // Learn mode takes normal samples whether or not a model scores meanwhile (a relearn).
+        if (!message.warmup && learner?.state === 'collecting') {
+          learner.collect(message.features, message.ts);
+          // The model topic follows the collection in tenths, not on every sample.
+          if (Math.floor(learner.progress * 10) !== lastProgressAnnounced) {
+            lastProgressAnnounced = Math.floor(learner.progress * 10);
+            announce();
+          }
+        }
+        // Warm-up samples (and all of them while learning with no model) are passed on unscored,
+        // so seq stays gap-free downstream and the threshold knows not to judge them.
         if (!message.warmup && model) {
           const started = process.hrtime.bigint();
           ({ score, contributions, weight, level } = model.scorer.score(message.features, message.asset));
           latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        } else if (!message.warmup) {
-          learner?.collect(message.features, message.ts);
         }
         await forward<'score'>(message, {
           kind: 'score',
@@ -116,7 +211,10 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       return {
         handle,
         healthChecks: [{ name: 'model', healthy: () => models.active !== undefined || learner?.state !== 'failed' }],
-        parts: [{ name: 'model-watch', stop: () => models.stop() }],
+        parts: [
+          { name: 'model-watch', stop: () => models.stop() },
+          ...(link ? [{ name: 'model-link', stop: () => link.stop() }] : []),
+        ],
         started: { model: models.active?.ref ?? learningRef, mode: models.active ? 'scoring' : 'learning' },
       };
     },

@@ -27,6 +27,10 @@ export class Learner {
   private readonly collected: number[][] = [];
   private readonly times: number[] = [];
   state: LearnState = 'collecting';
+  /** Why training failed, when it did. */
+  failure: string | undefined;
+  /** The version of the bundle it is training or trained: how the service tells that bundle from a delivered one. */
+  bundleVersion: string | undefined;
 
   constructor(
     private readonly settings: LearnSettings,
@@ -57,6 +61,7 @@ export class Learner {
     try {
       const jobPath = join(dir, 'job.json');
       const version = new Date().toISOString();
+      this.bundleVersion = version;
       const kind = modelKindFor(this.settings.featureSpec.features, this.settings.model);
       const networkless = kind === 'isolation-forest' || kind === 'auto-detector';
       await writeFile(
@@ -80,6 +85,7 @@ export class Learner {
       await this.onTrained();
     } catch (error) {
       this.state = 'failed';
+      this.failure = error instanceof Error ? error.message.slice(0, 300) : String(error);
       this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'learn mode: training failed; restart to try again');
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -17,8 +17,13 @@ export interface ActiveModel {
 
 export class ModelHolder {
   active: ActiveModel | undefined;
+  /** Asked before a new bundle goes into service (a pinned model refuses the others). */
+  gate: ((bundle: LoadedBundle) => Promise<boolean>) | undefined;
+  /** Told after a bundle went into service. */
+  onActivated: ((bundle: LoadedBundle) => Promise<void>) | undefined;
   private loadedStamp = '';
   private timer: NodeJS.Timeout | undefined;
+  private reloading: Promise<boolean> | undefined;
 
   constructor(
     private readonly modelPath: string,
@@ -34,6 +39,17 @@ export class ModelHolder {
 
   /** Loads the bundle if it changed since the last load. Returns whether a new model is active. */
   async reload(): Promise<boolean> {
+    // One at a time: the watch timer and a command may both ask.
+    while (this.reloading) await this.reloading;
+    this.reloading = this.load();
+    try {
+      return await this.reloading;
+    } finally {
+      this.reloading = undefined;
+    }
+  }
+
+  private async load(): Promise<boolean> {
     const stamp = await this.stamp();
     if (stamp === '' || stamp === this.loadedStamp) return false;
     this.loadedStamp = stamp;
@@ -58,6 +74,12 @@ export class ModelHolder {
       return false;
     }
     const { manifest } = bundle;
+    // The same model put back (a pinned one reinstalled): nothing changes, its assets keep their memory.
+    if (previous && previous.ref.name === manifest.name && previous.ref.version === manifest.version) return false;
+    if (this.gate && !(await this.gate(bundle))) {
+      this.loads.inc({ outcome: 'refused' });
+      return false;
+    }
     this.active = {
       bundle,
       scorer: scorerForBundle(bundle),
@@ -67,6 +89,7 @@ export class ModelHolder {
     this.info.reset();
     this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: bundle.precision }, 1);
     this.logger.info({ model: this.active.ref, replaced: previous?.ref, precision: bundle.precision, sizeBytes: bundle.sizeBytes, features: manifest.featureNames.length }, 'model loaded');
+    await this.onActivated?.(bundle);
     return true;
   }
 

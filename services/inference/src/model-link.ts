@@ -1,0 +1,160 @@
+/**
+ * The model's side of MQTT: a retained `<prefix>/<device>/<asset>/model` topic per asset, saying
+ * which model is active, which are kept, whether one is pinned and what learn mode is doing; and
+ * the model commands on `…/command` (relearn, rollback, pin, unpin), each answered on
+ * `…/command/result` and written to an audit log beside the models. The alarm commands on the same
+ * topic are the alert-publisher's, and so is an answer to a payload that is not a command at all.
+ *
+ *   {"id": "m-1", "command": "rollback", "by": "j.doe"}
+ *   {"id": "m-2", "command": "pin", "version": "2026-12-03T10:00:00.000Z"}   (no version: the active one)
+ *   {"id": "m-3", "command": "unpin"}
+ *   {"id": "m-4", "command": "relearn"}     learn anew from now; the active model scores meanwhile
+ */
+import { readFileSync } from 'node:fs';
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import {
+  AuditLog,
+  commandText,
+  isValidAssetId,
+  MAX_COMMAND_BYTES,
+  MODEL_COMMANDS,
+  reconnectWithBackoff,
+  type CommandResult,
+  type Logger,
+  type ModelCommandName,
+} from '@vigil/shared/runtime';
+
+export interface ModelCommand {
+  id: string;
+  command: ModelCommandName;
+  asset: string;
+  /** pin: the version to pin (empty: the active one). */
+  version: string;
+  by: string;
+}
+
+export interface ModelStatus {
+  active: { name: string; version: string; kind: string; source: string; registeredAt: string } | null;
+  pinned: string | null;
+  learn: { state: 'idle' | 'collecting' | 'training' | 'failed'; progress: number; reason?: string };
+  kept: Array<{ name: string; version: string; source: string; registeredAt: string; samples: number }>;
+}
+
+export interface ModelLinkSettings {
+  url: string;
+  username: string;
+  password: string;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  topicPrefix: string;
+  deviceId: string;
+  auditPath: string;
+}
+
+/** Assets the model topic is kept for; past it, new names get none (they still get scores). */
+const MAX_MODEL_TOPIC_ASSETS = 64;
+
+/** A model command, or undefined for anything else (another service's command, or not a command). */
+export function parseModelCommand(payload: Buffer, asset: string): ModelCommand | { refused: string; id: string; command: string } | undefined {
+  if (payload.length > MAX_COMMAND_BYTES) return undefined;
+  let fields: Record<string, unknown>;
+  try {
+    const parsed: unknown = JSON.parse(payload.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    fields = parsed as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const command = commandText(fields.command, 16) ?? '';
+  if (!(MODEL_COMMANDS as readonly string[]).includes(command)) return undefined;
+  const id = commandText(fields.id, 64);
+  if (!id) return { refused: 'id must be a string of 1-64 characters', id: '', command };
+  return { id, command: command as ModelCommandName, asset, version: commandText(fields.version, 128) ?? '', by: commandText(fields.by, 64) ?? '' };
+}
+
+export class ModelLink {
+  private readonly client: MqttClient;
+  private readonly assets = new Set<string>();
+  private readonly audit: AuditLog;
+  private status: ModelStatus | undefined;
+
+  constructor(
+    private readonly settings: ModelLinkSettings,
+    private readonly logger: Logger,
+    /** Carries a command out: undefined when accepted, else why it is refused. */
+    private readonly carryOut: (command: ModelCommand) => Promise<string | undefined>,
+  ) {
+    this.audit = new AuditLog(settings.auditPath);
+    const options: IClientOptions = {
+      clientId: `vigil-${settings.deviceId}-models`,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      keepalive: 30,
+      writeCache: false,
+      ...(settings.username ? { username: settings.username, password: settings.password } : {}),
+      ...(settings.caFile ? { ca: readFileSync(settings.caFile) } : {}),
+      ...(settings.certFile ? { cert: readFileSync(settings.certFile) } : {}),
+      ...(settings.keyFile ? { key: readFileSync(settings.keyFile) } : {}),
+    };
+    this.client = connect(settings.url, options);
+    reconnectWithBackoff(this.client);
+    this.client.on('connect', () => {
+      this.client.subscribe(`${settings.topicPrefix}/${settings.deviceId}/+/command`, { qos: 1 });
+      for (const asset of this.assets) this.publishStatus(asset);
+    });
+    this.client.on('error', (error) => this.logger.debug({ err: error.message }, 'model link: mqtt error'));
+    this.client.on('message', (topic, payload) => void this.onMessage(topic, payload));
+  }
+
+  /** An asset the service scores: it gets the model topic. */
+  noteAsset(asset: string): void {
+    if (this.assets.has(asset) || this.assets.size >= MAX_MODEL_TOPIC_ASSETS || !isValidAssetId(asset)) return;
+    this.assets.add(asset);
+    this.publishStatus(asset);
+  }
+
+  /** The model's state changed: every asset's topic says so. */
+  announce(status: ModelStatus): void {
+    this.status = status;
+    for (const asset of this.assets) this.publishStatus(asset);
+  }
+
+  private publishStatus(asset: string): void {
+    if (!this.status || !this.client.connected) return;
+    this.client.publish(`${this.settings.topicPrefix}/${this.settings.deviceId}/${asset}/model`, JSON.stringify(this.status), { qos: 1, retain: true });
+  }
+
+  private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    const head = `${this.settings.topicPrefix}/${this.settings.deviceId}/`;
+    if (!topic.startsWith(head) || !topic.endsWith('/command')) return;
+    const asset = topic.slice(head.length, -'/command'.length);
+    if (!isValidAssetId(asset)) return;
+    const parsed = parseModelCommand(payload, asset);
+    if (parsed === undefined) return;
+    let reason = 'refused' in parsed ? parsed.refused : undefined;
+    if (!('refused' in parsed)) {
+      try {
+        reason = await this.carryOut(parsed);
+      } catch (error) {
+        reason = `failed: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    const result: CommandResult = {
+      id: parsed.id,
+      command: parsed.command,
+      asset,
+      status: reason === undefined ? 'accepted' : 'refused',
+      ...(reason === undefined ? {} : { reason }),
+      at: new Date().toISOString(),
+    };
+    this.audit.write({ ...result, request: 'refused' in parsed ? undefined : parsed });
+    this.logger.info({ ...result }, 'model command');
+    if (this.client.connected) this.client.publish(`${topic}/result`, JSON.stringify(result), { qos: 1 });
+  }
+
+  async stop(): Promise<void> {
+    await this.client.endAsync();
+  }
+}

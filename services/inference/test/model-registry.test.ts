@@ -1,0 +1,143 @@
+/**
+ * The model's life on the device: the inference service in this process with real ZeroMQ, a real
+ * mosquitto carrying the operator's commands and the retained model topic, and real bundles.
+ * Each bundle it runs is kept; rollback gives back the previous model's very scores; a pinned
+ * model refuses newcomers; relearn learns anew while the model in service keeps scoring.
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { connectAsync, type MqttClient } from 'mqtt';
+import { encodeMessage, SCHEMA_VERSION } from '@vigil/shared/runtime';
+import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
+import { metricSum, scrape } from '../../../test/harness/metrics.js';
+import { DEFAULT_FEATURE_SETTINGS, defaultTestBundle, simulatedNormalReadings } from '../../../test/harness/model-fixture.js';
+import { MqttListener } from '../../../test/harness/mqtt-listener.js';
+import { waitFor } from '../../../test/harness/ports.js';
+import { startMosquitto, type TestServer } from '../../../test/harness/servers.js';
+import { featuresOfReadings } from '../../../training/src/bundle-builder.js';
+import type { ModelStatus } from '../src/model-link.js';
+
+const DEVICE = 'edge-9';
+
+/** A copy of a fixture bundle under a version of its own, staged beside the model folder. */
+async function stagedBundle(from: string, modelPath: string, version: string): Promise<string> {
+  const staged = `${modelPath}.${version}`;
+  await cp(from, staged, { recursive: true });
+  const manifest = JSON.parse(await readFile(join(staged, 'bundle.json'), 'utf8')) as { version: string };
+  manifest.version = version;
+  await writeFile(join(staged, 'bundle.json'), JSON.stringify(manifest));
+  return staged;
+}
+
+/** Drops a staged bundle in as a delivery would: the folder replaced by a rename. */
+async function deliver(staged: string, modelPath: string): Promise<void> {
+  await rename(modelPath, `${modelPath}.before-${Date.now()}`);
+  await rename(staged, modelPath);
+}
+
+describe('model registry and model commands (in-process inference, real mosquitto)', { timeout: 180_000 }, () => {
+  let broker: TestServer;
+  let listener: MqttListener;
+  let operator: MqttClient;
+  let inference: InferenceUnderTest;
+  let modelPath: string;
+  let features: number[][];
+  let seq = 0;
+
+  before(async () => {
+    broker = await startMosquitto();
+    listener = await MqttListener.connect(broker.url, [`vigil/${DEVICE}/#`]);
+    operator = await connectAsync(broker.url, { clientId: 'vigil-test-operator-models' });
+    modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
+    await rename(await stagedBundle(await defaultTestBundle({ seed: 3 }), modelPath, 'A'), modelPath);
+    features = featuresOfReadings(simulatedNormalReadings(1_000, 41), DEFAULT_FEATURE_SETTINGS).features.slice(-400);
+    inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, deviceId: DEVICE, mqtt: { url: broker.url }, learn: { samples: 300 } });
+  });
+
+  after(async () => {
+    await inference.stop();
+    await operator.endAsync();
+    await listener.close();
+    await broker.stop();
+  });
+
+  /** The same feature vectors for a fresh asset: its scores, in order. */
+  const scoresOf = async (asset: string, count = 120): Promise<number[]> => {
+    const first = seq + 1;
+    for (const vector of features.slice(0, count)) {
+      seq += 1;
+      await inference.upstream.send(encodeMessage({ v: SCHEMA_VERSION, kind: 'features', asset, seq, ts: Date.now(), ingestTs: Date.now(), features: vector, warmup: false, imputed: [] }));
+    }
+    await waitFor(`scores of ${asset}`, () => inference.scores.some((score) => score.seq === seq) || undefined, 10_000);
+    return inference.scores.filter((score) => score.seq >= first && score.seq <= seq).map((score) => score.score);
+  };
+  const status = (asset: string): ModelStatus | undefined => {
+    const last = listener.on(`/${asset}/model`).at(-1);
+    return last ? (JSON.parse(last.payload) as ModelStatus) : undefined;
+  };
+  const command = async (body: Record<string, unknown>): Promise<{ status: string; reason?: string }> => {
+    await operator.publishAsync(`vigil/${DEVICE}/a-1/command`, JSON.stringify(body), { qos: 1 });
+    const answer = await waitFor(`the answer to ${String(body.id)}`, () => listener.on('/a-1/command/result').find((message) => JSON.parse(message.payload).id === body.id), 10_000);
+    return JSON.parse(answer.payload) as { status: string; reason?: string };
+  };
+
+  it('keeps each bundle it runs, says so on the retained model topic, and rolls back to the previous one with exactly its scores', async () => {
+    const first = await scoresOf('a-1');
+    await waitFor('the model topic', () => status('a-1')?.active?.version === 'A' || undefined, 10_000);
+    await deliver(await stagedBundle(await defaultTestBundle({ seed: 9, samples: 2_000 }), modelPath, 'B'), modelPath);
+    await waitFor('B in service', () => status('a-1')?.active?.version === 'B' || undefined, 10_000);
+    assert.deepEqual(status('a-1')?.kept.map((entry) => [entry.version, entry.source]), [['A', 'delivered'], ['B', 'delivered']]);
+    const second = await scoresOf('a-2');
+    assert.notDeepEqual(second, first, 'another model, other scores');
+
+    assert.equal((await command({ id: 'r1', command: 'rollback', by: 'shift lead' })).status, 'accepted');
+    await waitFor('A back in service', () => status('a-1')?.active?.version === 'A' || undefined, 10_000);
+    assert.deepEqual(await scoresOf('a-3'), first, 'the previous model, the very same scores');
+    assert.match((await command({ id: 'r2', command: 'rollback' })).reason ?? '', /no earlier model/);
+    const index = JSON.parse(await readFile(join(dirname(modelPath), 'registry', 'index.json'), 'utf8')) as { entries: Array<{ version: string }> };
+    assert.deepEqual(index.entries.map((entry) => entry.version), ['A', 'B'], 'on the models volume');
+  });
+
+  it('pins a model: a newcomer is kept as a candidate, not put into service, until unpinned; a version can be pinned by name', async () => {
+    assert.equal((await command({ id: 'p1', command: 'pin' })).status, 'accepted');
+    await waitFor('pinned', () => status('a-1')?.pinned === 'A' || undefined, 10_000);
+    const refusedBefore = metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome: 'refused' });
+    await deliver(await stagedBundle(await defaultTestBundle({ seed: 11, samples: 2_000 }), modelPath, 'C'), modelPath);
+    await waitFor('C refused', async () => metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome: 'refused' }) > refusedBefore || undefined, 10_000);
+    await waitFor('C kept as a candidate', () => status('a-1')?.kept.some((entry) => entry.version === 'C') || undefined, 10_000).catch(() => undefined);
+    assert.equal(status('a-1')?.active?.version, 'A');
+    assert.equal((JSON.parse(await readFile(join(modelPath, 'bundle.json'), 'utf8')) as { version: string }).version, 'A', 'the pinned bundle is back in the model folder, for the next start');
+    assert.match((await command({ id: 'p2', command: 'rollback' })).reason ?? '', /pinned/);
+    assert.match((await command({ id: 'p3', command: 'relearn' })).reason ?? '', /pinned/);
+    assert.match((await command({ id: 'p4', command: 'pin', version: 'Z' })).reason ?? '', /no model Z/);
+    assert.equal((await command({ id: 'p5', command: 'pin', version: 'C' })).status, 'accepted');
+    await waitFor('C in service, pinned', () => (status('a-1')?.active?.version === 'C' && status('a-1')?.pinned === 'C') || undefined, 10_000);
+    assert.equal((await command({ id: 'p6', command: 'unpin' })).status, 'accepted');
+    assert.match((await command({ id: 'p7', command: 'unpin' })).reason ?? '', /no model is pinned/);
+    const audit = (await readFile(join(dirname(modelPath), 'model-commands.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { id: string; status: string });
+    for (const id of ['p1', 'p2', 'p4', 'p5', 'p6', 'p7']) assert.ok(audit.some((entry) => entry.id === id), `${id} in the audit log`);
+  });
+
+  it('relearns on command while the model in service keeps scoring, and puts the learned model into service', async () => {
+    assert.equal((await command({ id: 'l1', command: 'relearn', by: 'j.doe' })).status, 'accepted');
+    await waitFor('collecting', () => status('a-1')?.learn.state === 'collecting' || undefined, 10_000);
+    assert.match((await command({ id: 'l2', command: 'relearn' })).reason ?? '', /already collecting/);
+    const during = await scoresOf('a-4', 300);
+    assert.ok(during.length === 300 && inference.scores.slice(-300).every((score) => !score.warmup && score.model.version === 'C'), 'scored by the model in service while learning');
+    await waitFor('the learned model in service', () => (status('a-1')?.active?.source === 'learned' && status('a-1')?.learn.state === 'idle') || undefined, 60_000).catch((error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(status('a-1'))}`);
+    });
+    assert.equal(status('a-1')?.active?.name, 'learned-detector');
+    assert.ok((status('a-1')?.kept.length ?? 0) <= 5);
+  });
+
+  it('leaves alarm commands and what is not a command to the alert-publisher', async () => {
+    await operator.publishAsync(`vigil/${DEVICE}/a-1/command`, JSON.stringify({ id: 'x1', command: 'mute', until: Date.now() + 60_000 }), { qos: 1 });
+    await operator.publishAsync(`vigil/${DEVICE}/a-1/command`, '{"id":', { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    assert.equal(listener.on('/a-1/command/result').filter((message) => JSON.parse(message.payload).id === 'x1').length, 0);
+  });
+});
