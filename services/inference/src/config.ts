@@ -1,4 +1,5 @@
 import {
+  ConfigChecks,
   commonSchema,
   featureSpecSchema,
   defaultInputEndpoint,
@@ -8,7 +9,7 @@ import {
   type StageName,
   TOPOLOGY,
 } from '@vigil/shared/runtime';
-import { type ModelChoice, type ModelPrecision } from '@vigil/shared/model';
+import { parsePublicKey, type ModelChoice, type ModelPrecision } from '@vigil/shared/model';
 
 export const SERVICE = 'inference' satisfies StageName;
 const ENV = envPrefix(SERVICE);
@@ -30,6 +31,12 @@ export const schema = {
     env: `${ENV}_MODEL_PATH`,
   },
   modelWatchMs: { doc: 'How often the model folder is checked for a new bundle.', format: 'positive-int', default: 5000, env: `${ENV}_MODEL_WATCH_MS` },
+  modelPublicKey: {
+    doc: 'Ed25519 public key (base64 DER or PEM, from npm run sign -- --new-key): a bundle delivered into the model folder goes into service only if it is signed by its private key (bundles learned on the device need none); empty: no check.',
+    format: String,
+    default: '',
+    env: 'VIGIL_MODEL_PUBLIC_KEY',
+  },
   modelsKept: { doc: 'Bundles kept in the registry beside the model folder (for rollback and pin); the active and the pinned one are always kept.', format: 'positive-int', default: 5, env: `${ENV}_MODELS_KEPT` },
   mqtt: {
     url: { doc: 'Broker for the model topic and the model commands (relearn, rollback, pin, unpin); empty: neither.', format: 'mqtt-url-or-empty', default: '', env: 'VIGIL_MQTT_URL', sensitive: true },
@@ -69,5 +76,15 @@ export const schema = {
 export type InferenceConfig = ReturnType<typeof loadInferenceConfig>;
 
 export function loadInferenceConfig(overrides: Record<string, unknown> = {}) {
-  return loadConfig(schema, overrides);
+  const config = loadConfig(schema, overrides);
+  const checks = new ConfigChecks();
+  const modelPublicKey = config.modelPublicKey === '' ? undefined : checks.parse(() => {
+    try {
+      return parsePublicKey(config.modelPublicKey);
+    } catch (error) {
+      throw new Error(`VIGIL_MODEL_PUBLIC_KEY: not an Ed25519 public key (${error instanceof Error ? error.message : String(error)}); make one with npm run sign -- --new-key <file>`);
+    }
+  });
+  checks.done();
+  return { ...config, modelPublicKey };
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, startStage, type FeaturesMessage, type Logger, type RunningService } from '@vigil/shared/runtime';
 import type { LevelNews } from '@vigil/shared/detection';
-import { loadBundle, modelKindFor, type LoadedBundle } from '@vigil/shared/model';
+import { loadBundle, modelKindFor, signatureProblem, type LoadedBundle } from '@vigil/shared/model';
 import { valuesPerChannel, type FeatureSpec } from '@vigil/shared/features';
 import { SERVICE, type InferenceConfig } from './config.js';
 import { dirname, join } from 'node:path';
@@ -52,22 +52,35 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       // Learned here (its version is the learner's), or delivered into the model folder.
       const sourceOf = (version: string): 'learned' | 'delivered' => (learner?.bundleVersion === version ? 'learned' : 'delivered');
       models.gate = async (bundle) => {
+        // A delivered bundle, on a device that trusts a fleet key, must be signed by it.
+        if (config.modelPublicKey && sourceOf(bundle.manifest.version) === 'delivered') {
+          const problem = await signatureProblem(bundle.dir, config.modelPublicKey);
+          if (problem) {
+            logger.error({ version: bundle.manifest.version, reason: problem, keeping: models.active?.ref }, 'model bundle refused: its signature does not hold; the running model stays');
+            return 'unsigned';
+          }
+        }
         const pinned = registry.pinned;
-        if (!pinned || pinned.id === registryId(bundle.manifest)) return true;
+        if (!pinned || pinned.id === registryId(bundle.manifest)) return 'accept';
         // Pinned: the newcomer is kept as a candidate, and the pinned bundle goes back in the folder.
         logger.warn({ refused: bundle.manifest.version, pinned: pinned.version }, 'a model is pinned: the new bundle is kept in the registry, not put into service');
         await registry.record(bundle.manifest, sourceOf(bundle.manifest.version));
         await registry.install(pinned);
         announce();
-        return false;
+        return 'pinned';
       };
       models.onActivated = async (bundle) => {
         await registry.recordActive(bundle.manifest, sourceOf(bundle.manifest.version));
         announce();
       };
       await models.reload();
-      // A pinned bundle reinstalled at start (the folder held another): load it.
-      if (!models.active && registry.pinned) await models.reload();
+      // The folder's bundle refused at start (pinned another, unsigned): the registry's active one, if any.
+      const fallback = registry.pinned ?? registry.active;
+      if (!models.active && fallback) {
+        logger.warn({ model: fallback.version, refused: models.lastRefusal }, 'the bundle in the model folder was refused: back to the last model in service');
+        await registry.install(fallback);
+        await models.reload();
+      }
       const featureSpec: FeatureSpec = {
         channels: config.channels,
         features: config.features,
@@ -86,10 +99,12 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       };
       if (!models.active) {
         if ((await models.bundlePresent()) || !config.learn.enabled) {
-          const reason = await loadBundle(config.modelPath).then(
-            () => 'it changed while loading',
-            (error: unknown) => (error instanceof Error ? error.message : String(error)),
-          );
+          const reason =
+            models.lastRefusal ??
+            (await loadBundle(config.modelPath).then(
+              () => 'it changed while loading',
+              (error: unknown) => (error instanceof Error ? error.message : String(error)),
+            ));
           throw new Error(`cannot load the model bundle at ${config.modelPath}: ${reason}`);
         }
         startLearning('no model yet');

@@ -17,8 +17,10 @@ export interface ActiveModel {
 
 export class ModelHolder {
   active: ActiveModel | undefined;
-  /** Asked before a new bundle goes into service (a pinned model refuses the others). */
-  gate: ((bundle: LoadedBundle) => Promise<boolean>) | undefined;
+  /** Asked before a new bundle goes into service: `accept`, or why not (a metric label). */
+  gate: ((bundle: LoadedBundle) => Promise<'accept' | 'pinned' | 'unsigned'>) | undefined;
+  /** Why the last bundle was refused, for the start-up error. */
+  lastRefusal: string | undefined;
   /** Told after a bundle went into service. */
   onActivated: ((bundle: LoadedBundle) => Promise<void>) | undefined;
   private loadedStamp = '';
@@ -57,6 +59,7 @@ export class ModelHolder {
     try {
       bundle = await loadBundle(this.modelPath);
     } catch (error) {
+      this.lastRefusal = error instanceof Error ? error.message : String(error);
       this.loads.inc({ outcome: 'rejected' });
       this.logger.error(
         { modelPath: this.modelPath, err: error instanceof Error ? error.message : String(error), keeping: this.active?.ref },
@@ -76,8 +79,10 @@ export class ModelHolder {
     const { manifest } = bundle;
     // The same model put back (a pinned one reinstalled): nothing changes, its assets keep their memory.
     if (previous && previous.ref.name === manifest.name && previous.ref.version === manifest.version) return false;
-    if (this.gate && !(await this.gate(bundle))) {
-      this.loads.inc({ outcome: 'refused' });
+    const verdict = this.gate ? await this.gate(bundle) : 'accept';
+    if (verdict !== 'accept') {
+      this.loads.inc({ outcome: verdict });
+      this.lastRefusal = verdict === 'pinned' ? 'another model is pinned' : 'its signature does not hold (VIGIL_MODEL_PUBLIC_KEY)';
       return false;
     }
     this.active = {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
+import { generateSigningKeys, signBundle } from '@vigil/shared/model';
 import { encodeMessage, SCHEMA_VERSION } from '@vigil/shared/runtime';
 import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
@@ -104,9 +105,9 @@ describe('model registry and model commands (in-process inference, real mosquitt
   it('pins a model: a newcomer is kept as a candidate, not put into service, until unpinned; a version can be pinned by name', async () => {
     assert.equal((await command({ id: 'p1', command: 'pin' })).status, 'accepted');
     await waitFor('pinned', () => status('a-1')?.pinned === 'A' || undefined, 10_000);
-    const refusedBefore = metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome: 'refused' });
+    const refusedBefore = metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome: 'pinned' });
     await deliver(await stagedBundle(await defaultTestBundle({ seed: 11, samples: 2_000 }), modelPath, 'C'), modelPath);
-    await waitFor('C refused', async () => metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome: 'refused' }) > refusedBefore || undefined, 10_000);
+    await waitFor('C refused', async () => metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome: 'pinned' }) > refusedBefore || undefined, 10_000);
     await waitFor('C kept as a candidate', () => status('a-1')?.kept.some((entry) => entry.version === 'C') || undefined, 10_000).catch(() => undefined);
     assert.equal(status('a-1')?.active?.version, 'A');
     assert.equal((JSON.parse(await readFile(join(modelPath, 'bundle.json'), 'utf8')) as { version: string }).version, 'A', 'the pinned bundle is back in the model folder, for the next start');
@@ -139,5 +140,54 @@ describe('model registry and model commands (in-process inference, real mosquitt
     await operator.publishAsync(`vigil/${DEVICE}/a-1/command`, '{"id":', { qos: 1 });
     await new Promise((resolve) => setTimeout(resolve, 700));
     assert.equal(listener.on('/a-1/command/result').filter((message) => JSON.parse(message.payload).id === 'x1').length, 0);
+  });
+});
+
+describe('a device that trusts a fleet key (in-process inference, real bundles)', { timeout: 180_000 }, () => {
+  it('puts into service only delivered bundles signed by that key, learned ones without, and falls back at start', async () => {
+    const fleet = generateSigningKeys();
+    const modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
+    const signed = async (version: string) => {
+      const staged = await stagedBundle(await defaultTestBundle({ seed: 3 }), modelPath, version);
+      await signBundle(staged, fleet.privateKeyPem);
+      return staged;
+    };
+    await rename(await signed('S1'), modelPath);
+    const settings = { modelPath, modelWatchMs: 200, modelPublicKey: fleet.publicKeyBase64, learn: { samples: 300 } };
+    let inference = await startInferenceUnderTest(settings);
+    const loads = async (outcome: string) => metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome });
+    try {
+      assert.equal(inference.service.bundle?.manifest.version, 'S1');
+      await deliver(await stagedBundle(await defaultTestBundle({ seed: 9, samples: 2_000 }), modelPath, 'U1'), modelPath);
+      await waitFor('the unsigned bundle refused', async () => (await loads('unsigned')) === 1 || undefined, 10_000);
+      const tampered = await signed('T1');
+      await writeFile(join(tampered, 'bundle.json'), (await readFile(join(tampered, 'bundle.json'), 'utf8')).replace('"T1"', '"T2"'));
+      await deliver(tampered, modelPath);
+      await waitFor('the tampered bundle refused', async () => (await loads('unsigned')) === 2 || undefined, 10_000);
+      assert.equal(inference.service.bundle?.manifest.version, 'S1', 'the running model stays');
+      await deliver(await signed('S2'), modelPath);
+      await waitFor('the signed bundle in service', () => inference.service.bundle?.manifest.version === 'S2' || undefined, 10_000);
+
+      // A restart with an unsigned bundle in the folder runs the last model in service instead.
+      await deliver(await stagedBundle(await defaultTestBundle({ seed: 9, samples: 2_000 }), modelPath, 'U2'), modelPath);
+      await waitFor('refused', async () => (await loads('unsigned')) === 3 || undefined, 10_000);
+      await inference.stop();
+      inference = await startInferenceUnderTest(settings);
+      assert.equal(inference.service.bundle?.manifest.version, 'S2');
+      await inference.stop();
+
+      // Learned on the device: no signature needed.
+      inference = await startInferenceUnderTest({ ...settings, modelPath: join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current') });
+      const vectors = featuresOfReadings(simulatedNormalReadings(1_000, 43), DEFAULT_FEATURE_SETTINGS).features.slice(-300);
+      let seq = 0;
+      for (const vector of vectors) {
+        seq += 1;
+        await inference.upstream.send(encodeMessage({ v: SCHEMA_VERSION, kind: 'features', asset: 'a', seq, ts: Date.now(), ingestTs: Date.now(), features: vector, warmup: false, imputed: [] }));
+      }
+      await waitFor('the learned model in service', () => inference.service.bundle?.manifest.name === 'learned-detector' || undefined, 60_000);
+      assert.equal(await loads('unsigned'), 0);
+    } finally {
+      await inference.stop();
+    }
   });
 });

@@ -7,3 +7,4 @@ export * from './int8-network.js';
 export * from './conv-runtime.js';
 export * from './forest-scorer.js';
 export * from './detector-scorer.js';
+export * from './bundle-signature.js';
