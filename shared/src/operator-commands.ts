@@ -7,7 +7,10 @@
 import { appendFileSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export const ALARM_COMMANDS = ['ack', 'mute', 'unmute'] as const;
+export const ALARM_COMMANDS = ['ack', 'mute', 'unmute', 'feedback'] as const;
+/** An operator's verdict on an alarm episode (`feedback`). */
+export const FEEDBACK_VERDICTS = ['false-positive', 'confirmed', 'new-normal'] as const;
+export type FeedbackVerdict = (typeof FEEDBACK_VERDICTS)[number];
 export const MODEL_COMMANDS = ['relearn', 'rollback', 'pin', 'unpin'] as const;
 export type ModelCommandName = (typeof MODEL_COMMANDS)[number];
 

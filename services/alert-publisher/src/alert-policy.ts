@@ -60,6 +60,12 @@ export class AlertPolicy {
     return current?.raised.id === episode ? current.raised : undefined;
   }
 
+  /** The highest score of the asset's current (or last) episode so far, if its id is `episode`. */
+  peakOf(asset: string, episode: string): number | undefined {
+    const current = this.episodes.get(asset);
+    return current?.raised.id === episode ? current.peakScore : undefined;
+  }
+
   /** Drops an asset's episode (it gave up its place in the publisher's tables). */
   forget(asset: string): void {
     this.episodes.delete(asset);

@@ -8,9 +8,10 @@
  *   {"id": "r-17", "command": "ack", "episode": "<episode id>", "by": "j.doe"}
  *   {"id": "r-18", "command": "mute", "until": "2026-12-03T18:00:00Z", "reason": "maintenance"}
  *   {"id": "r-19", "command": "unmute"}
+ *   {"id": "r-20", "command": "feedback", "episode": "<episode id>", "verdict": "false-positive", "note": "valve test"}
  * The model commands (relearn, rollback, pin, unpin) on the same topic are the inference service's.
  */
-import { ALARM_COMMANDS, commandText as text, MAX_COMMAND_BYTES, MODEL_COMMANDS } from '@vigil/shared/runtime';
+import { ALARM_COMMANDS, commandText as text, FEEDBACK_VERDICTS, MAX_COMMAND_BYTES, MODEL_COMMANDS, type FeedbackVerdict } from '@vigil/shared/runtime';
 
 export const COMMANDS = ALARM_COMMANDS;
 export type CommandName = (typeof COMMANDS)[number];
@@ -21,7 +22,8 @@ export const MAX_MUTE_MS = 7 * 86_400_000;
 export type Command =
   | { id: string; command: 'ack'; episode: string; by: string }
   | { id: string; command: 'mute'; untilMs: number; reason: string; by: string }
-  | { id: string; command: 'unmute'; by: string };
+  | { id: string; command: 'unmute'; by: string }
+  | { id: string; command: 'feedback'; episode: string; verdict: FeedbackVerdict; note: string; by: string };
 
 /** Parses a command payload, or says why it is refused; undefined for a model command (the inference service's). */
 export function parseCommand(payload: Buffer, now: number): Command | { refused: string; id: string; command: string } | undefined {
@@ -51,6 +53,13 @@ export function parseCommand(payload: Buffer, now: number): Command | { refused:
     }
     case 'unmute':
       return { id, command, by };
+    case 'feedback': {
+      const episode = text(fields.episode, 256);
+      const verdict = FEEDBACK_VERDICTS.find((known) => known === fields.verdict);
+      if (!episode) return { refused: 'feedback needs "episode"', id, command };
+      if (!verdict) return { refused: `"verdict" must be one of ${FEEDBACK_VERDICTS.join(', ')}`, id, command };
+      return { id, command, episode, verdict, note: text(fields.note, 200) ?? '', by };
+    }
     default:
       if ((MODEL_COMMANDS as readonly string[]).includes(command)) return undefined;
       return { refused: `unknown command; one of ${[...COMMANDS, ...MODEL_COMMANDS].join(', ')}`, id, command };

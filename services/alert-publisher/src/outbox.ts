@@ -28,6 +28,11 @@ export interface Alert {
   event?: 'raised' | 'cleared' | 'acknowledged';
   /** acknowledged: who said so (as the command gave it), and when. */
   by?: string;
+  /**
+   * raised: held back first as a known false alarm (an operator's false-positive), published once
+   * its score passed that alarm's peak.
+   */
+  escalated?: boolean;
   /** The id of the alert that raised the episode. */
   episode?: string;
   /** Times the asset re-entered the anomalous state within the cooldown, in this episode. */

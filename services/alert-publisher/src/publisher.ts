@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { AssetSlots, AuditLog, Counter, Gauge, isoTime, isValidAssetId, startStage, type CommandResult, type DecisionMessage, type Logger, type RunningStage } from '@vigil/shared/runtime';
 import { AlertPolicy, rescuedAlert } from './alert-policy.js';
 import { COMMANDS, Mutes, parseCommand } from './commands.js';
+import { FALSE_ALARM_MEMORY_MS, KnownFalseAlarms } from './known-false-alarms.js';
 import { SERVICE, type PublisherConfig } from './config.js';
 import { birthTopic, discoveryMessages, type DiscoverySettings } from './home-assistant.js';
 import { connectBroker, credentialsAndTls, topicsFor } from './mqtt-link.js';
@@ -237,6 +238,29 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     sparkplug?.observe(decision);
     const verdict = policy.judge(decision);
     if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
+    // An episode held back as a known false alarm: raised after all once it grows past that alarm's peak.
+    const held = heldBack.get(decision.asset);
+    if (held && decision.state === 'anomalous' && decision.score > held.bound && verdict.kind !== 'alert') {
+      heldBack.delete(decision.asset);
+      keep({ ...held.alert, id: `${held.alert.id}:escalated`, score: decision.score, seq: decision.seq, ts: decision.ts, time: isoTime(decision.ts) ?? held.alert.time, escalated: true });
+    }
+    if (verdict.kind === 'alert') {
+      const known = falseAlarms.match(decision.asset, verdict.alert.contributors[0]?.sensor, verdict.alert.score);
+      if (known) {
+        heldBack.set(decision.asset, { alert: verdict.alert, bound: known.peakScore });
+        heldBackTotal.inc({ asset: decision.asset });
+        audit.write({ at: new Date().toISOString(), heldBack: verdict.alert, like: known.episode });
+        metrics.completed(decision.ingestTs);
+        return;
+      }
+      heldBack.delete(decision.asset);
+    }
+    if (verdict.kind === 'cleared' && heldBack.get(decision.asset)?.alert.episode === verdict.alert.episode) {
+      heldBack.delete(decision.asset);
+      audit.write({ at: new Date().toISOString(), heldBack: verdict.alert });
+      metrics.completed(decision.ingestTs);
+      return;
+    }
     if (verdict.kind === 'alert' || verdict.kind === 'cleared') {
       // A muted asset's episodes are still judged and recorded (audit log), not published.
       if (mutes.isMuted(decision.asset, Date.now())) {
@@ -261,6 +285,16 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   });
   const mutes = new Mutes();
   const audit = new AuditLog(join(dirname(config.outboxPath), 'commands.jsonl'));
+  // Operators' verdicts on episodes: the labelled record a later learning or evaluation can use.
+  const labels = new AuditLog(join(dirname(config.outboxPath), 'labels.jsonl'));
+  const falseAlarms = new KnownFalseAlarms(join(dirname(config.outboxPath), 'false-alarms.json'));
+  const heldBack = new Map<string, { alert: Alert; bound: number }>();
+  const heldBackTotal = new Counter({
+    name: 'vigil_alerts_held_back_total',
+    help: 'Alarms held back because they match an episode an operator marked false-positive (same asset, same leading sensor, no stronger); raised after all if they grow past it.',
+    labelNames: ['asset'] as const,
+    registers,
+  });
   const answerCommand = (asset: string, payload: Buffer): void => {
     const now = Date.now();
     const parsed = isValidAssetId(asset) ? parseCommand(payload, now) : { refused: 'not a valid asset id', id: '', command: '' };
@@ -281,6 +315,20 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
         case 'unmute':
           if (!mutes.clear(asset)) reason = 'not muted';
           break;
+        case 'feedback': {
+          const raised = policy.episodeOf(asset, parsed.episode);
+          if (!raised) {
+            reason = 'no such episode: feedback is taken on the current or last episode of this asset';
+            break;
+          }
+          const peak = Math.max(raised.score, policy.peakOf(asset, parsed.episode) ?? 0);
+          labels.write({ at: new Date(now).toISOString(), asset, episode: raised.id, verdict: parsed.verdict, note: parsed.note, by: parsed.by, raisedAt: raised.time, peakScore: peak, contributors: raised.contributors, model: raised.model });
+          if (parsed.verdict === 'false-positive') {
+            falseAlarms.add({ asset, leader: raised.contributors[0]?.sensor ?? '', peakScore: peak, episode: raised.id, untilMs: now + FALSE_ALARM_MEMORY_MS }, now);
+          }
+          // new-normal: the inference service relearns (it hears the same command); confirmed: the label is all.
+          break;
+        }
       }
     }
     const result: CommandResult = {

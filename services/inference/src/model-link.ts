@@ -9,6 +9,8 @@
  *   {"id": "m-2", "command": "pin", "version": "2026-12-03T10:00:00.000Z"}   (no version: the active one)
  *   {"id": "m-3", "command": "unpin"}
  *   {"id": "m-4", "command": "relearn"}     learn anew from now; the active model scores meanwhile
+ * A `feedback` with verdict `new-normal` (the alert-publisher's command, which it answers) also
+ * starts a relearn here.
  */
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
@@ -27,6 +29,8 @@ import {
 export interface ModelCommand {
   id: string;
   command: ModelCommandName;
+  /** From a `feedback` with verdict `new-normal`: carried out, answered by the alert-publisher. */
+  silent?: boolean;
   asset: string;
   /** pin: the version to pin (empty: the active one). */
   version: string;
@@ -67,8 +71,10 @@ export function parseModelCommand(payload: Buffer, asset: string): ModelCommand 
     return undefined;
   }
   const command = commandText(fields.command, 16) ?? '';
-  if (!(MODEL_COMMANDS as readonly string[]).includes(command)) return undefined;
   const id = commandText(fields.id, 64);
+  // The operator says the machine's new state is normal: learn it. The publisher records and answers it.
+  if (command === 'feedback' && fields.verdict === 'new-normal' && id) return { id, command: 'relearn', asset, version: '', by: commandText(fields.by, 64) ?? '', silent: true };
+  if (!(MODEL_COMMANDS as readonly string[]).includes(command)) return undefined;
   if (!id) return { refused: 'id must be a string of 1-64 characters', id: '', command };
   return { id, command: command as ModelCommandName, asset, version: commandText(fields.version, 128) ?? '', by: commandText(fields.by, 64) ?? '' };
 }
@@ -151,6 +157,7 @@ export class ModelLink {
     };
     this.audit.write({ ...result, request: 'refused' in parsed ? undefined : parsed });
     this.logger.info({ ...result }, 'model command');
+    if (!('refused' in parsed) && parsed.silent) return;
     if (this.client.connected) this.client.publish(`${topic}/result`, JSON.stringify(result), { qos: 1 });
   }
 

@@ -135,11 +135,13 @@ describe('model registry and model commands (in-process inference, real mosquitt
     assert.ok((status('a-1')?.kept.length ?? 0) <= 5);
   });
 
-  it('leaves alarm commands and what is not a command to the alert-publisher', async () => {
+  it('leaves alarm commands and what is not a command to the alert-publisher, and relearns on a new-normal verdict without answering it', async () => {
     await operator.publishAsync(`vigil/${DEVICE}/a-1/command`, JSON.stringify({ id: 'x1', command: 'mute', until: Date.now() + 60_000 }), { qos: 1 });
     await operator.publishAsync(`vigil/${DEVICE}/a-1/command`, '{"id":', { qos: 1 });
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    assert.equal(listener.on('/a-1/command/result').filter((message) => JSON.parse(message.payload).id === 'x1').length, 0);
+    await operator.publishAsync(`vigil/${DEVICE}/a-1/command`, JSON.stringify({ id: 'x2', command: 'feedback', episode: 'e', verdict: 'new-normal' }), { qos: 1 });
+    await waitFor('learning the new normal', () => status('a-1')?.learn.state === 'collecting' || undefined, 10_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(listener.on('/a-1/command/result').filter((message) => ['x1', 'x2'].includes(JSON.parse(message.payload).id)).length, 0);
   });
 });
 
