@@ -4,6 +4,7 @@
 #   VIGIL_MQTT_REMOTE_USERNAME / _PASSWORD   reads what vigil publishes (vigil/#)
 #   VIGIL_MQTT_SENSOR_USERNAME / _PASSWORD   also writes readings, only under sensors/<its name>/
 #   VIGIL_MQTT_OPERATOR_USERNAME / _PASSWORD also sends operator commands (vigil/<device>/<asset>/command)
+#                                            and fleet model bundles (vigil/fleet/<fleet>/model)
 # A name must be 1-64 of A-Z a-z 0-9 _ . - and must not start with "vigil": on the published
 # listener a client's id is its user name, and vigil's own client ids start with "vigil".
 # (VIGIL_MOSQUITTO_DATA and VIGIL_MOSQUITTO_CONFIG exist for the tests, which run this script
@@ -71,6 +72,8 @@ if [ -n "${VIGIL_MQTT_OPERATOR_USERNAME:-}" ] && [ -n "${VIGIL_MQTT_OPERATOR_PAS
     echo "topic write vigil/+/+/command"
     echo "# A SCADA host's Sparkplug rebirth request."
     echo "topic write spBv1.0/+/NCMD/+"
+    echo "# Signed model bundles for the fleet (retained), taken only if the device's public key verifies them."
+    echo "topic write vigil/fleet/+/model"
   } >> "$acl"
   echo "vigil: operator user '$VIGIL_MQTT_OPERATOR_USERNAME' can send commands on vigil/<device>/<asset>/command on port 1883"
 fi

@@ -3,22 +3,24 @@
  *   npm run sign -- --new-key fleet-model.key      makes an Ed25519 key pair: the private key to
  *                                                  that file (keep it off the devices), the public
  *                                                  key printed for VIGIL_MODEL_PUBLIC_KEY
- *   npm run sign -- --key fleet-model.key --bundle models/pump
- *                                                  writes models/pump/bundle.sig
+ *   npm run sign -- --key fleet-model.key --bundle models/pump [--archive pump.vba]
+ *                                                  writes models/pump/bundle.sig, and with --archive
+ *                                                  the signed bundle as one file to deliver to the
+ *                                                  fleet (a retained MQTT message or an HTTPS URL)
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateSigningKeys, MANIFEST_FILE, signBundle } from '@vigil/shared/model';
+import { generateSigningKeys, MANIFEST_FILE, packBundle, signBundle } from '@vigil/shared/model';
 
 function fail(message: string): never {
   console.error(`npm run sign: ${message}`);
   process.exit(2);
 }
 
-let args: { key?: string; bundle?: string; 'new-key'?: string };
+let args: { key?: string; bundle?: string; 'new-key'?: string; archive?: string };
 try {
-  ({ values: args } = parseArgs({ options: { key: { type: 'string' }, bundle: { type: 'string' }, 'new-key': { type: 'string' } } }));
+  ({ values: args } = parseArgs({ options: { key: { type: 'string' }, bundle: { type: 'string' }, 'new-key': { type: 'string' }, archive: { type: 'string' } } }));
 } catch (error) {
   fail(`${error instanceof Error ? error.message : String(error)}; use --new-key <file>, or --key <file> --bundle <folder>`);
 }
@@ -41,6 +43,11 @@ if (args['new-key']) {
   try {
     const id = await signBundle(args.bundle, pem);
     console.log(`signed ${args.bundle} (key ${id})`);
+    if (args.archive) {
+      const archive = await packBundle(args.bundle);
+      writeFileSync(args.archive, archive);
+      console.log(`archive ${args.archive}: ${archive.length} bytes${archive.length > 60_000 ? ' (too large for a retained MQTT message on the stack broker: deliver it by URL)' : ''}`);
+    }
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
   }

@@ -37,6 +37,20 @@ export const schema = {
     default: '',
     env: 'VIGIL_MODEL_PUBLIC_KEY',
   },
+  modelFleetTopic: {
+    doc: 'MQTT topic a fleet delivers signed bundle archives on (retained; npm run sign -- --archive), for example vigil/fleet/pumps/model; empty: none. Needs VIGIL_MODEL_PUBLIC_KEY.',
+    format: String,
+    default: '',
+    env: 'VIGIL_MODEL_FLEET_TOPIC',
+  },
+  modelUrl: {
+    doc: 'URL of a signed bundle archive, checked every modelUrlCheckS (If-None-Match); empty: none. Needs VIGIL_MODEL_PUBLIC_KEY.',
+    format: 'http-url-or-empty',
+    default: '',
+    env: 'VIGIL_MODEL_URL',
+    sensitive: true,
+  },
+  modelUrlCheckS: { doc: 'How often the model URL is checked.', format: 'positive-int', default: 3600, env: 'VIGIL_MODEL_URL_CHECK_S' },
   modelsKept: { doc: 'Bundles kept in the registry beside the model folder (for rollback and pin); the active and the pinned one are always kept.', format: 'positive-int', default: 5, env: `${ENV}_MODELS_KEPT` },
   mqtt: {
     url: { doc: 'Broker for the model topic and the model commands (relearn, rollback, pin, unpin); empty: neither.', format: 'mqtt-url-or-empty', default: '', env: 'VIGIL_MQTT_URL', sensitive: true },
@@ -85,6 +99,12 @@ export function loadInferenceConfig(overrides: Record<string, unknown> = {}) {
       throw new Error(`VIGIL_MODEL_PUBLIC_KEY: not an Ed25519 public key (${error instanceof Error ? error.message : String(error)}); make one with npm run sign -- --new-key <file>`);
     }
   });
+  checks.require(
+    (config.modelFleetTopic === '' && config.modelUrl === '') || config.modelPublicKey !== '',
+    'delivering models to a fleet (VIGIL_MODEL_FLEET_TOPIC or VIGIL_MODEL_URL) needs VIGIL_MODEL_PUBLIC_KEY: a bundle from the network is taken only if signed',
+  );
+  checks.require(config.modelFleetTopic === '' || config.mqtt.url !== '', 'VIGIL_MODEL_FLEET_TOPIC needs the broker: set VIGIL_MQTT_URL');
+  checks.require(!/[+#]/.test(config.modelFleetTopic), 'VIGIL_MODEL_FLEET_TOPIC must be one topic, without the wildcards + and #');
   checks.done();
   return { ...config, modelPublicKey };
 }

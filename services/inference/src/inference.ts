@@ -6,6 +6,7 @@ import { SERVICE, type InferenceConfig } from './config.js';
 import { dirname, join } from 'node:path';
 import { Learner } from './learner.js';
 import { ModelHolder } from './model-holder.js';
+import { ModelDelivery } from './model-delivery.js';
 import { ModelLink, type ModelCommand, type ModelStatus } from './model-link.js';
 import { ModelRegistry, registryId } from './model-registry.js';
 
@@ -49,6 +50,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       // Declared before the first load, which announces the model on the link.
       let learner: Learner | undefined;
       let link: ModelLink | undefined;
+      let delivery: ModelDelivery | undefined;
       // Learned here (its version is the learner's), or delivered into the model folder.
       const sourceOf = (version: string): 'learned' | 'delivered' => (learner?.bundleVersion === version ? 'learned' : 'delivered');
       models.gate = async (bundle) => {
@@ -123,6 +125,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
                 ? { state: 'failed', progress: 1, reason: learner?.failure ?? 'unknown' }
                 : { state: 'idle', progress: 0 },
           kept: registry.entries.map(({ name, version, source, registeredAt, samples }) => ({ name, version, source, registeredAt, samples })),
+          ...(delivery?.last ? { lastDelivery: delivery.last } : {}),
         };
       }
       const carryOut = async (command: ModelCommand): Promise<string | undefined> => {
@@ -158,10 +161,23 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
             return undefined;
         }
       };
+      delivery = config.modelPublicKey
+        ? new ModelDelivery(config.modelPath, config.modelPublicKey, () => models.active?.ref.version, async (report) => {
+            if (report.outcome === 'installed') await models.reload();
+            announce();
+          }, logger)
+        : undefined;
       link =
         config.mqtt.url === ''
           ? undefined
-          : new ModelLink({ ...config.mqtt, deviceId: config.deviceId, auditPath: join(dirname(config.modelPath), 'model-commands.jsonl') }, logger, carryOut);
+          : new ModelLink(
+              { ...config.mqtt, deviceId: config.deviceId, auditPath: join(dirname(config.modelPath), 'model-commands.jsonl'), fleetTopic: config.modelFleetTopic },
+              logger,
+              carryOut,
+              (archive) => void delivery?.take(archive, 'mqtt'),
+            );
+      const fleet = delivery;
+      if (fleet && config.modelUrl !== '') fleet.watchUrl(config.modelUrl, config.modelUrlCheckS * 1000);
       function announce(): void {
         link?.announce(status());
       }
@@ -229,6 +245,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         parts: [
           { name: 'model-watch', stop: () => models.stop() },
           ...(link ? [{ name: 'model-link', stop: () => link.stop() }] : []),
+          ...(fleet ? [{ name: 'model-delivery', stop: async () => fleet.stop() }] : []),
         ],
         started: { model: models.active?.ref ?? learningRef, mode: models.active ? 'scoring' : 'learning' },
       };

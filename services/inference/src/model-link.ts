@@ -42,6 +42,8 @@ export interface ModelStatus {
   pinned: string | null;
   learn: { state: 'idle' | 'collecting' | 'training' | 'failed'; progress: number; reason?: string };
   kept: Array<{ name: string; version: string; source: string; registeredAt: string; samples: number }>;
+  /** The last bundle delivered to the fleet (MQTT or URL): taken, refused (why), or already in service. */
+  lastDelivery?: { at: string; from: string; outcome: string; version?: string; reason?: string };
 }
 
 export interface ModelLinkSettings {
@@ -54,6 +56,8 @@ export interface ModelLinkSettings {
   topicPrefix: string;
   deviceId: string;
   auditPath: string;
+  /** The fleet's bundle topic (retained archives); empty: none. */
+  fleetTopic: string;
 }
 
 /** Assets the model topic is kept for; past it, new names get none (they still get scores). */
@@ -90,6 +94,8 @@ export class ModelLink {
     private readonly logger: Logger,
     /** Carries a command out: undefined when accepted, else why it is refused. */
     private readonly carryOut: (command: ModelCommand) => Promise<string | undefined>,
+    /** A bundle archive from the fleet topic. */
+    private readonly onFleetBundle: (archive: Buffer) => void = () => undefined,
   ) {
     this.audit = new AuditLog(settings.auditPath);
     const options: IClientOptions = {
@@ -108,6 +114,7 @@ export class ModelLink {
     reconnectWithBackoff(this.client);
     this.client.on('connect', () => {
       this.client.subscribe(`${settings.topicPrefix}/${settings.deviceId}/+/command`, { qos: 1 });
+      if (settings.fleetTopic !== '') this.client.subscribe(settings.fleetTopic, { qos: 1 });
       for (const asset of this.assets) this.publishStatus(asset);
     });
     this.client.on('error', (error) => this.logger.debug({ err: error.message }, 'model link: mqtt error'));
@@ -133,6 +140,11 @@ export class ModelLink {
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {
+    if (this.settings.fleetTopic !== '' && topic === this.settings.fleetTopic) {
+      // An empty retained message is the fleet taking its bundle back: nothing to install.
+      if (payload.length > 0) this.onFleetBundle(payload);
+      return;
+    }
     const head = `${this.settings.topicPrefix}/${this.settings.deviceId}/`;
     if (!topic.startsWith(head) || !topic.endsWith('/command')) return;
     const asset = topic.slice(head.length, -'/command'.length);

@@ -8,3 +8,4 @@ export * from './conv-runtime.js';
 export * from './forest-scorer.js';
 export * from './detector-scorer.js';
 export * from './bundle-signature.js';
+export * from './bundle-archive.js';
