@@ -51,6 +51,12 @@ export const schema = {
     sensitive: true,
   },
   modelUrlCheckS: { doc: 'How often the model URL is checked.', format: 'positive-int', default: 3600, env: 'VIGIL_MODEL_URL_CHECK_S' },
+  shadowS: {
+    doc: 'A new model (learned or delivered) scores beside the one in service for this long and is promoted only if it raised no more alarms; 0: put into service at once. Calibrated models only (the default detector).',
+    format: 'nat',
+    default: 600,
+    env: `${ENV}_SHADOW_S`,
+  },
   modelsKept: { doc: 'Bundles kept in the registry beside the model folder (for rollback and pin); the active and the pinned one are always kept.', format: 'positive-int', default: 5, env: `${ENV}_MODELS_KEPT` },
   mqtt: {
     url: { doc: 'Broker for the model topic and the model commands (relearn, rollback, pin, unpin); empty: neither.', format: 'mqtt-url-or-empty', default: '', env: 'VIGIL_MQTT_URL', sensitive: true },

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, startStage, type FeaturesMessage, type Logger, type RunningService } from '@vigil/shared/runtime';
 import type { LevelNews } from '@vigil/shared/detection';
-import { loadBundle, modelKindFor, signatureProblem, type LoadedBundle } from '@vigil/shared/model';
+import { DEFAULT_EVIDENCE_ALARM_SETTINGS } from '@vigil/shared/detection';
+import { loadBundle, modelKindFor, scorerForBundle, signatureProblem, type LoadedBundle } from '@vigil/shared/model';
 import { valuesPerChannel, type FeatureSpec } from '@vigil/shared/features';
 import { SERVICE, type InferenceConfig } from './config.js';
 import { dirname, join } from 'node:path';
@@ -9,6 +10,7 @@ import { ModelHolder } from './model-holder.js';
 import { ModelDelivery } from './model-delivery.js';
 import { ModelLink, type ModelCommand, type ModelStatus } from './model-link.js';
 import { ModelRegistry, registryId } from './model-registry.js';
+import { Shadow } from './shadow.js';
 
 export interface Inference extends RunningService {
   readonly opsPort: number;
@@ -51,6 +53,24 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       let learner: Learner | undefined;
       let link: ModelLink | undefined;
       let delivery: ModelDelivery | undefined;
+      let shadow: Shadow | undefined;
+      // An operator's rollback or pin puts its model into service at once, without a shadow period.
+      let operatorInstall = false;
+      let lastShadow: { version: string; outcome: 'promoted' | 'kept-as-candidate'; reason: string } | undefined;
+      const concludeShadow = async (ended: Shadow): Promise<void> => {
+        const { version } = ended.bundle.manifest;
+        const pinned = registry.pinned;
+        const { promote, reason } = pinned && pinned.id !== registryId(ended.bundle.manifest) ? { promote: false, reason: `kept as a candidate: ${pinned.version} was pinned meanwhile` } : ended.verdict();
+        lastShadow = { version, outcome: promote ? 'promoted' : 'kept-as-candidate', reason };
+        logger.info({ candidate: version, reason }, 'shadow period over');
+        if (promote) await models.activate(ended.bundle);
+        else {
+          // Kept for a pin or a later look; the model in service goes back in the folder for the next start.
+          await registry.record(ended.bundle.manifest, sourceOf(version));
+          if (registry.active) await registry.install(registry.active);
+        }
+        announce();
+      };
       // Learned here (its version is the learner's), or delivered into the model folder.
       const sourceOf = (version: string): 'learned' | 'delivered' => (learner?.bundleVersion === version ? 'learned' : 'delivered');
       models.gate = async (bundle) => {
@@ -63,7 +83,18 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
           }
         }
         const pinned = registry.pinned;
-        if (!pinned || pinned.id === registryId(bundle.manifest)) return 'accept';
+        if (!pinned || pinned.id === registryId(bundle.manifest)) {
+          // With a calibrated model in service, a calibrated newcomer earns its place in the shadow first.
+          const candidate = scorerForBundle(bundle);
+          const inService = models.active?.scorer.calibrated;
+          if (config.shadowS > 0 && inService && candidate.calibrated && !operatorInstall) {
+            shadow = new Shadow(bundle, candidate, inService.samplePeriodMs, DEFAULT_EVIDENCE_ALARM_SETTINGS, config.shadowS * 1000);
+            logger.info({ candidate: bundle.manifest.version, inService: models.active?.ref, forS: config.shadowS }, 'a new model scores in the shadow before it is promoted');
+            announce();
+            return 'shadow';
+          }
+          return 'accept';
+        }
         // Pinned: the newcomer is kept as a candidate, and the pinned bundle goes back in the folder.
         logger.warn({ refused: bundle.manifest.version, pinned: pinned.version }, 'a model is pinned: the new bundle is kept in the registry, not put into service');
         await registry.record(bundle.manifest, sourceOf(bundle.manifest.version));
@@ -126,8 +157,18 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
                 : { state: 'idle', progress: 0 },
           kept: registry.entries.map(({ name, version, source, registeredAt, samples }) => ({ name, version, source, registeredAt, samples })),
           ...(delivery?.last ? { lastDelivery: delivery.last } : {}),
+          ...(shadow ? { shadow: shadow.report() } : {}),
+          ...(lastShadow ? { lastShadow } : {}),
         };
       }
+      const operatorReload = async (): Promise<void> => {
+        operatorInstall = true;
+        try {
+          await models.reload();
+        } finally {
+          operatorInstall = false;
+        }
+      };
       const carryOut = async (command: ModelCommand): Promise<string | undefined> => {
         switch (command.command) {
           case 'rollback': {
@@ -135,7 +176,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
             const previous = registry.previous();
             if (!previous) return 'no earlier model in the registry';
             await registry.install(previous);
-            await models.reload();
+            await operatorReload();
             return models.active?.ref.version === previous.version ? undefined : 'the earlier bundle could not be loaded (see the service log); the model in service is unchanged';
           }
           case 'pin': {
@@ -144,7 +185,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
             await registry.pin(wanted);
             if (registry.active?.id !== wanted.id) {
               await registry.install(wanted);
-              await models.reload();
+              await operatorReload();
             }
             announce();
             return undefined;
@@ -219,6 +260,14 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
           const started = process.hrtime.bigint();
           ({ score, contributions, weight, level } = model.scorer.score(message.features, message.asset));
           latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          if (shadow) {
+            shadow.observe(message.asset, message.ts, message.features, { score, ...(weight !== undefined ? { weight } : {}), ...(level ? { level } : {}) });
+            if (shadow.due) {
+              const ended = shadow;
+              shadow = undefined;
+              await concludeShadow(ended);
+            }
+          }
         }
         await forward<'score'>(message, {
           kind: 'score',

@@ -18,7 +18,7 @@ export interface ActiveModel {
 export class ModelHolder {
   active: ActiveModel | undefined;
   /** Asked before a new bundle goes into service: `accept`, or why not (a metric label). */
-  gate: ((bundle: LoadedBundle) => Promise<'accept' | 'pinned' | 'unsigned'>) | undefined;
+  gate: ((bundle: LoadedBundle) => Promise<'accept' | 'pinned' | 'unsigned' | 'shadow'>) | undefined;
   /** Why the last bundle was refused, for the start-up error. */
   lastRefusal: string | undefined;
   /** Told after a bundle went into service. */
@@ -82,9 +82,17 @@ export class ModelHolder {
     const verdict = this.gate ? await this.gate(bundle) : 'accept';
     if (verdict !== 'accept') {
       this.loads.inc({ outcome: verdict });
-      this.lastRefusal = verdict === 'pinned' ? 'another model is pinned' : 'its signature does not hold (VIGIL_MODEL_PUBLIC_KEY)';
+      if (verdict !== 'shadow') this.lastRefusal = verdict === 'pinned' ? 'another model is pinned' : 'its signature does not hold (VIGIL_MODEL_PUBLIC_KEY)';
       return false;
     }
+    await this.activate(bundle);
+    return true;
+  }
+
+  /** Puts a loaded bundle into service (after its shadow period, or straight from the folder). */
+  async activate(bundle: LoadedBundle): Promise<void> {
+    const previous = this.active;
+    const { manifest } = bundle;
     this.active = {
       bundle,
       scorer: scorerForBundle(bundle),
@@ -95,7 +103,6 @@ export class ModelHolder {
     this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: bundle.precision }, 1);
     this.logger.info({ model: this.active.ref, replaced: previous?.ref, precision: bundle.precision, sizeBytes: bundle.sizeBytes, features: manifest.featureNames.length }, 'model loaded');
     await this.onActivated?.(bundle);
-    return true;
   }
 
   /** Checks the bundle folder for a new bundle every `intervalMs` (polling: works on every volume). */

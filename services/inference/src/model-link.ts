@@ -44,6 +44,10 @@ export interface ModelStatus {
   kept: Array<{ name: string; version: string; source: string; registeredAt: string; samples: number }>;
   /** The last bundle delivered to the fleet (MQTT or URL): taken, refused (why), or already in service. */
   lastDelivery?: { at: string; from: string; outcome: string; version?: string; reason?: string };
+  /** A newcomer scoring beside the model in service, and how many alarms each raised so far. */
+  shadow?: { version: string; since: string; samples: number; alarms: { inService: number; candidate: number } };
+  /** How the last shadow period ended. */
+  lastShadow?: { version: string; outcome: 'promoted' | 'kept-as-candidate'; reason: string };
 }
 
 export interface ModelLinkSettings {

@@ -67,7 +67,7 @@ describe('models delivered to a fleet (in-process inference, real mosquitto, rea
       await signBundle(dir, fleet.privateKeyPem);
       return dir;
     })(), modelPath);
-    return startInferenceUnderTest({ modelPath, modelWatchMs: 200, deviceId: DEVICE, modelPublicKey: fleet.publicKeyBase64, mqtt: { url: broker.url }, ...extra });
+    return startInferenceUnderTest({ modelPath, modelWatchMs: 200, deviceId: DEVICE, modelPublicKey: fleet.publicKeyBase64, mqtt: { url: broker.url }, shadowS: 0, ...extra });
   };
   const scoreOnce = async (inference: InferenceUnderTest) => {
     // The model topic is per asset: score one sample so the asset has one.

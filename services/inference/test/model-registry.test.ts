@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
-import { generateSigningKeys, signBundle } from '@vigil/shared/model';
+import { generateSigningKeys, signBundle, writeBundle } from '@vigil/shared/model';
 import { encodeMessage, SCHEMA_VERSION } from '@vigil/shared/runtime';
 import { startInferenceUnderTest, type InferenceUnderTest } from '../../../test/harness/inference-under-test.js';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
@@ -18,7 +18,8 @@ import { DEFAULT_FEATURE_SETTINGS, defaultTestBundle, simulatedNormalReadings } 
 import { MqttListener } from '../../../test/harness/mqtt-listener.js';
 import { waitFor } from '../../../test/harness/ports.js';
 import { startMosquitto, type TestServer } from '../../../test/harness/servers.js';
-import { featuresOfReadings } from '../../../training/src/bundle-builder.js';
+import { featuresOfReadings, trainBundle } from '../../../training/src/bundle-builder.js';
+import { DEFAULT_TRAIN_OPTIONS } from '../../../training/src/trainer.js';
 import type { ModelStatus } from '../src/model-link.js';
 
 const DEVICE = 'edge-9';
@@ -55,7 +56,7 @@ describe('model registry and model commands (in-process inference, real mosquitt
     modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
     await rename(await stagedBundle(await defaultTestBundle({ seed: 3 }), modelPath, 'A'), modelPath);
     features = featuresOfReadings(simulatedNormalReadings(1_000, 41), DEFAULT_FEATURE_SETTINGS).features.slice(-400);
-    inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, deviceId: DEVICE, mqtt: { url: broker.url }, learn: { samples: 300 } });
+    inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, deviceId: DEVICE, mqtt: { url: broker.url }, learn: { samples: 300 }, shadowS: 0 });
   });
 
   after(async () => {
@@ -155,7 +156,7 @@ describe('a device that trusts a fleet key (in-process inference, real bundles)'
       return staged;
     };
     await rename(await signed('S1'), modelPath);
-    const settings = { modelPath, modelWatchMs: 200, modelPublicKey: fleet.publicKeyBase64, learn: { samples: 300 } };
+    const settings = { modelPath, modelWatchMs: 200, modelPublicKey: fleet.publicKeyBase64, learn: { samples: 300 }, shadowS: 0 };
     let inference = await startInferenceUnderTest(settings);
     const loads = async (outcome: string) => metricSum(await scrape(inference.opsPort), 'vigil_model_loads_total', { outcome });
     try {
@@ -188,6 +189,68 @@ describe('a device that trusts a fleet key (in-process inference, real bundles)'
       }
       await waitFor('the learned model in service', () => inference.service.bundle?.manifest.name === 'learned-detector' || undefined, 60_000);
       assert.equal(await loads('unsigned'), 0);
+    } finally {
+      await inference.stop();
+    }
+  });
+});
+
+describe('shadow before promote (in-process inference, real mosquitto, real bundles)', { timeout: 180_000 }, () => {
+  let broker: TestServer;
+  let listener: MqttListener;
+  before(async () => {
+    broker = await startMosquitto();
+    listener = await MqttListener.connect(broker.url, ['vigil/edge-shadow/#']);
+  });
+  after(async () => {
+    await listener.close();
+    await broker.stop();
+  });
+
+  it('promotes a newcomer that alarms no more than the model in service, and keeps one that alarms more as a candidate', async () => {
+    const modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
+    await rename(await stagedBundle(await defaultTestBundle({ seed: 3 }), modelPath, 'A'), modelPath);
+    const live = featuresOfReadings(simulatedNormalReadings(3_000, 51), DEFAULT_FEATURE_SETTINGS);
+    const inference = await startInferenceUnderTest({ modelPath, modelWatchMs: 200, deviceId: 'edge-shadow', mqtt: { url: broker.url }, shadowS: 3 });
+    const status = (): ModelStatus | undefined => {
+      const last = listener.on('/pump-1/model').at(-1);
+      return last ? (JSON.parse(last.payload) as ModelStatus) : undefined;
+    };
+    let seq = 0;
+    // Live normal data at 10 Hz of sensor time, sent while the shadow runs.
+    const feed = async (count: number) => {
+      for (let i = 0; i < count; i += 1) {
+        const at = seq % live.features.length;
+        seq += 1;
+        await inference.upstream.send(
+          encodeMessage({ v: SCHEMA_VERSION, kind: 'features', asset: 'pump-1', seq, ts: Date.UTC(2026, 5, 1) + seq * 100, ingestTs: Date.now(), features: live.features[at] as number[], warmup: false, imputed: [] }),
+        );
+        if (i % 50 === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      await feed(100);
+      // A newcomer learned on the same kind of normal running: no more alarms, promoted.
+      await deliver(await stagedBundle(await defaultTestBundle({ seed: 13, samples: 2_000 }), modelPath, 'B'), modelPath);
+      await waitFor('B in the shadow', () => status()?.shadow?.version === 'B' || undefined, 10_000);
+      assert.equal(inference.service.bundle?.manifest.version, 'A', 'A still in service meanwhile');
+      while (status()?.lastShadow?.version !== 'B') await feed(200);
+      assert.equal(status()?.lastShadow?.outcome, 'promoted', status()?.lastShadow?.reason);
+      assert.equal(inference.service.bundle?.manifest.version, 'B');
+
+      // A newcomer that learned one feature three spreads off what this machine does: it alarms.
+      const skewed = live.features.slice(0, 2_000).map((vector) => vector.map((value, index) => (index === 0 ? value + 3 : value)));
+      const trained = await trainBundle(skewed, { name: 'skewed', version: 'C', featureSettings: DEFAULT_FEATURE_SETTINGS, train: DEFAULT_TRAIN_OPTIONS, precision: 'fp32', kind: 'auto-detector', timestamps: skewed.map((_, index) => index * 100) });
+      const staged = `${modelPath}.C`;
+      await writeBundle(staged, trained.manifest, trained.files);
+      await deliver(staged, modelPath);
+      await waitFor('C in the shadow', () => status()?.shadow?.version === 'C' || undefined, 10_000);
+      while (status()?.lastShadow?.version !== 'C') await feed(200);
+      assert.equal(status()?.lastShadow?.outcome, 'kept-as-candidate', status()?.lastShadow?.reason);
+      assert.match(status()?.lastShadow?.reason ?? '', /kept as a candidate: [1-9]\d* alarm\(s\) where the model in service raised 0/);
+      assert.equal(inference.service.bundle?.manifest.version, 'B', 'B stays in service');
+      assert.ok(status()?.kept.some((entry) => entry.version === 'C'), 'C kept in the registry');
+      await waitFor('B back in the model folder', async () => (JSON.parse(await readFile(join(modelPath, 'bundle.json'), 'utf8')) as { version: string }).version === 'B' || undefined, 5_000);
     } finally {
       await inference.stop();
     }
