@@ -18,11 +18,11 @@ const bench = (script: string, ...args: string[]) =>
     env: { ...process.env, VIGIL_BENCH_RESULTS_DIR: resultsDir },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 240_000,
+    timeout: 420_000,
   });
 const result = <T>(name: string) => JSON.parse(readFileSync(join(resultsDir, `${name}.json`), 'utf8')) as T;
 
-describe('benchmarks, small size', { timeout: 600_000 }, () => {
+describe('benchmarks, small size', { timeout: 900_000 }, () => {
   it('bench:pipeline: every sample through, none lost; latency per stage', () => {
     const output = bench('pipeline.ts', '--mode', 'pipeline', '--samples', '4000', '--seconds', '3');
     assert.match(output, /samples\/s end to end, 0 lost/);
@@ -45,6 +45,14 @@ describe('benchmarks, small size', { timeout: 600_000 }, () => {
     const integrations = result<{ integrations: Record<string, { rssMb: number }> }>('memory').integrations;
     assert.equal(Object.keys(integrations).length, 4, 'readers on the simulator and OPC UA, publishers without and with the integrations');
     for (const [name, { rssMb }] of Object.entries(integrations)) assert.ok(rssMb > 20, `${name}: ${rssMb} MB`);
+  });
+
+  it('bench:disk: bytes each process writes, extrapolated to a day', () => {
+    const output = bench('disk-writes.ts', '--seconds', '5', '--warmup', '2');
+    assert.match(output, /written MB\/day/);
+    const disk = result<{ totalMbPerDay: number; processes: Record<string, { writtenMbPerDay: number; logsMbPerDay: number }> }>('disk-writes');
+    assert.deepEqual(Object.keys(disk.processes).sort(), ['adaptive-threshold', 'alert-publisher', 'inference', 'mosquitto', 'preprocessor', 'prometheus', 'redis', 'sensor-reader']);
+    assert.ok(Number.isFinite(disk.totalMbPerDay) && disk.totalMbPerDay >= 0);
   });
 
   it('bench:startup and soak run and account for every sample', () => {
