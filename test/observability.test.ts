@@ -124,6 +124,19 @@ describe('image entrypoints (run here with the image paths pointed at temporary 
     });
     assert.match(plain, new RegExp(`--config.file=${join(dir, 'prometheus-vigil.yml')}`));
     assert.doesNotMatch(readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8'), /^remote_write:/m, 'no remote_write without its URL');
+    assert.match(readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8'), /^ {2}scrape_interval: 5s$/m);
+    // The SD card's knob: a longer scrape interval, which Prometheus's own check accepts.
+    const slower = run('prometheus/entrypoint.sh', {
+      VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'),
+      VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'),
+      VIGIL_PROMETHEUS_DATA: dir,
+      VIGIL_PROMETHEUS_SCRAPE_INTERVAL: '15s',
+    });
+    assert.match(slower, /SUCCESS/);
+    const generated15 = readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8');
+    assert.match(generated15, /^ {2}scrape_interval: 15s$/m);
+    assert.match(generated15, /^ {2}evaluation_interval: 15s$/m);
+    assert.throws(() => run('prometheus/entrypoint.sh', { VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'), VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'), VIGIL_PROMETHEUS_DATA: dir, VIGIL_PROMETHEUS_SCRAPE_INTERVAL: 'often' }));
   });
 
   it('prometheus: labels every series with the device id the services work out, by the same rule', () => {
