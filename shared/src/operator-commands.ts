@@ -26,6 +26,18 @@ export interface CommandResult {
   at: string;
 }
 
+/** The answer to a command: accepted, or refused with `reason`. */
+export function commandResult(request: { id: string; command: string }, asset: string, reason: string | undefined, now = Date.now()): CommandResult {
+  return {
+    id: request.id,
+    command: request.command,
+    asset,
+    status: reason === undefined ? 'accepted' : 'refused',
+    ...(reason === undefined ? {} : { reason }),
+    at: new Date(now).toISOString(),
+  };
+}
+
 /** A string field of at most `max` characters, or undefined. */
 export const commandText = (value: unknown, max: number): string | undefined => (typeof value === 'string' && value.length <= max ? value : undefined);
 

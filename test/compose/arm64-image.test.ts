@@ -16,7 +16,21 @@ const IMAGE = 'vigiltest/inference:arm64';
 const READER_IMAGE = 'vigiltest/sensor-reader:arm64';
 const logs = logFolder('arm64');
 
-describe('inference image for linux/arm64', { timeout: 60 * 60_000 }, () => {
+/**
+ * Builds one service's image for linux/arm64. The classic builder resolves FROM by name: the base
+ * name points at the arm64 stand-in for the build, and at the host's one again after.
+ */
+async function buildArm64(service: string, opsPort: string, image: string, log: string): Promise<void> {
+  const hostBase = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', BASE], { allowFailure: true })).stdout.trim();
+  await run('docker', ['tag', `${BASE}-arm64`, BASE]);
+  try {
+    await runLogged('docker', ['build', '--platform', 'linux/arm64', '--build-arg', `SERVICE=${service}`, '--build-arg', `OPS_PORT=${opsPort}`, '-t', image, '.'], join(logs, log), 50 * 60_000);
+  } finally {
+    if (hostBase) await run('docker', ['tag', hostBase, BASE]);
+  }
+}
+
+describe('the inference and reader images for linux/arm64', { timeout: 60 * 60_000 }, () => {
   before(async () => {
     await ensureEngine();
     await ensureArm64Emulation();
@@ -24,20 +38,7 @@ describe('inference image for linux/arm64', { timeout: 60 * 60_000 }, () => {
   });
 
   it('builds under emulation and passes its self-check inside the image', async () => {
-    // The classic builder resolves FROM by name: point the base name at the arm64 stand-in for
-    // this build, and put the host's one back after.
-    const hostBase = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', BASE], { allowFailure: true })).stdout.trim();
-    await run('docker', ['tag', `${BASE}-arm64`, BASE]);
-    try {
-      await runLogged(
-        'docker',
-        ['build', '--platform', 'linux/arm64', '--build-arg', 'SERVICE=inference', '--build-arg', 'OPS_PORT=9103', '-t', IMAGE, '.'],
-        join(logs, 'build.log'),
-        50 * 60_000,
-      );
-    } finally {
-      if (hostBase) await run('docker', ['tag', hostBase, BASE]);
-    }
+    await buildArm64('inference', '9103', IMAGE, 'build.log');
     const architecture = (await run('docker', ['image', 'inspect', '-f', '{{.Architecture}}', IMAGE])).stdout.trim();
     assert.equal(architecture, 'arm64');
 
@@ -51,18 +52,7 @@ describe('inference image for linux/arm64', { timeout: 60 * 60_000 }, () => {
   });
 
   it("the reader image loads serialport's prebuilt arm64 binding (Modbus RTU) and node-opcua", async () => {
-    const hostBase = (await run('docker', ['image', 'inspect', '-f', '{{.Id}}', BASE], { allowFailure: true })).stdout.trim();
-    await run('docker', ['tag', `${BASE}-arm64`, BASE]);
-    try {
-      await runLogged(
-        'docker',
-        ['build', '--platform', 'linux/arm64', '--build-arg', 'SERVICE=sensor-reader', '--build-arg', 'OPS_PORT=9101', '-t', READER_IMAGE, '.'],
-        join(logs, 'build-reader.log'),
-        50 * 60_000,
-      );
-    } finally {
-      if (hostBase) await run('docker', ['tag', hostBase, BASE]);
-    }
+    await buildArm64('sensor-reader', '9101', READER_IMAGE, 'build-reader.log');
     const check = [
       "const binding = require('node-gyp-build')('/app/node_modules/@serialport/bindings-cpp');",
       "const opcua = require('node-opcua-client');",

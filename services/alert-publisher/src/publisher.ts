@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { AssetSlots, AuditLog, Counter, Gauge, isoTime, isValidAssetId, startStage, type CommandResult, type DecisionMessage, type Logger, type RunningStage } from '@vigil/shared/runtime';
+import { AssetSlots, AuditLog, commandResult, Counter, Gauge, isoTime, isValidAssetId, startStage, type DecisionMessage, type Logger, type RunningStage } from '@vigil/shared/runtime';
 import { AlertPolicy, rescuedAlert } from './alert-policy.js';
 import { COMMANDS, Mutes, parseCommand } from './commands.js';
 import { FALSE_ALARM_MEMORY_MS, KnownFalseAlarms } from './known-false-alarms.js';
@@ -69,6 +69,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
       suppressed.remove({ asset });
       policy.forget(asset);
       lastScoreAt.delete(asset);
+      heldBack.delete(asset);
       sparkplug?.forget(asset);
     },
   });
@@ -242,7 +243,11 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     const held = heldBack.get(decision.asset);
     if (held && decision.state === 'anomalous' && decision.score > held.bound && verdict.kind !== 'alert') {
       heldBack.delete(decision.asset);
-      keep({ ...held.alert, id: `${held.alert.id}:escalated`, score: decision.score, seq: decision.seq, ts: decision.ts, time: isoTime(decision.ts) ?? held.alert.time, escalated: true });
+      const escalated: Alert = { ...held.alert, id: `${held.alert.id}:escalated`, score: decision.score, seq: decision.seq, ts: decision.ts, time: isoTime(decision.ts) ?? held.alert.time, escalated: true };
+      if (mutes.isMuted(decision.asset, Date.now())) {
+        muted.inc({ asset: decision.asset });
+        audit.write({ at: new Date().toISOString(), muted: escalated });
+      } else keep(escalated);
     }
     if (verdict.kind === 'alert') {
       const known = falseAlarms.match(decision.asset, verdict.alert.contributors[0]?.sensor, verdict.alert.score);
@@ -331,14 +336,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
         }
       }
     }
-    const result: CommandResult = {
-      id: parsed.id,
-      command: parsed.command,
-      asset,
-      status: reason === undefined ? 'accepted' : 'refused',
-      ...(reason === undefined ? {} : { reason }),
-      at: new Date(now).toISOString(),
-    };
+    const result = commandResult(parsed, asset, reason, now);
     commandsTotal.inc({ command: (COMMANDS as readonly string[]).includes(result.command) ? result.command : 'other', outcome: result.status });
     audit.write({ ...result, request: 'refused' in parsed ? undefined : parsed });
     if (client.connected && isValidAssetId(asset)) client.publish(topics.commandResult(asset), JSON.stringify(result), { qos: 1 });

@@ -4,17 +4,17 @@
  * grows past the one marked), a confirmed one is kept as a label, and both survive a restart.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { Push } from 'zeromq';
-import { encodeMessage, SCHEMA_VERSION, type AssetState } from '@vigil/shared/runtime';
+import type { AssetState } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { MqttListener } from '../../../test/harness/mqtt-listener.js';
 import { startHealthy } from '../../../test/harness/pipeline.js';
-import { freePort, waitFor } from '../../../test/harness/ports.js';
+import { decisionFrame, startPublisherUnderTest } from '../../../test/harness/publisher-under-test.js';
+import { waitFor } from '../../../test/harness/ports.js';
 import type { ManagedProcess } from '../../../test/harness/processes.js';
 import { startMosquitto, type TestServer } from '../../../test/harness/servers.js';
 
@@ -33,22 +33,9 @@ describe('operator feedback on episodes (process, real mosquitto)', { timeout: 1
 
   const decision = (asset: string, state: AssetState, changed: boolean, score: number, leader = 'vibration1') => {
     seq += 1;
-    return encodeMessage({
-      v: SCHEMA_VERSION,
-      kind: 'decision',
-      asset,
-      seq,
-      // Ten minutes apart: each alarm is past the cooldown, a new episode.
-      ts: T0 + seq * 600_000,
-      ingestTs: Date.now(),
-      state,
-      changed,
-      since: T0,
-      score,
-      threshold: { high: 1, low: 0.5 },
-      contributions: leader === 'vibration1' ? { vibration1: 0.8, current: 0.2 } : { vibration1: 0.1, [leader]: 0.9 },
-      model: { name: 'm', version: '1' },
-    });
+    // Ten minutes apart: each alarm is past the cooldown, a new episode.
+    const contributions = leader === 'vibration1' ? { vibration1: 0.8, current: 0.2 } : { vibration1: 0.1, [leader]: 0.9 };
+    return decisionFrame({ seq, asset, state, changed, ts: T0 + seq * 600_000, score, contributions });
   };
   /** An episode: normal, anomalous at `score`, normal again. Returns the raise's seq. */
   const episode = async (asset: string, score: number, leader?: string): Promise<number> => {
@@ -70,19 +57,7 @@ describe('operator feedback on episodes (process, real mosquitto)', { timeout: 1
     broker = await startMosquitto();
     listener = await MqttListener.connect(broker.url, [`vigil/${DEVICE}/#`]);
     operator = await connectAsync(broker.url, { clientId: 'vigil-test-operator-feedback' });
-    const inputPort = await freePort();
-    metricsPort = await freePort();
-    env = {
-      VIGIL_DEVICE_ID: DEVICE,
-      VIGIL_MQTT_URL: broker.url,
-      VIGIL_HA_DISCOVERY: 'false',
-      VIGIL_ALERT_PUBLISHER_INPUT: `tcp://127.0.0.1:${inputPort}`,
-      VIGIL_ALERT_PUBLISHER_METRICS_PORT: String(metricsPort),
-      VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
-    };
-    publisher = await startHealthy('alert-publisher', env, metricsPort);
-    upstream = new Push({ linger: 2000 });
-    upstream.connect(env.VIGIL_ALERT_PUBLISHER_INPUT as string);
+    ({ publisher, upstream, env, metricsPort } = await startPublisherUnderTest(broker.url, DEVICE, { VIGIL_HA_DISCOVERY: 'false' }));
   });
 
   after(async () => {

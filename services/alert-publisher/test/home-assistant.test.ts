@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { Push } from 'zeromq';
-import { encodeMessage, SCHEMA_VERSION, type AssetState } from '@vigil/shared/runtime';
+import type { AssetState } from '@vigil/shared/runtime';
 import { MqttListener, type ReceivedMessage } from '../../../test/harness/mqtt-listener.js';
 import { startHealthy } from '../../../test/harness/pipeline.js';
+import { decisionFrame, startPublisherUnderTest } from '../../../test/harness/publisher-under-test.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
 import type { ManagedProcess } from '../../../test/harness/processes.js';
 import { startMosquitto, type TestServer } from '../../../test/harness/servers.js';
@@ -85,21 +86,7 @@ describe('alert-publisher Home Assistant discovery (process, real mosquitto)', {
 
   const decision = (asset: string, state: AssetState, changed: boolean, score: number) => {
     seq += 1;
-    return encodeMessage({
-      v: SCHEMA_VERSION,
-      kind: 'decision',
-      asset,
-      seq,
-      ts: T0 + seq * 100,
-      ingestTs: Date.now(),
-      state,
-      changed,
-      since: T0,
-      score,
-      threshold: { high: 1, low: 0.5 },
-      contributions: { vibration1: 0.8, current: 0.2 },
-      model: { name: 'm', version: '1' },
-    });
+    return decisionFrame({ seq, asset, state, changed, ts: T0 + seq * 100, score });
   };
   const configs = (): Array<ReceivedMessage & { component: 'binary_sensor' | 'sensor'; config: EntityConfig }> =>
     listener.messages
@@ -114,19 +101,7 @@ describe('alert-publisher Home Assistant discovery (process, real mosquitto)', {
   before(async () => {
     broker = await startMosquitto();
     listener = await MqttListener.connect(broker.url, ['homeassistant/#', 'vigil/#']);
-    const inputPort = await freePort();
-    const metricsPort = await freePort();
-    const env = {
-      VIGIL_DEVICE_ID: DEVICE,
-      VIGIL_MQTT_URL: broker.url,
-      VIGIL_ALERT_PUBLISHER_INPUT: `tcp://127.0.0.1:${inputPort}`,
-      VIGIL_ALERT_PUBLISHER_METRICS_PORT: String(metricsPort),
-      VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
-      VIGIL_ALERT_PUBLISHER_SCORE_INTERVAL_S: '1',
-    };
-    publisher = await startHealthy('alert-publisher', env, metricsPort);
-    upstream = new Push({ linger: 2000 });
-    upstream.connect(env.VIGIL_ALERT_PUBLISHER_INPUT);
+    ({ publisher, upstream } = await startPublisherUnderTest(broker.url, DEVICE, { VIGIL_ALERT_PUBLISHER_SCORE_INTERVAL_S: '1' }));
   });
 
   after(async () => {

@@ -13,10 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
 import type { UMetric, UPayload } from 'sparkplug-payload/lib/sparkplugbpayload.js';
 import { Push } from 'zeromq';
-import { encodeMessage, SCHEMA_VERSION, type AssetState } from '@vigil/shared/runtime';
+import type { AssetState } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { MqttListener } from '../../../test/harness/mqtt-listener.js';
 import { startHealthy } from '../../../test/harness/pipeline.js';
+import { decisionFrame, startPublisherUnderTest } from '../../../test/harness/publisher-under-test.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
 import type { ManagedProcess } from '../../../test/harness/processes.js';
 import { restartMosquitto, startMosquitto, type TestServer } from '../../../test/harness/servers.js';
@@ -24,7 +25,6 @@ import { restartMosquitto, startMosquitto, type TestServer } from '../../../test
 const codec = (createRequire(import.meta.url)('sparkplug-payload') as { get(namespace: string): { decodePayload(bytes: Uint8Array): UPayload; encodePayload(payload: UPayload): Uint8Array } }).get('spBv1.0');
 const DEVICE = 'cell-4';
 const GROUP = 'plant-a';
-const T0 = Date.UTC(2026, 5, 1);
 
 /** Long or number, as the codec decodes 64-bit fields. */
 const num = (value: unknown): number => (typeof value === 'number' ? value : Number((value as { toString(): string }).toString()));
@@ -48,21 +48,7 @@ describe('alert-publisher Sparkplug B (process, real mosquitto)', { timeout: 240
 
   const decision = (asset: string, state: AssetState, changed: boolean, contributions: Record<string, number> = { vibration1: 0.8, current: 0.2 }) => {
     seq += 1;
-    return encodeMessage({
-      v: SCHEMA_VERSION,
-      kind: 'decision',
-      asset,
-      seq,
-      ts: Date.now(),
-      ingestTs: Date.now(),
-      state,
-      changed,
-      since: T0,
-      score: state === 'anomalous' ? 6 : 0.4,
-      threshold: { high: 1, low: 0.5 },
-      contributions,
-      model: { name: 'm', version: '1' },
-    });
+    return decisionFrame({ seq, asset, state, changed, ts: Date.now(), score: state === 'anomalous' ? 6 : 0.4, contributions });
   };
   /** What the edge node published (the host's own NCMD is on the same topics). */
   const decoded = (from = 0): Decoded[] =>
@@ -92,23 +78,13 @@ describe('alert-publisher Sparkplug B (process, real mosquitto)', { timeout: 240
   before(async () => {
     broker = await startMosquitto();
     host = await MqttListener.connect(broker.url, ['spBv1.0/#']);
-    const inputPort = await freePort();
-    metricsPort = await freePort();
-    env = {
-      VIGIL_DEVICE_ID: DEVICE,
-      VIGIL_MQTT_URL: broker.url,
+    ({ publisher, upstream, env, metricsPort } = await startPublisherUnderTest(broker.url, DEVICE, {
       VIGIL_SPARKPLUG: 'true',
       VIGIL_SPARKPLUG_GROUP_ID: GROUP,
       VIGIL_HA_DISCOVERY: 'false',
       VIGIL_ALERT_PUBLISHER_SCORE_INTERVAL_S: '1',
-      VIGIL_ALERT_PUBLISHER_INPUT: `tcp://127.0.0.1:${inputPort}`,
-      VIGIL_ALERT_PUBLISHER_METRICS_PORT: String(metricsPort),
-      VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
       VIGIL_ALERT_PUBLISHER_RETRY_MS: '300',
-    };
-    publisher = await startHealthy('alert-publisher', env, metricsPort);
-    upstream = new Push({ linger: 2000 });
-    upstream.connect(env.VIGIL_ALERT_PUBLISHER_INPUT as string);
+    }));
   });
 
   after(async () => {

@@ -4,16 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Push } from 'zeromq';
-import { encodeMessage, SCHEMA_VERSION, type AssetState } from '@vigil/shared/runtime';
+import type { AssetState } from '@vigil/shared/runtime';
 import { metricSum, scrape } from '../../../test/harness/metrics.js';
 import { MqttListener } from '../../../test/harness/mqtt-listener.js';
 import { startHealthy } from '../../../test/harness/pipeline.js';
+import { decisionFrame, startPublisherUnderTest } from '../../../test/harness/publisher-under-test.js';
 import { freePort, waitFor } from '../../../test/harness/ports.js';
 import type { ManagedProcess } from '../../../test/harness/processes.js';
 import { startMosquitto, type TestServer } from '../../../test/harness/servers.js';
@@ -79,21 +77,7 @@ describe('alert-publisher web hook (process, real HTTP server, real mosquitto)',
 
   const decision = (asset: string, state: AssetState, changed: boolean) => {
     seq += 1;
-    return encodeMessage({
-      v: SCHEMA_VERSION,
-      kind: 'decision',
-      asset,
-      seq,
-      ts: T0 + seq * 100,
-      ingestTs: Date.now(),
-      state,
-      changed,
-      since: T0,
-      score: 5,
-      threshold: { high: 1, low: 0.5 },
-      contributions: { vibration1: 0.8, current: 0.2 },
-      model: { name: 'm', version: '1' },
-    });
+    return decisionFrame({ seq, asset, state, changed, ts: T0 + seq * 100 });
   };
 
   before(async () => {
@@ -101,22 +85,12 @@ describe('alert-publisher web hook (process, real HTTP server, real mosquitto)',
     listener = await MqttListener.connect(broker.url, [`vigil/${DEVICE}/#`]);
     hook = new HookServer(await freePort(), 3);
     await hook.start();
-    const inputPort = await freePort();
-    metricsPort = await freePort();
-    env = {
-      VIGIL_DEVICE_ID: DEVICE,
-      VIGIL_MQTT_URL: broker.url,
+    ({ publisher, upstream, env, metricsPort } = await startPublisherUnderTest(broker.url, DEVICE, {
       VIGIL_WEBHOOK_URL: `http://127.0.0.1:${hook.port}/vigil`,
       VIGIL_WEBHOOK_SECRET: SECRET,
       VIGIL_WEBHOOK_MAX_BACKOFF_S: '1',
-      VIGIL_ALERT_PUBLISHER_INPUT: `tcp://127.0.0.1:${inputPort}`,
-      VIGIL_ALERT_PUBLISHER_METRICS_PORT: String(metricsPort),
-      VIGIL_ALERT_PUBLISHER_OUTBOX_PATH: join(mkdtempSync(join(tmpdir(), 'vigil-outbox-')), 'outbox.jsonl'),
       VIGIL_ALERT_PUBLISHER_RETRY_MS: '300',
-    };
-    publisher = await startHealthy('alert-publisher', env, metricsPort);
-    upstream = new Push({ linger: 2000 });
-    upstream.connect(env.VIGIL_ALERT_PUBLISHER_INPUT as string);
+    }));
   });
 
   after(async () => {

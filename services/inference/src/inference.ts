@@ -71,8 +71,11 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         }
         announce();
       };
-      // Learned here (its version is the learner's), or delivered into the model folder.
-      const sourceOf = (version: string): 'learned' | 'delivered' => (learner?.bundleVersion === version ? 'learned' : 'delivered');
+      // Learned here (by this run's learner, or by an earlier one as the registry remembers), or
+      // delivered into the model folder. (The registry sits on the models volume beside the folder:
+      // whoever can write one can write the other, so it is no weaker a check.)
+      const sourceOf = (version: string): 'learned' | 'delivered' =>
+        learner?.bundleVersion === version || registry.find(version)?.source === 'learned' ? 'learned' : 'delivered';
       models.gate = async (bundle) => {
         // A delivered bundle, on a device that trusts a fleet key, must be signed by it.
         if (config.modelPublicKey && sourceOf(bundle.manifest.version) === 'delivered') {

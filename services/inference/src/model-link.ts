@@ -16,12 +16,12 @@ import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 import {
   AuditLog,
+  commandResult,
   commandText,
   isValidAssetId,
   MAX_COMMAND_BYTES,
   MODEL_COMMANDS,
   reconnectWithBackoff,
-  type CommandResult,
   type Logger,
   type ModelCommandName,
 } from '@vigil/shared/runtime';
@@ -163,14 +163,7 @@ export class ModelLink {
         reason = `failed: ${error instanceof Error ? error.message : String(error)}`;
       }
     }
-    const result: CommandResult = {
-      id: parsed.id,
-      command: parsed.command,
-      asset,
-      status: reason === undefined ? 'accepted' : 'refused',
-      ...(reason === undefined ? {} : { reason }),
-      at: new Date().toISOString(),
-    };
+    const result = commandResult(parsed, asset, reason);
     this.audit.write({ ...result, request: 'refused' in parsed ? undefined : parsed });
     this.logger.info({ ...result }, 'model command');
     if (!('refused' in parsed) && parsed.silent) return;

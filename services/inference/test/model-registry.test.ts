@@ -189,6 +189,11 @@ describe('a device that trusts a fleet key (in-process inference, real bundles)'
       }
       await waitFor('the learned model in service', () => inference.service.bundle?.manifest.name === 'learned-detector' || undefined, 60_000);
       assert.equal(await loads('unsigned'), 0);
+      // And after a restart: the registry remembers it was learned here.
+      const learnedPath = join(dirname(inference.service.bundle?.dir ?? ''), 'current');
+      await inference.stop();
+      inference = await startInferenceUnderTest({ ...settings, modelPath: learnedPath });
+      assert.equal(inference.service.bundle?.manifest.name, 'learned-detector');
     } finally {
       await inference.stop();
     }
