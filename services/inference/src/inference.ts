@@ -75,7 +75,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       // delivered into the model folder. (The registry sits on the models volume beside the folder:
       // whoever can write one can write the other, so it is no weaker a check.)
       const sourceOf = (version: string): 'learned' | 'delivered' =>
-        learner?.bundleVersion === version || registry.find(version)?.source === 'learned' ? 'learned' : 'delivered';
+        learner?.bundleVersion === version || registry.wasLearned(version) ? 'learned' : 'delivered';
       models.gate = async (bundle) => {
         // A delivered bundle, on a device that trusts a fleet key, must be signed by it.
         if (config.modelPublicKey && sourceOf(bundle.manifest.version) === 'delivered') {
@@ -105,8 +105,10 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         announce();
         return 'pinned';
       };
-      models.onActivated = async (bundle) => {
+      models.record = async (bundle) => {
         await registry.recordActive(bundle.manifest, sourceOf(bundle.manifest.version));
+      };
+      models.onActivated = async () => {
         announce();
       };
       await models.reload();
@@ -126,10 +128,15 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       // Refused at start, not after minutes of collecting: features the learner could not train on.
       modelKindFor(featureSpec.features, config.learn.model);
       const startLearning = (why: string): void => {
-        learner = new Learner({ samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision, model: config.learn.model, featureSpec, modelPath: config.modelPath }, logger, async () => {
-          await models.reload();
-          announce();
-        });
+        learner = new Learner(
+          { samples: config.learn.samples, epochs: config.learn.epochs, precision: config.learn.precision, model: config.learn.model, featureSpec, modelPath: config.modelPath },
+          logger,
+          async () => {
+            await models.reload();
+            announce();
+          },
+          (version) => registry.noteLearning(version),
+        );
         logger.info({ samples: config.learn.samples, modelPath: config.modelPath, why }, 'learn mode: learning what normal looks like');
         announce();
       };

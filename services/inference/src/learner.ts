@@ -36,6 +36,8 @@ export class Learner {
     private readonly settings: LearnSettings,
     private readonly logger: Logger,
     private readonly onTrained: () => Promise<void>,
+    /** Told the version before the worker writes the bundle: so it is known as learned here even if the power goes before it is loaded. */
+    private readonly onVersion: (version: string) => Promise<void> = async () => undefined,
   ) {}
 
   get progress(): number {
@@ -62,6 +64,7 @@ export class Learner {
       const jobPath = join(dir, 'job.json');
       const version = new Date().toISOString();
       this.bundleVersion = version;
+      await this.onVersion(version);
       const kind = modelKindFor(this.settings.featureSpec.features, this.settings.model);
       const networkless = kind === 'isolation-forest' || kind === 'auto-detector';
       await writeFile(

@@ -21,6 +21,12 @@ export class ModelHolder {
   gate: ((bundle: LoadedBundle) => Promise<'accept' | 'pinned' | 'unsigned' | 'shadow'>) | undefined;
   /** Why the last bundle was refused, for the start-up error. */
   lastRefusal: string | undefined;
+  /**
+   * Asked to make a bundle's coming into service durable (the registry) before it is in service:
+   * a stop or a power cut after `active` changed must never leave a model running that the next
+   * start does not know it ran.
+   */
+  record: ((bundle: LoadedBundle) => Promise<void>) | undefined;
   /** Told after a bundle went into service. */
   onActivated: ((bundle: LoadedBundle) => Promise<void>) | undefined;
   private loadedStamp = '';
@@ -93,6 +99,7 @@ export class ModelHolder {
   async activate(bundle: LoadedBundle): Promise<void> {
     const previous = this.active;
     const { manifest } = bundle;
+    await this.record?.(bundle);
     this.active = {
       bundle,
       scorer: scorerForBundle(bundle),
@@ -110,8 +117,10 @@ export class ModelHolder {
     this.timer = setInterval(() => void this.reload(), intervalMs);
   }
 
-  stop(): void {
+  /** Stops watching, and waits for a load under way (with its registry write) to end. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    while (this.reloading) await this.reloading.catch(() => undefined);
   }
 
   private async stamp(): Promise<string> {

@@ -28,6 +28,8 @@ export interface RegistryIndex {
   entries: RegistryEntry[];
   active?: string;
   pinned?: string;
+  /** Versions learn mode wrote (or was about to write) on this device, newest last. */
+  learned?: string[];
 }
 
 export const REGISTRY_KEEP = 5;
@@ -54,6 +56,7 @@ export class ModelRegistry {
     try {
       const parsed = JSON.parse(await readFile(join(this.root, 'index.json'), 'utf8')) as RegistryIndex;
       if (Array.isArray(parsed.entries)) this.index = parsed;
+      if (!Array.isArray(parsed.learned) || !parsed.learned.every((version) => typeof version === 'string')) delete this.index.learned;
     } catch {
       // No index yet, or one a power cut cut short before its rename: start from the folders' absence.
       this.index = { entries: [] };
@@ -82,6 +85,17 @@ export class ModelRegistry {
   previous(): RegistryEntry | undefined {
     const at = this.index.entries.findIndex((entry) => entry.id === this.index.active);
     return at > 0 ? this.index.entries[at - 1] : undefined;
+  }
+
+  /** Whether learn mode on this device wrote that version (noted before it wrote the bundle). */
+  wasLearned(version: string): boolean {
+    return this.index.learned?.includes(version) === true || this.find(version)?.source === 'learned';
+  }
+
+  /** Notes, durably, that learn mode is about to write this version into the model folder. */
+  async noteLearning(version: string): Promise<void> {
+    this.index.learned = [...(this.index.learned ?? []).filter((known) => known !== version), version].slice(-this.keep);
+    await this.save();
   }
 
   find(version: string): RegistryEntry | undefined {

@@ -21,6 +21,7 @@ import { startMosquitto, type TestServer } from '../../../test/harness/servers.j
 import { featuresOfReadings, trainBundle } from '../../../training/src/bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../../../training/src/trainer.js';
 import type { ModelStatus } from '../src/model-link.js';
+import { ModelRegistry } from '../src/model-registry.js';
 
 const DEVICE = 'edge-9';
 
@@ -194,6 +195,16 @@ describe('a device that trusts a fleet key (in-process inference, real bundles)'
       await inference.stop();
       inference = await startInferenceUnderTest({ ...settings, modelPath: learnedPath });
       assert.equal(inference.service.bundle?.manifest.name, 'learned-detector');
+      await inference.stop();
+
+      // A power cut after the learn worker wrote its bundle, before the service loaded it: the
+      // registry had noted the version first, so the next start takes it as learned here.
+      const cutPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
+      await rename(await stagedBundle(await defaultTestBundle({ seed: 3 }), cutPath, 'L-cut'), cutPath);
+      await (await new ModelRegistry(cutPath).open()).noteLearning('L-cut');
+      inference = await startInferenceUnderTest({ ...settings, modelPath: cutPath });
+      assert.equal(inference.service.bundle?.manifest.version, 'L-cut');
+      assert.equal(await loads('unsigned'), 0);
     } finally {
       await inference.stop();
     }
