@@ -71,11 +71,11 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         }
         announce();
       };
-      // Learned here (by this run's learner, or by an earlier one as the registry remembers), or
+      // Learned here (learn mode notes each version in the registry before it writes it), or
       // delivered into the model folder. (The registry sits on the models volume beside the folder:
       // whoever can write one can write the other, so it is no weaker a check.)
       const sourceOf = (version: string): 'learned' | 'delivered' =>
-        learner?.bundleVersion === version || registry.wasLearned(version) ? 'learned' : 'delivered';
+        registry.wasLearned(version) ? 'learned' : 'delivered';
       models.gate = async (bundle) => {
         // A delivered bundle, on a device that trusts a fleet key, must be signed by it.
         if (config.modelPublicKey && sourceOf(bundle.manifest.version) === 'delivered') {
