@@ -28,3 +28,5 @@ export * from './topology.js';
 export * from './stage-kit.js';
 export * from './reconnect-backoff.js';
 export * from './operator-commands.js';
+export * from './assets-file.js';
+export * from './settings-file.js';

@@ -48,6 +48,25 @@ describe('config mistakes on the real processes', { timeout: 60_000 }, () => {
     for (const text of [badPort.text, unreachable.text]) assert.ok(!text.includes(PASSWORD), `a password in:\n${text}`);
   });
 
+  it('refuses a mistyped assets file on every service that reads it, in one line naming the asset and the key', async () => {
+    const assets = JSON.stringify({ 'pump-1': { channels: ['pressure'] }, 'fan-2': { chanels: ['current'] } });
+    for (const name of ['sensor-reader', 'preprocessor', 'inference'] as const) {
+      const prefix = `VIGIL_${name.toUpperCase().replace('-', '_')}`;
+      const { code, text } = await runFor(name, { VIGIL_ASSETS: assets, [`${prefix}_METRICS_PORT`]: String(await freePort()) }, 10_000);
+      assert.equal(code, 1, `${name} exit code`);
+      assert.match(text, /VIGIL_ASSETS: asset \\?"fan-2\\?": unknown key \\?"chanels\\?" \(known: channels/, name);
+      assert.ok(!text.includes('    at '), `${name}: no stack trace`);
+    }
+    // One fleet bundle for every asset cannot go with a model per asset.
+    const { code, text } = await runFor(
+      'inference',
+      { VIGIL_ASSETS: '{"pump-1": {"channels": ["pressure"]}}', VIGIL_MODEL_PUBLIC_KEY: 'MCowBQYDK2VwAyEABqwYR5FXkufD+ZgyrtWJ0Y3WbQgZi0t5D8XK4qfrcAs=', VIGIL_MQTT_URL: 'mqtt://127.0.0.1:1', VIGIL_MODEL_FLEET_TOPIC: 'vigil/fleet/pumps/model', VIGIL_INFERENCE_METRICS_PORT: String(await freePort()) },
+      10_000,
+    );
+    assert.equal(code, 1);
+    assert.match(text, /fleet delivery .* is not taken with an assets file/);
+  });
+
   it('redacts a password inside a URL wherever it is in a log line: a field, an error, the message', () => {
     assert.equal(redactSecrets('mqtt://plant:secret@broker:1883 and redis://:pw@r:6379/0'), 'mqtt://plant:[redacted]@broker:1883 and redis://:[redacted]@r:6379/0');
     assert.equal(redactSecrets('http://broker:1883/path'), 'http://broker:1883/path', 'a port is not a password');

@@ -1,4 +1,6 @@
 import {
+  assetSpecsOf,
+  assetsSchema,
   ConfigChecks,
   commonSchema,
   featureSpecSchema,
@@ -91,6 +93,8 @@ export const schema = {
   },
   // The preprocessor's feature spec, from its own variables: learn mode records it in the bundle.
   ...featureSpecSchema(),
+  // The same assets file as the preprocessor's: each asset its own model, in its own folder.
+  ...assetsSchema,
 };
 
 export type InferenceConfig = ReturnType<typeof loadInferenceConfig>;
@@ -111,6 +115,12 @@ export function loadInferenceConfig(overrides: Record<string, unknown> = {}) {
   );
   checks.require(config.modelFleetTopic === '' || config.mqtt.url !== '', 'VIGIL_MODEL_FLEET_TOPIC needs the broker: set VIGIL_MQTT_URL');
   checks.require(!/[+#]/.test(config.modelFleetTopic), 'VIGIL_MODEL_FLEET_TOPIC must be one topic, without the wildcards + and #');
+  const assetSpecs = checks.parse(() => assetSpecsOf(config)) ?? new Map();
+  // A fleet bundle is one model for every asset; with an assets file each asset learns its own.
+  checks.require(
+    assetSpecs.size === 0 || (config.modelFleetTopic === '' && config.modelUrl === ''),
+    'fleet delivery (VIGIL_MODEL_FLEET_TOPIC, VIGIL_MODEL_URL) installs one model for every asset and is not taken with an assets file: unset one of them (or drop a signed bundle into an asset\'s own model folder)',
+  );
   checks.done();
-  return { ...config, modelPublicKey };
+  return { ...config, modelPublicKey, assetSpecs };
 }

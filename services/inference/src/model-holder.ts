@@ -37,7 +37,9 @@ export class ModelHolder {
     private readonly modelPath: string,
     private readonly logger: Logger,
     private readonly loads: Counter<'outcome'>,
-    private readonly info: Gauge<'name' | 'version' | 'kind' | 'format'>,
+    private readonly info: Gauge<'name' | 'version' | 'kind' | 'format' | 'asset'>,
+    /** The asset the model serves alone, as the info metric's label; empty: every asset. */
+    private readonly asset = '',
   ) {}
 
   /** Whether a bundle (complete or not) is present: learn mode starts only when none is. */
@@ -106,8 +108,9 @@ export class ModelHolder {
       ref: { name: manifest.name, version: manifest.version },
     };
     this.loads.inc({ outcome: 'ok' });
-    this.info.reset();
-    this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: bundle.precision }, 1);
+    // Only this holder's series goes: the other assets' models are still in service.
+    if (previous) this.info.remove({ name: previous.ref.name, version: previous.ref.version, kind: previous.bundle.manifest.kind, format: previous.bundle.precision, asset: this.asset });
+    this.info.set({ name: manifest.name, version: manifest.version, kind: manifest.kind, format: bundle.precision, asset: this.asset }, 1);
     this.logger.info({ model: this.active.ref, replaced: previous?.ref, precision: bundle.precision, sizeBytes: bundle.sizeBytes, features: manifest.featureNames.length }, 'model loaded');
     await this.onActivated?.(bundle);
   }

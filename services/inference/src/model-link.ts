@@ -91,13 +91,14 @@ export class ModelLink {
   private readonly client: MqttClient;
   private readonly assets = new Set<string>();
   private readonly audit: AuditLog;
-  private status: ModelStatus | undefined;
 
   constructor(
     private readonly settings: ModelLinkSettings,
     private readonly logger: Logger,
     /** Carries a command out: undefined when accepted, else why it is refused. */
     private readonly carryOut: (command: ModelCommand) => Promise<string | undefined>,
+    /** What an asset's model topic says now; undefined: nothing (an asset the service does not serve). */
+    private readonly statusOf: (asset: string) => ModelStatus | undefined,
     /** A bundle archive from the fleet topic. */
     private readonly onFleetBundle: (archive: Buffer) => void = () => undefined,
   ) {
@@ -132,15 +133,15 @@ export class ModelLink {
     this.publishStatus(asset);
   }
 
-  /** The model's state changed: every asset's topic says so. */
-  announce(status: ModelStatus): void {
-    this.status = status;
-    for (const asset of this.assets) this.publishStatus(asset);
+  /** A model's state changed: the topic of these assets (all it knows of, when none are named) says so. */
+  announce(assets?: readonly string[]): void {
+    for (const asset of assets ?? this.assets) if (this.assets.has(asset)) this.publishStatus(asset);
   }
 
   private publishStatus(asset: string): void {
-    if (!this.status || !this.client.connected) return;
-    this.client.publish(`${this.settings.topicPrefix}/${this.settings.deviceId}/${asset}/model`, JSON.stringify(this.status), { qos: 1, retain: true });
+    const status = this.statusOf(asset);
+    if (!status || !this.client.connected) return;
+    this.client.publish(`${this.settings.topicPrefix}/${this.settings.deviceId}/${asset}/model`, JSON.stringify(status), { qos: 1, retain: true });
   }
 
   private async onMessage(topic: string, payload: Buffer): Promise<void> {

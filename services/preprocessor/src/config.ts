@@ -1,4 +1,6 @@
 import {
+  assetSpecsOf,
+  assetsSchema,
   commonSchema,
   ConfigChecks,
   featureSpecSchema,
@@ -28,6 +30,7 @@ export const schema = {
     highWaterMark: { doc: 'Feature messages queued for inference before this stage waits.', format: 'positive-int', default: 10_000, env: `${ENV}_OUTPUT_HWM` },
   },
   ...featureSpecSchema(),
+  ...assetsSchema,
   limits: {
     doc: 'Physical limits channel:min:max, comma-separated; a value outside is out_of_range.',
     format: 'string-list',
@@ -61,6 +64,8 @@ export function loadPreprocessorConfig(overrides: Record<string, unknown> = {}) 
   const config = loadConfig(schema, overrides);
   const checks = new ConfigChecks();
   const physicalLimits = checks.parse(() => parseLimits(config.limits)) ?? {};
+  const assetSpecs = checks.parse(() => assetSpecsOf(config)) ?? new Map();
+  checks.require(assetSpecs.size <= config.maxAssets, `the assets file names ${assetSpecs.size} assets, more than VIGIL_PREPROCESSOR_MAX_ASSETS (${config.maxAssets}): raise it`);
   checks.done();
-  return { ...config, physicalLimits };
+  return { ...config, physicalLimits, assetSpecs };
 }

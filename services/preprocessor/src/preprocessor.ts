@@ -1,5 +1,7 @@
 import { AssetFeaturePipeline, isRunningStatsState, type FeatureSettings, type RunningStatsState } from '@vigil/shared/features';
 import {
+  assetFeatureSpec,
+  assetLimits,
   AssetSlots,
   BatchedStateWriter,
   closeRedis,
@@ -38,8 +40,20 @@ export function featureSettingsOf(config: PreprocessorConfig): FeatureSettings {
   };
 }
 
+/**
+ * Each asset's feature settings: with an assets file, its own channels (and features, window,
+ * limits) over the service's; an asset the file does not name gets none. Without one, every
+ * asset has the service's own.
+ */
+export function assetFeatureSettings(config: PreprocessorConfig): (asset: string) => FeatureSettings | undefined {
+  const base = featureSettingsOf(config);
+  if (config.assetSpecs.size === 0) return () => base;
+  const perAsset = new Map([...config.assetSpecs].map(([asset, spec]) => [asset, { ...base, ...assetFeatureSpec(base, spec), limits: assetLimits(base.limits, spec) }]));
+  return (asset) => perAsset.get(asset);
+}
+
 export async function startPreprocessor(config: PreprocessorConfig, logger: Logger): Promise<Preprocessor> {
-  const settings = featureSettingsOf(config);
+  const settingsOf = assetFeatureSettings(config);
   return startStage({
     stage: SERVICE,
     kind: 'reading',
@@ -55,19 +69,14 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
 
       const redis = createRedisClient(config.redisUrl, logger, metrics);
       await connectRedis(redis, logger);
-      // Statistics are stored with the channel list: statistics of other channels are not applied.
+      // Statistics are stored with the channel list: statistics of other channels are not applied
+      // (checked when loaded, against the asset's own channels).
       const isStoredScaler = (value: unknown): value is StoredScaler => {
         const stored = value as StoredScaler | null;
-        return (
-          typeof stored === 'object' &&
-          stored !== null &&
-          JSON.stringify(stored.channels) === JSON.stringify(settings.channels) &&
-          Array.isArray(stored.stats) &&
-          stored.stats.every(isRunningStatsState)
-        );
+        return typeof stored === 'object' && stored !== null && Array.isArray(stored.channels) && Array.isArray(stored.stats) && stored.stats.every(isRunningStatsState);
       };
       const store = new RedisJsonState(redis, logger, 'vigil:scaler', isStoredScaler, 60_000, config.assetStateTtlDays * 86_400);
-      const stateOf = (pipeline: AssetFeaturePipeline): StoredScaler => ({ channels: settings.channels, stats: pipeline.scalerState() });
+      const stateOf = (pipeline: AssetFeaturePipeline): StoredScaler => ({ channels: pipeline.channels, stats: pipeline.scalerState() });
       const pipelines = new AssetSlots<AssetFeaturePipeline>({
         capacity: config.maxAssets,
         idleMs: config.assetIdleS * 1000,
@@ -96,14 +105,21 @@ export async function startPreprocessor(config: PreprocessorConfig, logger: Logg
       const pipelineFor = async (asset: string): Promise<AssetFeaturePipeline | undefined> => {
         const existing = pipelines.get(asset);
         if (existing) return existing;
-        if (!pipelines.makeRoom(asset)) return undefined;
-        const pipeline = new AssetFeaturePipeline(settings, (await store.load(asset))?.stats);
+        const settings = settingsOf(asset);
+        if (!settings || !pipelines.makeRoom(asset)) return undefined;
+        const stored = await store.load(asset);
+        const pipeline = new AssetFeaturePipeline(settings, stored && JSON.stringify(stored.channels) === JSON.stringify(settings.channels) ? stored.stats : undefined);
         pipelines.set(asset, pipeline);
         logger.info({ asset, scalerFrozen: pipeline.scalerFrozen }, 'new asset');
         return pipeline;
       };
 
       const handle = async (reading: ReadingMessage): Promise<void> => {
+        if (!settingsOf(reading.asset)) {
+          metrics.countMessage('rejected', 'unknown_asset');
+          rejectLog.warn('unknown_asset', { asset: reading.asset }, 'reading of an asset the assets file does not name: refused (add it to VIGIL_ASSETS_FILE)');
+          return;
+        }
         const pipeline = await pipelineFor(reading.asset);
         if (!pipeline) {
           metrics.countMessage('rejected', 'too_many_assets');

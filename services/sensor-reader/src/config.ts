@@ -1,4 +1,7 @@
 import {
+  readSettingsFile,
+  assetSpecsOf,
+  assetsSchema,
   commonSchema,
   ConfigChecks,
   parseColumnMap,
@@ -12,7 +15,7 @@ import {
 } from '@vigil/shared/runtime';
 
 import { parseFaultSchedule } from './faults.js';
-import { checkColumnMap, readMapFile } from './map-file.js';
+import { checkColumnMap } from './map-file.js';
 import { checkRegisterMap, parseRegisterMap } from './modbus-registers.js';
 import { checkNodeMap, parseNodeMap, type OpcuaSecurityMode, type OpcuaSecurityPolicy } from './opcua-source.js';
 
@@ -34,6 +37,8 @@ export const schema = {
     default: [] as string[],
     env: `${ENV}_ASSETS`,
   },
+  // With an assets file, a source may name only its assets (and the configured one).
+  ...assetsSchema,
   maxAssets: {
     doc: 'Most distinct assets this reader stamps readings for at a time (the configured ones always among them; a name silent for VIGIL_ASSET_IDLE_S gives its place up): a source that names a new asset past it has those readings refused and counted, so a flood of names cannot fill Redis with sequence keys. Keep it at or below the preprocessor\'s and threshold\'s max assets.',
     format: 'positive-int',
@@ -246,12 +251,12 @@ export function loadSensorReaderConfig(overrides: Record<string, unknown> = {}) 
   const schedule = checks.parse(() => parseFaultSchedule(config.simulator.faults)) ?? [];
   const columnMap =
     (config.csv.columnsFile !== ''
-      ? checks.parse(() => checkColumnMap(readMapFile(config.csv.columnsFile, 'VIGIL_SENSOR_READER_CSV_COLUMNS_FILE')))
+      ? checks.parse(() => checkColumnMap(readSettingsFile(config.csv.columnsFile, 'VIGIL_SENSOR_READER_CSV_COLUMNS_FILE')))
       : checks.parse(() => parseColumnMap(config.csv.columns))) ?? {};
   checks.require(config.csv.columns.length === 0 || config.csv.columnsFile === '', 'set one of VIGIL_SENSOR_READER_CSV_COLUMNS and VIGIL_SENSOR_READER_CSV_COLUMNS_FILE, not both');
   const registerMap =
     config.modbus.registersFile !== ''
-      ? (checks.parse(() => checkRegisterMap(readMapFile(config.modbus.registersFile, 'VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE'))) ?? [])
+      ? (checks.parse(() => checkRegisterMap(readSettingsFile(config.modbus.registersFile, 'VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE'))) ?? [])
       : config.modbus.registers === ''
         ? []
         : (checks.parse(() => parseRegisterMap(config.modbus.registers)) ?? []);
@@ -263,7 +268,7 @@ export function loadSensorReaderConfig(overrides: Record<string, unknown> = {}) 
   checks.require(config.modbus.registers === '' || config.modbus.registersFile === '', 'set one of VIGIL_SENSOR_READER_MODBUS_REGISTERS and VIGIL_SENSOR_READER_MODBUS_REGISTERS_FILE, not both');
   const nodeMap =
     config.opcua.nodesFile !== ''
-      ? (checks.parse(() => checkNodeMap(readMapFile(config.opcua.nodesFile, 'VIGIL_SENSOR_READER_OPCUA_NODES_FILE'))) ?? [])
+      ? (checks.parse(() => checkNodeMap(readSettingsFile(config.opcua.nodesFile, 'VIGIL_SENSOR_READER_OPCUA_NODES_FILE'))) ?? [])
       : config.opcua.nodes === ''
         ? []
         : (checks.parse(() => parseNodeMap(config.opcua.nodes)) ?? []);
@@ -284,9 +289,13 @@ export function loadSensorReaderConfig(overrides: Record<string, unknown> = {}) 
     config.source !== 'modbus' || config.modbus.transport !== 'rtu' || config.modbus.serialPort !== '',
     'Modbus RTU needs a serial port: set VIGIL_SENSOR_READER_MODBUS_SERIAL_PORT (for example /dev/ttyUSB0)',
   );
+  const assetSpecs = checks.parse(() => assetSpecsOf(config)) ?? new Map();
+  const pinned = new Set([config.asset, ...config.assets, ...assetSpecs.keys()]);
+  checks.require(pinned.size <= config.maxAssets, `${pinned.size} assets are configured (VIGIL_SENSOR_READER_ASSET, _ASSETS and the assets file), more than VIGIL_SENSOR_READER_MAX_ASSETS (${config.maxAssets}): raise it`);
   checks.done();
   return {
     ...config,
+    assets: [...new Set([...config.assets, ...assetSpecs.keys()])],
     simulator: { ...config.simulator, schedule },
     csv: { ...config.csv, columnMap },
     modbus: { ...config.modbus, registerMap },

@@ -53,6 +53,11 @@ export class AssetFeaturePipeline {
     this.featureBuffer = new Array<number>(this.names.length).fill(0);
   }
 
+  /** The asset's channels, in feature order. */
+  get channels(): string[] {
+    return this.settings.channels;
+  }
+
   get scalerFrozen(): boolean {
     return (this.scalers[0]?.count ?? 0) >= this.settings.scalerWarmup;
   }
