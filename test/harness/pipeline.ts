@@ -101,6 +101,8 @@ export interface PipelineOptions {
   persistentBroker?: boolean;
   /** Redis with persistence in this folder (a test that restarts Redis); default: none. */
   redisDir?: string;
+  /** A broker another pipeline shares (a second device on the plant's broker): not stopped with this one. */
+  broker?: TestServer;
   /** Runs once Redis and the broker are up, before any service (a subscriber that must see everything). */
   beforeServices?: (servers: { redis: TestServer; broker: TestServer }) => Promise<void>;
 }
@@ -115,7 +117,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
   const modelPath = await defaultTestBundle();
   const [redis, broker] = await Promise.all([
     startRedis(options.redisDir ? { dir: options.redisDir, persistence: 'rdb' } : {}),
-    startMosquitto({ persistent: options.persistentBroker ?? false }),
+    options.broker ?? startMosquitto({ persistent: options.persistentBroker ?? false }),
   ]);
   await options.beforeServices?.({ redis, broker });
   const ports = await allocatePipelinePorts();
@@ -135,7 +137,7 @@ export async function startPipeline(options: PipelineOptions): Promise<RunningPi
       const service = services.get(name);
       if (service) exits.push({ name, code: (await service.stop()).code });
     }
-    await Promise.all([running.redis.stop(), running.broker.stop()]);
+    await Promise.all([running.redis.stop(), ...(options.broker ? [] : [running.broker.stop()])]);
     return exits;
   };
   const running: RunningPipeline = { redis, broker, ports, env, services, stop };
