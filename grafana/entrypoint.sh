@@ -14,4 +14,18 @@ if [ -z "${GF_SECURITY_ADMIN_PASSWORD:-}" ]; then
     export GF_SECURITY_ADMIN_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
   fi
 fi
+# Anonymous viewing is the user's choice, off unless asked for: a Viewer sees every panel (asset
+# names, sensor values, alerts) and can send any query to the Prometheus data source, so anyone who
+# reaches port 3000 would read everything the device measures.
+case "${VIGIL_GRAFANA_ANONYMOUS:-false}" in
+  true)
+    export GF_AUTH_ANONYMOUS_ENABLED=true
+    echo "vigil: VIGIL_GRAFANA_ANONYMOUS=true: anyone who reaches port 3000 can view the dashboards and query Prometheus, without signing in"
+    ;;
+  false) export GF_AUTH_ANONYMOUS_ENABLED=false ;;
+  *)
+    echo "vigil: VIGIL_GRAFANA_ANONYMOUS must be true or false" >&2
+    exit 1
+    ;;
+esac
 exec "${VIGIL_GRAFANA_RUN:-/run.sh}" "$@"

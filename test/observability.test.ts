@@ -68,7 +68,7 @@ describe('Grafana provisioning (files)', () => {
     }
   });
 
-  it('the home dashboard is the provisioned one, viewable anonymously as Viewer only', () => {
+  it('the home dashboard is the provisioned one; anonymous visitors, when allowed, are Viewers only', () => {
     const dockerfile = read('grafana/Dockerfile');
     const home = /GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH=(\S+)/.exec(dockerfile)?.[1] ?? '';
     assert.ok(home.startsWith('/etc/grafana/dashboards/'));
@@ -77,6 +77,7 @@ describe('Grafana provisioning (files)', () => {
     assert.match(read('grafana/provisioning/dashboards/vigil.yml'), /path: \/etc\/grafana\/dashboards/);
     assert.match(dockerfile, /COPY dashboards \/etc\/grafana\/dashboards/);
     assert.match(dockerfile, /GF_AUTH_ANONYMOUS_ORG_ROLE=Viewer/);
+    assert.doesNotMatch(dockerfile, /GF_AUTH_ANONYMOUS_ENABLED/, 'anonymous access is the entrypoint\'s, from VIGIL_GRAFANA_ANONYMOUS');
     assert.doesNotMatch(dockerfile, /GF_SECURITY_ADMIN_PASSWORD=/, 'no admin password baked into the image');
     assert.match(read('grafana/entrypoint.sh'), /GF_SECURITY_ADMIN_PASSWORD/);
   });
@@ -158,6 +159,19 @@ describe('image entrypoints (run here with the image paths pointed at temporary 
     assert.equal(defaultDeviceId({ BALENA_DEVICE_NAME_AT_INIT: 'pump house 3' }, 'h', true), 'pump-house-3');
     assert.equal(defaultDeviceId({}, 'rig.local', false), 'rig.local', 'outside a container: the host name');
     assert.equal(defaultDeviceId({}, 'a1b2c3d4e5f6', true), 'vigil-pi', 'in a plain container: not its random host name');
+  });
+
+  it('grafana: anonymous viewing off unless VIGIL_GRAFANA_ANONYMOUS=true, which says what it exposes; anything else refused', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-grafana-anon-'));
+    writeFileSync(join(dir, 'fake-run.sh'), '#!/bin/sh\necho "ANONYMOUS=$GF_AUTH_ANONYMOUS_ENABLED"\n', { mode: 0o755 });
+    const env = { VIGIL_GRAFANA_RUN: join(dir, 'fake-run.sh'), GF_PATHS_DATA: dir, GF_SECURITY_ADMIN_PASSWORD: 'x' };
+    assert.match(run('grafana/entrypoint.sh', env), /^ANONYMOUS=false$/m);
+    // A GF_ variable the user set by hand does not turn it on behind the setting's back.
+    assert.match(run('grafana/entrypoint.sh', { ...env, GF_AUTH_ANONYMOUS_ENABLED: 'true' }), /^ANONYMOUS=false$/m);
+    const on = run('grafana/entrypoint.sh', { ...env, VIGIL_GRAFANA_ANONYMOUS: 'true' });
+    assert.match(on, /^ANONYMOUS=true$/m);
+    assert.match(on, /anyone who reaches port 3000 can view the dashboards and query Prometheus/);
+    assert.throws(() => run('grafana/entrypoint.sh', { ...env, VIGIL_GRAFANA_ANONYMOUS: 'yes' }), /VIGIL_GRAFANA_ANONYMOUS must be true or false/);
   });
 
   it('grafana: no admin/admin; a password from the environment, or one generated and printed once', () => {

@@ -6,7 +6,7 @@
  *   npm run test:compose       (root, with docker.io and docker-compose installed)
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -107,16 +107,23 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
     });
   });
 
-  it('refuses anonymous MQTT clients on the published port and lets the configured user subscribe', async () => {
+  it('speaks TLS on the published port with the certificate it made, refuses anonymous clients there, and lets the configured user subscribe', async () => {
     // What a user does with VIGIL_MQTT_REMOTE_USERNAME/PASSWORD, done on the running broker:
     // the same password file, and SIGHUP makes mosquitto read it again.
     const broker = await containerId('mosquitto');
     await run('docker', ['exec', '-u', 'mosquitto', broker, 'mosquitto_passwd', '-b', '/mosquitto/data/passwd', 'plant', 'plant-secret']);
     await run('docker', ['exec', broker, 'sh', '-c', 'kill -HUP 1']);
-    await assert.rejects(MqttListener.connect('mqtt://127.0.0.1:1883', ['vigil/#']), /Not authorized|Bad username|refused/i);
+    // The certificate made on first start, as a user copies it for the plant's clients; its
+    // fingerprint is in the broker's log.
+    const ca = Buffer.from((await run('docker', ['exec', broker, 'cat', '/mosquitto/data/tls/server.crt'])).stdout);
+    const logs = await run('docker', ['logs', broker]);
+    assert.equal(/SHA-256 fingerprint ([0-9A-F:]+)/.exec(logs.stdout + logs.stderr)?.[1], new X509Certificate(ca).fingerprint256);
+    await assert.rejects(MqttListener.connect('mqtts://127.0.0.1:8883', ['vigil/#'], undefined, { ca, reconnectPeriod: 0 }), /Not authorized|Bad username|refused/i);
+    // Plaintext is off on the published side by default.
+    await assert.rejects(MqttListener.connect('mqtt://plant:plant-secret@127.0.0.1:1883', ['vigil/#'], undefined, { reconnectPeriod: 0, connectTimeout: 5_000 }));
     listener = await waitFor(
-      'an authenticated subscription',
-      () => MqttListener.connect('mqtt://plant:plant-secret@127.0.0.1:1883', ['vigil/#']).catch(() => undefined),
+      'an authenticated subscription over TLS',
+      () => MqttListener.connect('mqtts://plant:plant-secret@127.0.0.1:8883', ['vigil/#'], undefined, { ca }).catch(() => undefined),
       20_000,
       1000,
     );

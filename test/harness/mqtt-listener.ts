@@ -1,4 +1,4 @@
-import { connectAsync, type MqttClient } from 'mqtt';
+import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
 
 export interface ReceivedMessage {
   topic: string;
@@ -19,12 +19,14 @@ export class MqttListener {
     });
   }
 
-  /** With a `persistentId`, the broker keeps the subscription and queues QoS 1 messages while away. */
-  static async connect(url: string, topics: string[], persistentId?: string): Promise<MqttListener> {
+  /** With a `persistentId`, the broker keeps the subscription and queues QoS 1 messages while away; `options` add to the client's (a CA for TLS). */
+  static async connect(url: string, topics: string[], persistentId?: string, options: IClientOptions = {}): Promise<MqttListener> {
     const client = await connectAsync(url, {
       reconnectPeriod: 300,
       clientId: persistentId ?? `vigil-test-${process.pid}-${Math.random().toString(16).slice(2)}`,
       clean: persistentId === undefined,
+      // TLS (ca), or a test's own reconnect policy.
+      ...options,
     });
     const listener = new MqttListener(client);
     await client.subscribeAsync(topics, { qos: 1 });

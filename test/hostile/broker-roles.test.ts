@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,31 +22,39 @@ const OPERATOR = { username: 'shift-lead', password: 'operator-secret' };
 
 interface Broker {
   internal: string;
+  /** The published TLS listener (mqtts://). */
   remote: string;
+  /** The published plaintext listener's URL (listening only with VIGIL_MQTT_PLAINTEXT=true). */
+  plaintext: string;
+  /** The certificate the published listener presents, as the broker's data folder holds it. */
+  ca: Buffer;
+  data: string;
   process: ManagedProcess;
 }
 
-/** The shipped conf with its two ports moved to free loopback ports and its data folder to `data`. */
-function projectConfig(data: string, internalPort: number, remotePort: number): string {
+/** The shipped conf with its private port moved to a free loopback port and its data folder to `data`. */
+function projectConfig(data: string, internalPort: number): string {
   const shipped = readFileSync(join(ROOT, 'mosquitto/mosquitto.conf'), 'utf8');
   return shipped
     .replace(/^listener 1884$/m, `listener ${internalPort} 127.0.0.1`)
-    .replace(/^listener 1883$/m, `listener ${remotePort} 127.0.0.1`)
     .replaceAll('/mosquitto/data/', `${data}/`)
     .replaceAll('/mosquitto/data', data);
 }
 
-async function startProjectBroker(env: Record<string, string>): Promise<Broker> {
-  const data = mkdtempSync(join(tmpdir(), 'vigil-broker-'));
+/** The broker through the project's entrypoint; `data` again restarts it on the same data folder. */
+async function startProjectBroker(env: Record<string, string>, data = mkdtempSync(join(tmpdir(), 'vigil-broker-'))): Promise<Broker> {
   chmodSync(data, 0o755);
-  const [internalPort, remotePort] = [await freePort(), await freePort()];
+  const [internalPort, tlsPort, plainPort] = [await freePort(), await freePort(), await freePort()];
   const config = join(data, 'mosquitto.conf');
-  writeFileSync(config, projectConfig(data, internalPort, remotePort));
+  writeFileSync(config, projectConfig(data, internalPort));
   chmodSync(config, 0o644);
   const process = startProcess('mosquitto', 'sh', [join(ROOT, 'mosquitto/entrypoint.sh')], {
     ...env,
     VIGIL_MOSQUITTO_DATA: data,
     VIGIL_MOSQUITTO_CONFIG: config,
+    VIGIL_MOSQUITTO_TLS_PORT: String(tlsPort),
+    VIGIL_MOSQUITTO_PLAIN_PORT: String(plainPort),
+    VIGIL_MOSQUITTO_BIND: '127.0.0.1',
   });
   const internal = `mqtt://127.0.0.1:${internalPort}`;
   await waitFor('the broker', () => connectAsync(internal, { reconnectPeriod: 0 }).then((client) => client.endAsync().then(() => true)).catch(() => undefined), 10_000, 200).catch(
@@ -53,7 +62,8 @@ async function startProjectBroker(env: Record<string, string>): Promise<Broker> 
       throw new Error(`${error.message}\n${process.text()}`);
     },
   );
-  return { internal, remote: `mqtt://127.0.0.1:${remotePort}`, process };
+  const ca = readFileSync(join(data, 'tls', env.VIGIL_MQTT_TLS_CERT_FILE ? 'provided.crt' : 'server.crt'));
+  return { internal, remote: `mqtts://127.0.0.1:${tlsPort}`, plaintext: `mqtt://127.0.0.1:${plainPort}`, ca, data, process };
 }
 
 function collect(client: MqttClient): Array<{ topic: string; payload: string; retain: boolean }> {
@@ -68,7 +78,8 @@ describe('the broker as configured (real mosquitto, the project conf and entrypo
   let broker: Broker;
   const clients: MqttClient[] = [];
   const open = async (url: string, options: Parameters<typeof connectAsync>[1] = {}) => {
-    const client = await connectAsync(url, { reconnectPeriod: 0, ...options });
+    // A client on the LAN verifies the broker's certificate.
+    const client = await connectAsync(url, { reconnectPeriod: 0, ...(url.startsWith('mqtts:') ? { ca: broker.ca } : {}), ...options });
     client.on('error', () => undefined);
     clients.push(client);
     return client;
@@ -91,8 +102,8 @@ describe('the broker as configured (real mosquitto, the project conf and entrypo
   });
 
   it('refuses anonymous clients and wrong passwords on the published listener', async () => {
-    await assert.rejects(connectAsync(broker.remote, { reconnectPeriod: 0 }), /Not authorized|Bad username|refused/i);
-    await assert.rejects(connectAsync(broker.remote, { reconnectPeriod: 0, username: READER.username, password: 'guess' }), /Not authorized|Bad username|refused/i);
+    await assert.rejects(connectAsync(broker.remote, { reconnectPeriod: 0, ca: broker.ca }), /Not authorized|Bad username|refused/i);
+    await assert.rejects(connectAsync(broker.remote, { reconnectPeriod: 0, ca: broker.ca, username: READER.username, password: 'guess' }), /Not authorized|Bad username|refused/i);
   });
 
   it('lets the remote user read alerts but not write readings, and the sensor user write readings only under its own name', async () => {
@@ -201,5 +212,83 @@ describe('the broker as configured (real mosquitto, the project conf and entrypo
     });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /starts with 'vigil'/);
+  });
+});
+
+describe('the published listener speaks TLS (real mosquitto, the project conf and entrypoint)', { timeout: 60_000 }, () => {
+  const user = { VIGIL_MQTT_REMOTE_USERNAME: READER.username, VIGIL_MQTT_REMOTE_PASSWORD: READER.password };
+  const brokers: Broker[] = [];
+  const start = async (env: Record<string, string>, data?: string) => {
+    const broker = await startProjectBroker({ ...user, ...env }, data);
+    brokers.push(broker);
+    return broker;
+  };
+  const stopAll = async () => {
+    for (const broker of brokers.splice(0)) await broker.process.stop();
+  };
+  const subscribeOnce = async (url: string, options: Parameters<typeof connectAsync>[1]) => {
+    const client = await connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5_000, ...READER, ...options });
+    await client.subscribeAsync('vigil/#');
+    await client.endAsync();
+  };
+
+  after(stopAll);
+
+  it('makes a certificate on first start, logs its fingerprint once, and keeps it across restarts', async () => {
+    const first = await start({});
+    const certificate = new X509Certificate(first.ca);
+    assert.match(certificate.subjectAltName ?? '', /DNS:localhost/);
+    assert.match(certificate.subjectAltName ?? '', /IP Address:127\.0\.0\.1/);
+    const logged = /SHA-256 fingerprint ([0-9A-F:]+)/.exec(first.process.text());
+    assert.equal(logged?.[1], certificate.fingerprint256, 'the logged fingerprint is the certificate\'s');
+    // A client that verifies the certificate gets in; one that trusts only the usual CAs does not.
+    await subscribeOnce(first.remote, { ca: first.ca });
+    await assert.rejects(subscribeOnce(first.remote, {}), /self[- ]signed|unable to verify|certificate/i);
+    // No plaintext on the published side unless asked for.
+    await assert.rejects(subscribeOnce(first.plaintext, {}), /ECONNREFUSED/);
+    await first.process.stop();
+
+    const again = await start({}, first.data);
+    assert.equal(new X509Certificate(again.ca).fingerprint256, certificate.fingerprint256, 'the same certificate after a restart');
+    assert.doesNotMatch(again.process.text(), /generated the MQTT TLS certificate/);
+    await again.process.stop();
+    // A name added for the LAN (the Pi's address or mDNS name) makes it anew, with that name in it.
+    const renamed = await start({ VIGIL_MQTT_TLS_HOSTNAMES: 'pump-house.local,192.168.7.20' }, first.data);
+    const newer = new X509Certificate(renamed.ca);
+    assert.notEqual(newer.fingerprint256, certificate.fingerprint256);
+    assert.match(newer.subjectAltName ?? '', /DNS:pump-house\.local/);
+    assert.match(newer.subjectAltName ?? '', /IP Address:192\.168\.7\.20/);
+    assert.match(renamed.process.text(), /generated the MQTT TLS certificate/);
+    await subscribeOnce(renamed.remote, { ca: renamed.ca });
+    await stopAll();
+  });
+
+  it("presents the user's own certificate, and plaintext only when VIGIL_MQTT_PLAINTEXT asks for it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-own-cert-'));
+    const made = spawnSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '30', '-subj', '/CN=plant-ca-issued', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      { encoding: 'utf8' },
+    );
+    assert.equal(made.status, 0, made.stderr);
+    chmodSync(join(dir, 'key.pem'), 0o600);
+    const broker = await start({ VIGIL_MQTT_TLS_CERT_FILE: join(dir, 'cert.pem'), VIGIL_MQTT_TLS_KEY_FILE: join(dir, 'key.pem'), VIGIL_MQTT_PLAINTEXT: 'true' });
+    const own = readFileSync(join(dir, 'cert.pem'));
+    assert.equal(new X509Certificate(broker.ca).fingerprint256, new X509Certificate(own).fingerprint256);
+    await subscribeOnce(broker.remote, { ca: own });
+    await subscribeOnce(broker.plaintext, {});
+    await assert.rejects(connectAsync(broker.plaintext, { reconnectPeriod: 0 }), /Not authorized|Bad username|refused/i);
+    await stopAll();
+  });
+
+  it('refuses to start on a half-given certificate or a plaintext setting that is not true or false, saying why', () => {
+    const run = (env: Record<string, string>) =>
+      spawnSync('sh', [join(ROOT, 'mosquitto/entrypoint.sh')], { env: { ...process.env, ...env, VIGIL_MOSQUITTO_DATA: mkdtempSync(join(tmpdir(), 'vigil-broker-')) }, encoding: 'utf8', timeout: 10_000 });
+    const half = run({ VIGIL_MQTT_TLS_CERT_FILE: '/nowhere/cert.pem' });
+    assert.equal(half.status, 1);
+    assert.match(half.stderr, /needs its key: set both VIGIL_MQTT_TLS_CERT_FILE and VIGIL_MQTT_TLS_KEY_FILE/);
+    const plain = run({ VIGIL_MQTT_PLAINTEXT: 'yes' });
+    assert.equal(plain.status, 1);
+    assert.match(plain.stderr, /VIGIL_MQTT_PLAINTEXT must be true or false/);
   });
 });
