@@ -1,7 +1,7 @@
 /**
  * What the stack writes to its storage in a day, for an SD card's life: the five services, Redis
  * (snapshots as docker-compose.yml sets them, 60 s when something changed), mosquitto (persistent),
- * and Prometheus (the compose file's flags, every service scraped every 5 s), run as processes for
+ * and Prometheus (the compose file's flags, every service scraped at the shipped interval), run as processes for
  * a set time at the default 10 Hz with the simulator's fault schedule, then extrapolated to a day.
  *   npm run bench:disk [-- --seconds 600]
  * Bytes are each process's `write_bytes` (/proc/<pid>/io: what it sent to the block device,
@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { PIPELINE_ORDER, startPipeline } from '../test/harness/pipeline.js';
 import { freePort, waitFor } from '../test/harness/ports.js';
 import { startProcess, type ManagedProcess } from '../test/harness/processes.js';
-import { machineDescription, resultsFile, table } from './stats.js';
+import { machineDescription, resultsFile, SHIPPED_SCRAPE_INTERVAL, table } from './stats.js';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '600' }, warmup: { type: 'string', default: '30' } } });
 const seconds = Number(args.seconds);
@@ -34,7 +34,7 @@ const targets = PIPELINE_ORDER.map((name) => `127.0.0.1:${stack.ports.metrics[na
 writeFileSync(
   join(promDir, 'prometheus.yml'),
   [
-    'global: { scrape_interval: 5s, scrape_timeout: 4s, evaluation_interval: 5s }',
+    `global: { scrape_interval: ${SHIPPED_SCRAPE_INTERVAL}, scrape_timeout: 4s, evaluation_interval: ${SHIPPED_SCRAPE_INTERVAL} }`,
     'scrape_configs:',
     '  - job_name: vigil',
     `    static_configs: [{ targets: [${targets.map((target) => `"${target}"`).join(', ')}] }]`,

@@ -17,7 +17,7 @@ import { PIPELINE_ORDER, startHealthy, startPipeline, type RunningPipeline } fro
 import { freePort, waitFor } from '../test/harness/ports.js';
 import { startService, type ManagedProcess, type ServiceName } from '../test/harness/processes.js';
 import { processMemory, type ProcessMemory } from './process-memory.js';
-import { machineDescription, median, resultsFile, table } from './stats.js';
+import { histogramQuantile, machineDescription, median, resultsFile, table } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,26 +40,6 @@ function cpuSeconds(pid: number): number {
 
 function rssMb(pid: number): number {
   return processMemory(pid).rssMb;
-}
-
-/** Quantile from a Prometheus histogram, interpolating inside the bucket as histogram_quantile does. */
-function histogramQuantile(samples: MetricSample[], name: string, labels: Record<string, string>, q: number): number {
-  const buckets = samples
-    .filter((sample) => sample.name === `${name}_bucket` && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
-    .map((sample) => ({ le: sample.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(sample.labels.le), count: sample.value }))
-    .sort((a, b) => a.le - b.le);
-  const total = buckets.at(-1)?.count ?? 0;
-  const rank = q * total;
-  let previous = { le: 0, count: 0 };
-  for (const bucket of buckets) {
-    if (bucket.count >= rank) {
-      if (!Number.isFinite(bucket.le)) return previous.le;
-      const inBucket = bucket.count - previous.count;
-      return previous.le + (bucket.le - previous.le) * (inBucket > 0 ? (rank - previous.count) / inBucket : 0);
-    }
-    previous = bucket;
-  }
-  return Number.NaN;
 }
 
 function save(name: string, result: unknown): void {

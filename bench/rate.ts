@@ -3,16 +3,17 @@
  * What the five services cost at the rate a device really runs, not at peak: CPU time of each
  * process (utime + stime from /proc/<pid>/stat) and its context switches (a proxy for wake-ups,
  * from /proc/<pid>/status) over a window, at each sample rate; rate 0 is no traffic at all (the
- * reader not started). Prometheus's scrape is played at its real interval (every 5 s, /metrics of
+ * reader not started). Prometheus's scrape is played at its real interval (the shipped one, /metrics of
  * each service), as on the device. Prints a table (medians of the runs) and writes
  * bench/results/rate.json.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { scrape } from '../test/harness/metrics.js';
 import { PIPELINE_ORDER, startHealthy, startPipeline, type RunningPipeline } from '../test/harness/pipeline.js';
 import type { ServiceName } from '../test/harness/processes.js';
-import { machineDescription, median, resultsFile, table } from './stats.js';
+import { costOf, type ProcessCost } from './process-cpu.js';
+import { machineDescription, median, resultsFile, SHIPPED_SCRAPE_INTERVAL_MS, table } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,25 +27,8 @@ const rates = (args.rates ?? '').split(',').map(Number);
 const seconds = Number(args.seconds);
 const runs = Number(args.runs);
 const settleS = Number(args.settle);
-const SCRAPE_INTERVAL_MS = 5_000;
-const TICKS_PER_SECOND = 100;
-
-interface ProcessCost {
-  /** CPU seconds, user and system. */
-  cpuS: number;
-  /** Voluntary and involuntary context switches. */
-  switches: number;
-}
-
-function costOf(pid: number): ProcessCost {
-  // Fields after the command name (which may hold spaces): utime is the 14th field, stime the 15th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuS = (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const count = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { cpuS, switches: count('voluntary_ctxt_switches') + count('nonvoluntary_ctxt_switches') };
-}
+// As the device's Prometheus scrapes: part of what a service costs at rest.
+const SCRAPE_INTERVAL_MS = SHIPPED_SCRAPE_INTERVAL_MS;
 
 async function measure(pipeline: RunningPipeline, names: ServiceName[]): Promise<Record<string, { cpuPercent: number; switchesPerS: number }>> {
   const pids = new Map(names.map((name) => [name, pipeline.services.get(name)?.child.pid as number]));
@@ -102,6 +86,6 @@ const rows = Object.entries(byRate).map(([rate, services]) => {
     `${total.toFixed(2)} %`,
   ];
 });
-console.log(`CPU of one core per service / context switches per second; medians of ${runs} runs of ${seconds} s, scraped every 5 s (${machineDescription()})`);
+console.log(`CPU of one core per service / context switches per second; medians of ${runs} runs of ${seconds} s, scraped every ${SCRAPE_INTERVAL_MS / 1000} s (${machineDescription()})`);
 console.log(table(['rate', ...PIPELINE_ORDER, 'all five'], rows));
 writeFileSync(resultsFile('rate.json'), `${JSON.stringify({ date: new Date().toISOString(), machine: machineDescription(), seconds, runs, scrapeIntervalMs: SCRAPE_INTERVAL_MS, byRate }, null, 2)}\n`);

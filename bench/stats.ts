@@ -1,7 +1,8 @@
 /** Small statistics and table helpers for the benchmarks (medians: this machine is noisy). */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { MetricSample } from '../test/harness/metrics.js';
 
 export function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -39,4 +40,28 @@ export function resultsFile(name: string): string {
   const dir = process.env.VIGIL_BENCH_RESULTS_DIR ?? fileURLToPath(new URL('results', import.meta.url));
   mkdirSync(dir, { recursive: true });
   return join(dir, name);
+}
+
+/** The interval the device's Prometheus scrapes every service at (prometheus/prometheus.yml as shipped), e.g. `15s`. */
+export const SHIPPED_SCRAPE_INTERVAL = /^ {2}scrape_interval: (\d+s)$/m.exec(readFileSync(new URL('../prometheus/prometheus.yml', import.meta.url), 'utf8'))?.[1] ?? '15s';
+export const SHIPPED_SCRAPE_INTERVAL_MS = Number.parseInt(SHIPPED_SCRAPE_INTERVAL, 10) * 1000;
+
+/** Quantile from a Prometheus histogram, interpolating inside the bucket as histogram_quantile does. */
+export function histogramQuantile(samples: MetricSample[], name: string, labels: Record<string, string>, q: number): number {
+  const buckets = samples
+    .filter((sample) => sample.name === `${name}_bucket` && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .map((sample) => ({ le: sample.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(sample.labels.le), count: sample.value }))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.count ?? 0;
+  const rank = q * total;
+  let previous = { le: 0, count: 0 };
+  for (const bucket of buckets) {
+    if (bucket.count >= rank) {
+      if (!Number.isFinite(bucket.le)) return previous.le;
+      const inBucket = bucket.count - previous.count;
+      return previous.le + (bucket.le - previous.le) * (inBucket > 0 ? (rank - previous.count) / inBucket : 0);
+    }
+    previous = bucket;
+  }
+  return Number.NaN;
 }

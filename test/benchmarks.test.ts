@@ -78,6 +78,20 @@ describe('benchmarks, small size', { timeout: 900_000 }, () => {
     }
   });
 
+  it('bench:assets: a row per asset count, each asset decided with its own model, none lost', () => {
+    const output = bench('assets.ts', '--assets', '1,3', '--seconds', '3', '--settle', '1');
+    assert.match(output, /readings\/s/);
+    const assets = result<{ results: Array<{ assets: number; readingsPerS: number; decided: number; lost: number; refused: number; pssTotalMb: number; p99Ms: number }> }>('assets');
+    assert.deepEqual(assets.results.map((row) => [row.assets, row.readingsPerS]), [[1, 80], [3, 240]]);
+    for (const row of assets.results) {
+      // 10 Hz per asset over 3 s, give or take the window's edges.
+      assert.ok(row.decided >= row.assets * 20, `${row.assets} assets: ${row.decided} decided`);
+      assert.equal(row.lost, 0);
+      assert.equal(row.refused, 0);
+      assert.ok(row.pssTotalMb > 0 && row.p99Ms > 0);
+    }
+  });
+
   it('bench:models and bench:floor: a row per model, the transport floor', () => {
     const output = bench('models.ts', '--runs', '1', '--iterations', '400');
     assert.doesNotMatch(output, /not built yet/);

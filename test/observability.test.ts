@@ -125,18 +125,21 @@ describe('image entrypoints (run here with the image paths pointed at temporary 
     });
     assert.match(plain, new RegExp(`--config.file=${join(dir, 'prometheus-vigil.yml')}`));
     assert.doesNotMatch(readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8'), /^remote_write:/m, 'no remote_write without its URL');
-    assert.match(readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8'), /^ {2}scrape_interval: 5s$/m);
-    // The SD card's knob: a longer scrape interval, which Prometheus's own check accepts.
+    assert.match(readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8'), /^ {2}scrape_interval: 15s$/m);
+    // The SD card's knob: the scrape interval, which Prometheus's own check accepts.
     const slower = run('prometheus/entrypoint.sh', {
       VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'),
       VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'),
       VIGIL_PROMETHEUS_DATA: dir,
-      VIGIL_PROMETHEUS_SCRAPE_INTERVAL: '15s',
+      VIGIL_PROMETHEUS_SCRAPE_INTERVAL: '30s',
     });
     assert.match(slower, /SUCCESS/);
-    const generated15 = readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8');
-    assert.match(generated15, /^ {2}scrape_interval: 15s$/m);
-    assert.match(generated15, /^ {2}evaluation_interval: 15s$/m);
+    const generated30 = readFileSync(join(dir, 'prometheus-vigil.yml'), 'utf8');
+    assert.match(generated30, /^ {2}scrape_interval: 30s$/m);
+    assert.match(generated30, /^ {2}evaluation_interval: 30s$/m);
+    // The shortest it takes, still within the scrape timeout; shorter is refused.
+    assert.match(run('prometheus/entrypoint.sh', { VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'), VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'), VIGIL_PROMETHEUS_DATA: dir, VIGIL_PROMETHEUS_SCRAPE_INTERVAL: '5s' }), /SUCCESS/);
+    assert.throws(() => run('prometheus/entrypoint.sh', { VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'), VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'), VIGIL_PROMETHEUS_DATA: dir, VIGIL_PROMETHEUS_SCRAPE_INTERVAL: '2s' }));
     assert.throws(() => run('prometheus/entrypoint.sh', { VIGIL_PROMETHEUS_BIN: join(dir, 'fake-prometheus'), VIGIL_PROMETHEUS_CONFIG: join(ROOT, 'prometheus/prometheus.yml'), VIGIL_PROMETHEUS_DATA: dir, VIGIL_PROMETHEUS_SCRAPE_INTERVAL: 'often' }));
   });
 
