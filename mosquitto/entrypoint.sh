@@ -3,7 +3,8 @@
 # Two remote roles, each optional:
 #   VIGIL_MQTT_REMOTE_USERNAME / _PASSWORD   reads what vigil publishes (vigil/#)
 #   VIGIL_MQTT_SENSOR_USERNAME / _PASSWORD   also writes readings, only under sensors/<its name>/
-#   VIGIL_MQTT_OPERATOR_USERNAME / _PASSWORD also sends operator commands (vigil/<device>/<asset>/command)
+#   VIGIL_MQTT_OPERATOR_USERNAME / _PASSWORD also sends operator commands (vigil/<device>/<asset>/command,
+#                                            vigil/<device>/command)
 #                                            and fleet model bundles (vigil/fleet/<fleet>/model)
 # A name must be 1-64 of A-Z a-z 0-9 _ . - and must not start with "vigil": on the published
 # listener a client's id is its user name, and vigil's own client ids start with "vigil".
@@ -79,6 +80,8 @@ if [ -n "${VIGIL_MQTT_OPERATOR_USERNAME:-}" ] && [ -n "${VIGIL_MQTT_OPERATOR_PAS
   {
     echo "user $VIGIL_MQTT_OPERATOR_USERNAME"
     echo "topic write vigil/+/+/command"
+    echo "# The device's own topic: what applies to every asset (mute, unmute, relearn)."
+    echo "topic write vigil/+/command"
     echo "# A SCADA host's Sparkplug rebirth request."
     echo "topic write spBv1.0/+/NCMD/+"
     echo "# Signed model bundles for the fleet (retained), taken only if the device's public key verifies them."

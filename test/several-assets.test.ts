@@ -139,6 +139,12 @@ describe('several assets on one device, each with its own channels, model and al
       await waitFor('fan-2 collecting', () => modelTopic('fan-2')?.learn.state === 'collecting' || undefined, 10_000, 100);
       assert.equal(modelTopic('pump-1')?.learn.state, 'idle', 'the pump is not relearning');
       assert.equal(modelTopic('pump-1')?.active?.version, pumpVersion);
+      // The device's own topic: every asset relearns (the fan, already learning, goes on).
+      await operator.publishAsync(`vigil/${DEVICE}/command`, JSON.stringify({ id: 'r-2', command: 'relearn', by: 'test' }), { qos: 1 });
+      const all = await waitFor('the device relearn answer', () => listener.on(`vigil/${DEVICE}/command/result`).find((message) => JSON.parse(message.payload).id === 'r-2'), 10_000);
+      assert.deepEqual((({ status, asset }) => ({ status, asset }))(JSON.parse(all.payload) as { status: string; asset: string }), { status: 'accepted', asset: '*' });
+      await waitFor('pump-1 collecting', () => modelTopic('pump-1')?.learn.state === 'collecting' || undefined, 10_000, 100);
+      assert.equal(modelTopic('pump-1')?.active?.version, pumpVersion, 'the model in service scores while it relearns');
     } finally {
       await operator.endAsync();
     }

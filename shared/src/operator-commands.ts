@@ -56,3 +56,9 @@ export class AuditLog {
     }
   }
 }
+
+/**
+ * The asset a command on the device's own topic (`<prefix>/<device>/command`) is for: every asset.
+ * No asset id is `*` (it is not one of the characters an id may hold).
+ */
+export const EVERY_ASSET = '*';

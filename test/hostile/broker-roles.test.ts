@@ -127,20 +127,22 @@ describe('the broker as configured (real mosquitto, the project conf and entrypo
     assert.deepEqual(alerts.map((m) => m.payload), ['{"severity":"warning"}'], 'no forged alert');
   });
 
-  it('lets only the operator user send commands', async () => {
+  it('lets only the operator user send commands, to an asset or to the whole device', async () => {
     const inside = await open(broker.internal, { clientId: 'vigil-test-commands' });
     const commands = collect(inside);
-    await inside.subscribeAsync('vigil/+/+/command', { qos: 1 });
+    await inside.subscribeAsync(['vigil/+/+/command', 'vigil/+/command'], { qos: 1 });
     const scada = await open(broker.remote, READER);
     const gateway = await open(broker.remote, SENSOR);
     const operator = await open(broker.remote, OPERATOR);
     await scada.publishAsync('vigil/vigil-pi/pump-1/command', '{"id":"s","command":"unmute"}', { qos: 1 });
     await gateway.publishAsync('vigil/vigil-pi/pump-1/command', '{"id":"g","command":"unmute"}', { qos: 1 });
     await operator.publishAsync('vigil/vigil-pi/pump-1/command', '{"id":"o","command":"unmute"}', { qos: 1 });
+    await scada.publishAsync('vigil/vigil-pi/command', '{"id":"s-all","command":"unmute"}', { qos: 1 });
+    await operator.publishAsync('vigil/vigil-pi/command', '{"id":"o-all","command":"unmute"}', { qos: 1 });
     await operator.publishAsync('vigil/vigil-pi/pump-1/alert', '{"forged":true}', { qos: 1 });
-    await waitFor('the operator command', () => commands.length > 0 || undefined, 5_000, 50);
+    await waitFor('the operator commands', () => commands.length > 1 || undefined, 5_000, 50);
     await sleep(500);
-    assert.deepEqual(commands.map((m) => JSON.parse(m.payload).id), ['o']);
+    assert.deepEqual(commands.map((m) => JSON.parse(m.payload).id), ['o', 'o-all']);
   });
 
   it('lets Home Assistant and a SCADA host read discovery and Sparkplug, send only their birth and rebirth requests, and forge neither', async () => {

@@ -10,8 +10,10 @@
  *   {"id": "r-19", "command": "unmute"}
  *   {"id": "r-20", "command": "feedback", "episode": "<episode id>", "verdict": "false-positive", "note": "valve test"}
  * The model commands (relearn, rollback, pin, unpin) on the same topic are the inference service's.
+ * The device's own topic, `vigil/<device>/command`, takes what applies to every asset at once:
+ * `mute` and `unmute` here, `relearn` in the inference service; answered on its `…/command/result`.
  */
-import { ALARM_COMMANDS, commandText as text, FEEDBACK_VERDICTS, MAX_COMMAND_BYTES, MODEL_COMMANDS, type FeedbackVerdict } from '@vigil/shared/runtime';
+import { ALARM_COMMANDS, commandText as text, EVERY_ASSET, FEEDBACK_VERDICTS, MAX_COMMAND_BYTES, MODEL_COMMANDS, type FeedbackVerdict } from '@vigil/shared/runtime';
 
 export const COMMANDS = ALARM_COMMANDS;
 export type CommandName = (typeof COMMANDS)[number];
@@ -67,6 +69,11 @@ export function parseCommand(payload: Buffer, now: number): Command | { refused:
 }
 
 /** Mutes per asset, expiring by themselves. */
+/** Why a command cannot be sent to the whole device, or undefined when it can. */
+export function deviceCommandProblem(command: Command['command']): string | undefined {
+  return command === 'ack' || command === 'feedback' ? `${command} is about one episode of one asset: send it on the asset's topic, …/<asset>/command` : undefined;
+}
+
 export class Mutes {
   private readonly until = new Map<string, number>();
 
@@ -78,7 +85,12 @@ export class Mutes {
     return this.until.delete(asset);
   }
 
+  /** Muted itself, or with the whole device (a mute under EVERY_ASSET). */
   isMuted(asset: string, now: number): boolean {
+    return this.mutedAs(asset, now) || this.mutedAs(EVERY_ASSET, now);
+  }
+
+  private mutedAs(asset: string, now: number): boolean {
     const until = this.until.get(asset);
     if (until === undefined) return false;
     if (now < until) return true;

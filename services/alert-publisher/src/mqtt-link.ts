@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { reconnectWithBackoff } from '@vigil/shared/runtime';
+import { EVERY_ASSET, reconnectWithBackoff } from '@vigil/shared/runtime';
 import type { PublisherConfig } from './config.js';
 
 export interface Topics {
@@ -12,6 +12,9 @@ export interface Topics {
   score(asset: string): string;
   /** Every asset's command topic, to subscribe to. */
   commands: string;
+  /** The device's own command topic (what applies to every asset). */
+  deviceCommand: string;
+  /** Where a command's answer goes: the asset's, or with EVERY_ASSET the device's. */
   commandResult(asset: string): string;
   /** The asset a command topic names, or undefined for another topic. */
   assetOfCommand(topic: string): string | undefined;
@@ -23,7 +26,8 @@ export function topicsFor(prefix: string, device: string): Topics {
     alert: (asset) => `${prefix}/${device}/${asset}/alert`,
     episode: (asset) => `${prefix}/${device}/${asset}/episode`,
     commands: `${prefix}/${device}/+/command`,
-    commandResult: (asset) => `${prefix}/${device}/${asset}/command/result`,
+    deviceCommand: `${prefix}/${device}/command`,
+    commandResult: (asset) => (asset === EVERY_ASSET ? `${prefix}/${device}/command/result` : `${prefix}/${device}/${asset}/command/result`),
     assetOfCommand: (topic) => {
       const head = `${prefix}/${device}/`;
       if (!topic.startsWith(head) || !topic.endsWith('/command')) return undefined;

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
-import { AssetSlots, AuditLog, commandResult, Counter, Gauge, isoTime, isValidAssetId, startStage, type DecisionMessage, type Logger, type RunningStage } from '@vigil/shared/runtime';
+import { AssetSlots, AuditLog, commandResult, EVERY_ASSET, Counter, Gauge, isoTime, isValidAssetId, startStage, type DecisionMessage, type Logger, type RunningStage } from '@vigil/shared/runtime';
 import { AlertPolicy, rescuedAlert } from './alert-policy.js';
-import { COMMANDS, Mutes, parseCommand } from './commands.js';
+import { COMMANDS, deviceCommandProblem, Mutes, parseCommand } from './commands.js';
 import { FALSE_ALARM_MEMORY_MS, KnownFalseAlarms } from './known-false-alarms.js';
 import { SERVICE, type PublisherConfig } from './config.js';
 import { birthTopic, discoveryMessages, type DiscoverySettings } from './home-assistant.js';
@@ -168,7 +168,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     if (loggedDown) logger.info('mqtt connection restored');
     loggedDown = false;
     client.publish(topics.status, 'online', { qos: 1, retain: true });
-    client.subscribe(topics.commands, { qos: 1 });
+    client.subscribe([topics.commands, topics.deviceCommand], { qos: 1 });
     if (discovery) client.subscribe(birthTopic(discovery), { qos: 1 });
     for (const asset of latestState.assets()) {
       announce(asset);
@@ -183,6 +183,10 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     // Home Assistant started (its birth message): it may have lost what it knew; announce again.
     if (discovery && topic === birthTopic(discovery)) {
       if (payload.toString() === 'online') for (const asset of latestState.assets()) announce(asset);
+      return;
+    }
+    if (topic === topics.deviceCommand) {
+      answerCommand(EVERY_ASSET, payload);
       return;
     }
     const asset = topics.assetOfCommand(topic);
@@ -300,13 +304,15 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     labelNames: ['asset'] as const,
     registers,
   });
+  /** A command for one asset, or with EVERY_ASSET for the whole device. */
   const answerCommand = (asset: string, payload: Buffer): void => {
     const now = Date.now();
-    const parsed = isValidAssetId(asset) ? parseCommand(payload, now) : { refused: 'not a valid asset id', id: '', command: '' };
+    const wholeDevice = asset === EVERY_ASSET;
+    const parsed = wholeDevice || isValidAssetId(asset) ? parseCommand(payload, now) : { refused: 'not a valid asset id', id: '', command: '' };
     // A model command: the inference service answers it.
     if (parsed === undefined) return;
-    let reason: string | undefined = 'refused' in parsed ? parsed.refused : undefined;
-    if (!('refused' in parsed)) {
+    let reason: string | undefined = 'refused' in parsed ? parsed.refused : wholeDevice ? deviceCommandProblem(parsed.command) : undefined;
+    if (reason === undefined && !('refused' in parsed)) {
       switch (parsed.command) {
         case 'ack': {
           const raised = policy.episodeOf(asset, parsed.episode);
@@ -339,7 +345,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     const result = commandResult(parsed, asset, reason, now);
     commandsTotal.inc({ command: (COMMANDS as readonly string[]).includes(result.command) ? result.command : 'other', outcome: result.status });
     audit.write({ ...result, request: 'refused' in parsed ? undefined : parsed });
-    if (client.connected && isValidAssetId(asset)) client.publish(topics.commandResult(asset), JSON.stringify(result), { qos: 1 });
+    if (client.connected && (wholeDevice || isValidAssetId(asset))) client.publish(topics.commandResult(asset), JSON.stringify(result), { qos: 1 });
     logger.info({ ...result }, 'operator command');
   };
 

@@ -141,11 +141,36 @@ describe('alert-publisher (process, real mosquitto)', { timeout: 120_000 }, () =
       await command('pump-8', { id: 'c8', command: 'unmute' });
       assert.equal((await resultOf('pump-8', 'c8')).reason, 'not muted');
 
+      // The device's own topic: a mute for every asset, answered there; an ack names one asset's episode.
+      const deviceCommand = (body: unknown) => operator.publishAsync(`vigil/${DEVICE}/command`, JSON.stringify(body), { qos: 1 });
+      const deviceResult = async (id: string) =>
+        JSON.parse((await waitFor(`the result of ${id}`, () => listener.on(`vigil/${DEVICE}/command/result`).find((m) => JSON.parse(m.payload).id === id), 10_000)).payload) as {
+          status: string;
+          asset: string;
+          reason?: string;
+        };
+      await deviceCommand({ id: 'd1', command: 'mute', until: Date.now() + 3_600_000, reason: 'plant shutdown' });
+      assert.deepEqual(await deviceResult('d1').then(({ status, asset }) => ({ status, asset })), { status: 'accepted', asset: '*' });
+      for (const asset of ['pump-6', 'pump-7']) {
+        await upstream.send(decision(asset, 'normal', true));
+        await upstream.send(decision(asset, 'anomalous', true));
+      }
+      await waitFor('both muted alerts counted', async () => metricSum(await scrape(metricsPort), 'vigil_alerts_muted_total', { asset: 'pump-7' }) === 1 || undefined, 10_000);
+      assert.equal(metricSum(await scrape(metricsPort), 'vigil_alerts_muted_total', { asset: 'pump-6' }), 1);
+      assert.equal(listener.on('/pump-6/alert').length + listener.on('/pump-7/alert').length, 0, 'nothing published while the device is muted');
+      await deviceCommand({ id: 'd2', command: 'ack', episode: `${DEVICE}:pump-1:2` });
+      assert.match((await deviceResult('d2')).reason ?? '', /one episode of one asset/);
+      await deviceCommand({ id: 'd3', command: 'unmute' });
+      assert.equal((await deviceResult('d3')).status, 'accepted');
+      await upstream.send(decision('pump-9', 'normal', true));
+      await upstream.send(decision('pump-9', 'anomalous', true));
+      await waitFor('an alert again once unmuted', () => listener.on('/pump-9/alert').length > 0 || undefined, 10_000);
+
       const audit = readFileSync(join(dirname(env.VIGIL_ALERT_PUBLISHER_OUTBOX_PATH as string), 'commands.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { id?: string; muted?: unknown });
       for (const id of ['c1', 'c2', 'c4', 'c5', 'c6', 'c7', 'c8']) assert.ok(audit.some((entry) => entry.id === id), `${id} in the audit log`);
       assert.ok(audit.some((entry) => entry.muted !== undefined), 'the muted alert is recorded');
       const counted = await scrape(metricsPort);
-      assert.equal(metricSum(counted, 'vigil_commands_total', { outcome: 'accepted' }), 3);
+      assert.equal(metricSum(counted, 'vigil_commands_total', { outcome: 'accepted' }), 5);
       assert.ok(metricSum(counted, 'vigil_commands_total', { outcome: 'refused' }) >= 5);
     } finally {
       await operator.endAsync();

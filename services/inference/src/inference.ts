@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, startStage, type FeaturesMessage, type Logger, type RunningService } from '@vigil/shared/runtime';
-import { assetFeatureSpec } from '@vigil/shared/runtime';
+import { assetFeatureSpec, EVERY_ASSET } from '@vigil/shared/runtime';
 import type { LoadedBundle } from '@vigil/shared/model';
 import type { FeatureSpec } from '@vigil/shared/features';
 import { SERVICE, type InferenceConfig } from './config.js';
@@ -70,6 +70,14 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       let delivery: ModelDelivery | undefined;
       for (const slot of slots) slot.announce = () => link?.announce(slot.asset === undefined ? undefined : [slot.asset]);
       const carryOut = async (command: ModelCommand): Promise<string | undefined> => {
+        if (command.asset === EVERY_ASSET) {
+          // The whole device: relearn every model; the others name one model, unless there is only one.
+          if (command.command !== 'relearn' && !shared) return `${command.command} acts on one asset's model: send it on ${config.mqtt.topicPrefix}/${config.deviceId}/<asset>/command`;
+          // A model already learning is already doing what was asked.
+          const learning = (slot: ModelSlot) => command.command === 'relearn' && (slot.learner?.state === 'collecting' || slot.learner?.state === 'training');
+          const refusals = (await Promise.all(slots.filter((slot) => !learning(slot)).map(async (slot) => [slot.asset ?? 'every asset', await slot.carryOut(command)] as const))).filter(([, reason]) => reason !== undefined);
+          return refusals.length === 0 ? undefined : refusals.map(([asset, reason]) => (shared ? reason : `${asset}: ${reason}`)).join('; ');
+        }
         const slot = slotFor(command.asset);
         if (!slot) return `asset ${command.asset} is not in the assets file`;
         return slot.carryOut(command);

@@ -10,7 +10,8 @@
  *   {"id": "m-3", "command": "unpin"}
  *   {"id": "m-4", "command": "relearn"}     learn anew from now; the active model scores meanwhile
  * A `feedback` with verdict `new-normal` (the alert-publisher's command, which it answers) also
- * starts a relearn here.
+ * starts a relearn here. On the device's own topic, `<prefix>/<device>/command`, a command is for
+ * every asset (its `asset` is EVERY_ASSET): a `relearn` there relearns every model.
  */
 import { readFileSync } from 'node:fs';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
@@ -18,6 +19,7 @@ import {
   AuditLog,
   commandResult,
   commandText,
+  EVERY_ASSET,
   isValidAssetId,
   MAX_COMMAND_BYTES,
   MODEL_COMMANDS,
@@ -118,7 +120,7 @@ export class ModelLink {
     this.client = connect(settings.url, options);
     reconnectWithBackoff(this.client);
     this.client.on('connect', () => {
-      this.client.subscribe(`${settings.topicPrefix}/${settings.deviceId}/+/command`, { qos: 1 });
+      this.client.subscribe([`${settings.topicPrefix}/${settings.deviceId}/+/command`, `${settings.topicPrefix}/${settings.deviceId}/command`], { qos: 1 });
       if (settings.fleetTopic !== '') this.client.subscribe(settings.fleetTopic, { qos: 1 });
       for (const asset of this.assets) this.publishStatus(asset);
     });
@@ -151,11 +153,13 @@ export class ModelLink {
       return;
     }
     const head = `${this.settings.topicPrefix}/${this.settings.deviceId}/`;
-    if (!topic.startsWith(head) || !topic.endsWith('/command')) return;
-    const asset = topic.slice(head.length, -'/command'.length);
-    if (!isValidAssetId(asset)) return;
+    const wholeDevice = topic === `${head}command`;
+    if (!wholeDevice && (!topic.startsWith(head) || !topic.endsWith('/command'))) return;
+    const asset = wholeDevice ? EVERY_ASSET : topic.slice(head.length, -'/command'.length);
+    if (!wholeDevice && !isValidAssetId(asset)) return;
     const parsed = parseModelCommand(payload, asset);
-    if (parsed === undefined) return;
+    // Feedback is on one episode of one asset: the publisher refuses it on the device's topic.
+    if (parsed === undefined || (wholeDevice && 'silent' in parsed)) return;
     let reason = 'refused' in parsed ? parsed.refused : undefined;
     if (!('refused' in parsed)) {
       try {
