@@ -7,33 +7,42 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { STAGES, TOPOLOGY, type StageName } from '@vigil/shared/runtime';
-import { metricSum, scrape } from '../harness/metrics.js';
+import { STAGES } from '@vigil/shared/runtime';
+import { metricSum } from '../harness/metrics.js';
 import { MqttListener } from '../harness/mqtt-listener.js';
 import { waitFor } from '../harness/ports.js';
 import { buildStandins, ensureEngine, logFolder, ROOT, run, runLogged } from './docker.js';
+import { ComposeStack, OPS_PORT } from './stack.js';
 
 const PROJECT = 'vigiltest';
 const ASSET = 'pump-1';
 const DEVICE = 'vigil-pi';
 const PIPELINE = STAGES;
-const OPS_PORT = Object.fromEntries(STAGES.map((stage) => [stage, TOPOLOGY[stage].opsPort])) as Record<StageName, number>;
 /** The budget docker-compose.yml states, without Grafana (whose image is a stand-in here). */
 const MEMORY_BUDGET_MIB = budgetFromComposeFile();
 
 const logs = logFolder('compose');
 /**
- * The one setting added to the shipped file, as a user would to try the product: a token that
- * turns fault injection on (it is off by default).
+ * The settings added to the shipped file, as a user would to try the product: a token that turns
+ * fault injection on (it is off by default), and a remote MQTT user to subscribe with (the broker
+ * writes its users from the environment at every start).
  */
 const FAULT_TOKEN = randomBytes(12).toString('hex');
-const OVERRIDE = join(logs, 'docker-compose.override.yml');
-writeFileSync(OVERRIDE, `version: "2.4"\nservices:\n  sensor-reader:\n    environment:\n      VIGIL_SENSOR_READER_FAULT_TOKEN: "${FAULT_TOKEN}"\n`);
-const COMPOSE_FILES = ['-f', join(ROOT, 'docker-compose.yml'), '-f', OVERRIDE];
-const compose = (args: string[], timeoutMs = 120_000) => run('docker-compose', ['-p', PROJECT, ...COMPOSE_FILES, ...args], { timeoutMs });
+const stack = new ComposeStack(
+  PROJECT,
+  logs,
+  `version: "2.4"\nservices:\n  sensor-reader:\n    environment:\n      VIGIL_SENSOR_READER_FAULT_TOKEN: "${FAULT_TOKEN}"\n  mosquitto:\n    environment:\n      VIGIL_MQTT_REMOTE_USERNAME: plant\n      VIGIL_MQTT_REMOTE_PASSWORD: plant-secret\n`,
+);
+const compose = (args: string[], timeoutMs?: number) => stack.compose(args, timeoutMs);
+const containerId = (service: string) => stack.containerId(service);
+const ipOf = (service: string) => stack.ipOf(service);
+const serviceMetrics = (service: (typeof PIPELINE)[number]) => stack.serviceMetrics(service);
+const dumpLogs = () => stack.dumpLogs();
+const waitAllHealthy = (services: string[], what: string) => stack.waitAllHealthy(services, what);
+const powerCut = (services: string[]) => stack.powerCut(services);
 
 function budgetFromComposeFile(): number {
   const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
@@ -47,63 +56,9 @@ function budgetFromComposeFile(): number {
   return total;
 }
 
-async function containerId(service: string): Promise<string> {
-  const id = (await compose(['ps', '-q', service])).stdout.trim();
-  if (!id) throw new Error(`no container for ${service}`);
-  return id;
-}
-
-async function ipOf(service: string): Promise<string> {
-  const id = await containerId(service);
-  return (await run('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id])).stdout.trim();
-}
-
-async function healthOf(service: string): Promise<string> {
-  const id = await containerId(service);
-  return (await run('docker', ['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}', id])).stdout.trim();
-}
-
-async function serviceMetrics(service: (typeof PIPELINE)[number]) {
-  return scrape(OPS_PORT[service], await ipOf(service));
-}
-
-async function waitAllHealthy(services: string[], what: string): Promise<void> {
-  await waitFor(
-    what,
-    async () => {
-      const states = await Promise.all(services.map(async (service) => [service, await healthOf(service).catch(() => 'gone')] as const));
-      return states.every(([, state]) => state === 'healthy') || undefined;
-    },
-    180_000,
-    2000,
-  ).catch(async (error: Error) => {
-    await dumpLogs();
-    throw error;
-  });
-}
-
-/**
- * A power cut, as near as a test gets to one: every container of the stack SIGKILLed at once (no
- * graceful stop, nothing flushed), then the stack started again as the Pi's boot would.
- */
-async function powerCut(services: string[]): Promise<number> {
-  const ids = (await compose(['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
-  await run('docker', ['kill', ...ids]);
-  const cutAt = Date.now();
-  await compose(['up', '-d'], 300_000);
-  await waitAllHealthy(services, 'every container healthy after the power cut');
-  console.log(`power cut: ${ids.length} containers killed at once, all healthy again ${((Date.now() - cutAt) / 1000).toFixed(1)} s later`);
-  return cutAt;
-}
-
 interface ModelTopic {
   active: { version: string } | null;
   learn: { state: string; progress: number };
-}
-
-async function dumpLogs(): Promise<void> {
-  const output = await compose(['logs', '--no-color', '--tail', '40']).catch((error: Error) => ({ stdout: error.message }));
-  console.error(output.stdout);
 }
 
 describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 * 60_000 }, () => {
@@ -115,7 +70,7 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
     await buildStandins('amd64', join(logs, 'standins.log'));
     await compose(['down', '-v', '--remove-orphans']).catch(() => undefined);
     // Five service images from one Dockerfile: the build stage is built once and cached.
-    await runLogged('docker-compose', ['-p', PROJECT, ...COMPOSE_FILES, 'build'], join(logs, 'build.log'), 40 * 60_000);
+    await runLogged('docker-compose', [...stack.composeArgs(), 'build'], join(logs, 'build.log'), 40 * 60_000);
     await compose(['up', '-d'], 300_000);
     services = (await compose(['config', '--services'])).stdout.trim().split('\n');
   });
@@ -131,11 +86,7 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
   });
 
   it('speaks TLS on the published port with the certificate it made, refuses anonymous clients there, and lets the configured user subscribe', async () => {
-    // What a user does with VIGIL_MQTT_REMOTE_USERNAME/PASSWORD, done on the running broker:
-    // the same password file, and SIGHUP makes mosquitto read it again.
     const broker = await containerId('mosquitto');
-    await run('docker', ['exec', '-u', 'mosquitto', broker, 'mosquitto_passwd', '-b', '/mosquitto/data/passwd', 'plant', 'plant-secret']);
-    await run('docker', ['exec', broker, 'sh', '-c', 'kill -HUP 1']);
     // The certificate made on first start, as a user copies it for the plant's clients; its
     // fingerprint is in the broker's log.
     const ca = Buffer.from((await run('docker', ['exec', broker, 'cat', '/mosquitto/data/tls/server.crt'])).stdout);
@@ -183,7 +134,8 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
         const live = listener?.on(`/${ASSET}/model`).filter((message) => message.at > cutAt && !message.retain).map((message) => JSON.parse(message.payload) as ModelTopic);
         return live?.find((topic) => topic.learn.state === 'collecting' && topic.learn.progress < 0.2);
       },
-      120_000,
+      // The scaler's warm-up may start again too (Redis keeps what its last snapshot held).
+      240_000,
       1000,
     );
     assert.equal(again.active, null, 'no model in service after a cut during learning');
