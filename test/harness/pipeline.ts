@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Push } from 'zeromq';
@@ -114,7 +114,10 @@ export interface PipelineOptions {
  * stage's input is bound before anything is sent to it.
  */
 export async function startPipeline(options: PipelineOptions): Promise<RunningPipeline> {
-  const modelPath = await defaultTestBundle();
+  // A copy of its own: the model folder's registry sits beside it, and a pipeline's registry (a
+  // pin, a rollback) must not become every other test's that serves the same fixture.
+  const modelPath = join(mkdtempSync(join(tmpdir(), 'vigil-models-')), 'current');
+  cpSync(await defaultTestBundle(), modelPath, { recursive: true });
   const [redis, broker] = await Promise.all([
     startRedis(options.redisDir ? { dir: options.redisDir, persistence: 'rdb' } : {}),
     options.broker ?? startMosquitto({ persistent: options.persistentBroker ?? false }),

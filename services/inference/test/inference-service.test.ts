@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Push } from 'zeromq';
 import { pino } from 'pino';
@@ -20,7 +23,10 @@ describe('inference service (in-process, real ZeroMQ)', () => {
   let inference: InferenceUnderTest;
 
   before(async () => {
-    inference = await startInferenceUnderTest({ modelPath: await trainTestBundle() });
+    // A copy: the registry beside the model folder is the service's to write, not the fixture's.
+    const modelPath = join(await mkdtemp(join(tmpdir(), 'vigil-models-')), 'current');
+    await cp(await trainTestBundle(), modelPath, { recursive: true });
+    inference = await startInferenceUnderTest({ modelPath });
     ({ upstream, opsPort, scores } = inference);
   });
 
