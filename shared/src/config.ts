@@ -117,6 +117,7 @@ function urlFormat(name: string, schemes: readonly string[], example: string, op
   });
 }
 urlFormat('redis-url', ['redis:', 'rediss:'], 'redis://[user:password@]host:6379[/db]');
+urlFormat('redis-url-or-empty', ['redis:', 'rediss:'], 'redis://[user:password@]host:6379[/db] (or empty)', true);
 urlFormat('mqtt-url', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'], 'mqtt://[user:password@]host:1883');
 urlFormat('mqtt-url-or-empty', ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'], 'mqtt://[user:password@]host:1883 (or empty)', true);
 urlFormat('opcua-url', ['opc.tcp:'], 'opc.tcp://host:4840');

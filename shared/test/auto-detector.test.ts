@@ -10,6 +10,7 @@ import {
   initialSurpriseThresholdState,
   fitTail,
   isAutoDetectorModel,
+  isDetectorMemory,
   learnAutoDetector,
   MAX_DETECTOR_ASSETS,
   SeededRandom,
@@ -341,5 +342,72 @@ describe('the detector scorer', () => {
     for (let i = 0; i < MAX_DETECTOR_ASSETS + 10; i += 1) scorer.score(rows[2] as number[], `asset-${i}`);
     // The bound: the least recently scored assets went first.
     assert.equal((scorer as unknown as { streams: Map<string, unknown> }).streams.size, MAX_DETECTOR_ASSETS);
+  });
+});
+
+describe("the detector's memory, across a restart", () => {
+  /** One noisy channel at 1 Hz, stepping to `to` sigmas at sample `at` of the watched rows. */
+  const stepped = (n: number, seed: number, at: number, to: number) => {
+    const random = new SeededRandom(seed);
+    return Array.from({ length: n }, (_, i) => [50 + (i >= at ? to : 0) + gaussian(random)]);
+  };
+
+  it('resumes a stream exactly where it was: the same scores as if it had never stopped, through JSON', () => {
+    const model = learnAutoDetector(channels8, correlatedRows(600, 31), times(600));
+    assert.equal(model.period, undefined, 'no cycle here: every statistic resumes');
+    const rows = correlatedRows(400, 32);
+    const running = new AutoDetectorStream(model);
+    rows.slice(0, 200).forEach((row) => running.score(row));
+    const memory: unknown = JSON.parse(JSON.stringify(running.memory()));
+    assert.ok(isDetectorMemory(memory, model));
+    const resumed = new AutoDetectorStream(model, memory);
+    const fresh = new AutoDetectorStream(model);
+    const after = rows.slice(200).map((row) => [running.score(row).surprise, resumed.score(row).surprise, fresh.score(row).surprise] as const);
+    after.forEach(([kept, back], i) => assert.ok(Math.abs(kept - back) < 1e-9, `sample ${i}: ${kept} against ${back}`));
+    // The check has teeth: a stream started afresh scores its first samples differently.
+    assert.ok(after.slice(0, 5).some(([kept, , cold]) => Math.abs(kept - cold) > 1e-6));
+  });
+
+  it('keeps an asset at its settled new level: after a restart it is judged from there at once, not from home', () => {
+    const model = learnAutoDetector(['value'], stepped(600, 41, 10_000, 0), times(600));
+    const watched = stepped(2000, 42, 200, 12);
+    const before = new DefaultDetector(model);
+    const decisions = watched.slice(0, 1200).map((row, i) => before.detect(row, (600 + i) * 1000));
+    assert.equal(decisions.filter((decision) => decision.raised).length, 1);
+    assert.equal(decisions.at(-1)?.decision.state, 'changed');
+    const scorer = new DetectorScorer(model, ['value'], 1);
+    // The scorer carries the memory: here taken from a scorer that saw the same samples.
+    watched.slice(0, 1200).forEach((row) => scorer.score(row, 'pump'));
+    assert.ok(scorer.atNewLevel('pump'));
+    const memory: unknown = JSON.parse(JSON.stringify(scorer.memoryOf('pump')));
+    const restarted = new DetectorScorer(model, ['value'], 1);
+    assert.ok(restarted.resume('pump', memory));
+    assert.ok(restarted.atNewLevel('pump'));
+    const next = restarted.score(watched[1200] as number[], 'pump');
+    assert.equal(next.level?.changedLevel, true, 'judged from the new level at once');
+    // Afresh, the same sample is judged from home: a fault as large as the step.
+    const cold = new DetectorScorer(model, ['value'], 1).score(watched[1200] as number[], 'pump');
+    assert.ok(cold.score > next.score + 3, `from home ${cold.score}, from the new level ${next.score}`);
+  });
+
+  it("refuses a memory that does not fit the model, and does not judge the cycle before it has a period's memory again", () => {
+    const model = learnAutoDetector(channels8, correlatedRows(600, 51), times(600));
+    const memory = new AutoDetectorStream(model).memory();
+    const other = learnAutoDetector(['value'], stepped(600, 52, 10_000, 0), times(600));
+    assert.ok(!isDetectorMemory(memory, other), 'eight channels of memory for a one-channel model');
+    assert.ok(!isDetectorMemory({ ...memory, home: memory.home.map(() => Number.NaN) }, model));
+    assert.ok(!new DetectorScorer(other, ['value'], 1).resume('a', memory));
+
+    const perDay = 96;
+    const random = new SeededRandom(53);
+    const daily = (i: number) => 10 + 5 * Math.sin((2 * Math.PI * i) / perDay) + 0.3 * gaussian(random);
+    const cyclic = learnAutoDetector(['load'], Array.from({ length: 3 * perDay }, (_, i) => [daily(i)]), times(3 * perDay, 900_000));
+    assert.equal(cyclic.period, perDay);
+    const running = new AutoDetectorStream(cyclic);
+    for (let i = 3 * perDay; i < 5 * perDay; i += 1) running.score([daily(i)]);
+    const resumed = new AutoDetectorStream(cyclic, running.memory());
+    const components = Array.from({ length: 2 * perDay }, (_, k) => resumed.score([daily(5 * perDay + k)]));
+    assert.ok(!components.slice(0, perDay).some((scored) => scored.component === 'cycle'), 'no cycle judged against an empty memory');
+    assert.ok(components.every((scored) => scored.surprise < 4), `ordinary days stay ordinary: ${Math.max(...components.map((scored) => scored.surprise))}`);
   });
 });

@@ -59,6 +59,16 @@ export const schema = {
     default: 600,
     env: `${ENV}_SHADOW_S`,
   },
+  memory: {
+    redisUrl: {
+      doc: "Redis URL where the default detector keeps each asset's memory (its course, followed baseline, a settled new level) so that a restart picks every asset up where it was; empty: not kept, a restarted service starts every asset afresh.",
+      format: 'redis-url-or-empty',
+      default: '',
+      env: 'VIGIL_REDIS_URL',
+      sensitive: true,
+    },
+    flushMs: { doc: "How often changed detector memory is written to Redis (at once when an asset reaches or leaves a new level).", format: 'positive-int', default: 10_000, env: `${ENV}_MEMORY_FLUSH_MS` },
+  },
   modelsKept: { doc: 'Bundles kept in the registry beside the model folder (for rollback and pin); the active and the pinned one are always kept.', format: 'positive-int', default: 5, env: `${ENV}_MODELS_KEPT` },
   mqtt: {
     url: { doc: 'Broker for the model topic and the model commands (relearn, rollback, pin, unpin); empty: neither.', format: 'mqtt-url-or-empty', default: '', env: 'VIGIL_MQTT_URL', sensitive: true },

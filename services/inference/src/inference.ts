@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { ModelDelivery } from './model-delivery.js';
 import { ModelLink, type ModelCommand } from './model-link.js';
 import { assetModelPath, ModelSlot } from './model-slot.js';
+import { DetectorMemoryKeeper } from './detector-memory.js';
 
 export interface Inference extends RunningService {
   readonly opsPort: number;
@@ -106,6 +107,20 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
       const fleet = delivery;
       if (fleet && config.modelUrl !== '') fleet.watchUrl(config.modelUrl, config.modelUrlCheckS * 1000);
       link?.announce();
+      // The detector's memory of each asset, in Redis, so that a restart resumes it.
+      const memory =
+        config.memory.redisUrl === ''
+          ? undefined
+          : await DetectorMemoryKeeper.open(
+              { redisUrl: config.memory.redisUrl, flushMs: config.memory.flushMs, ttlDays: config.assetStateTtlDays },
+              (asset) => {
+                const active = slotFor(asset)?.holder.active;
+                return active ? { version: active.ref.version, scorer: active.scorer } : undefined;
+              },
+              logger,
+              metrics,
+              rejectLog,
+            );
 
       const handle = async (message: FeaturesMessage): Promise<void> => {
         const slot = slotFor(message.asset);
@@ -126,11 +141,15 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         }
         link?.noteAsset(message.asset);
         const started = process.hrtime.bigint();
+        if (!message.warmup) await memory?.prepare(message.asset);
         const { score, contributions, weight, level, model } = await slot.observe(message);
         // Warm-up samples (and all of them while learning with no model) are passed on unscored,
         // so seq stays gap-free downstream and the threshold knows not to judge them.
         const scored = !message.warmup && model !== undefined;
-        if (scored) latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        if (scored) {
+          latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+          memory?.scored(message.asset);
+        }
         const calibrated = slot.holder.active?.scorer.calibrated;
         await forward<'score'>(message, {
           kind: 'score',
@@ -155,6 +174,7 @@ export async function startInference(config: InferenceConfig, logger: Logger): P
         handle,
         healthChecks: [{ name: 'model', healthy: () => slots.every((slot) => slot.healthy()) }],
         parts: [
+          ...(memory ? [{ name: 'detector-memory', stop: () => memory.stop() }] : []),
           { name: 'model-watch', stop: async () => void (await Promise.all(slots.map((slot) => slot.stop()))) },
           ...(link ? [{ name: 'model-link', stop: () => link.stop() }] : []),
           ...(fleet ? [{ name: 'model-delivery', stop: async () => fleet.stop() }] : []),

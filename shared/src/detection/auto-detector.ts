@@ -49,6 +49,41 @@ export interface AutoDetectorModel {
   learnedSamples: number;
 }
 
+/**
+ * What a stream remembers of an asset that a restart must not lose, small enough to write every
+ * few seconds: the course and smoothed level (so a fault under way is not taken for where the
+ * machine starts from), the learned baseline as followed since, and a settled new level. The
+ * cycle's memory (a period of samples) is left out: it would be a period of samples per asset in
+ * Redis, and it refills in one period, during which the cycle is not judged.
+ */
+export interface DetectorMemory {
+  /** Samples scored since the stream began. */
+  seen: number;
+  course: number[];
+  smooth: number[];
+  home: number[];
+  changed?: { level: number[]; sampleScale: number[]; smoothScale: number[] };
+  homeCount: number;
+}
+
+export function isDetectorMemory(value: unknown, model: AutoDetectorModel): value is DetectorMemory {
+  const memory = value as Record<string, unknown> | null;
+  if (typeof memory !== 'object' || memory === null) return false;
+  const d = model.channels.length;
+  const vector = (v: unknown, positive = false) => Array.isArray(v) && v.length === d && v.every((x) => Number.isFinite(x) && (!positive || (x as number) > 0));
+  const changed = memory.changed as Record<string, unknown> | undefined;
+  return (
+    Number.isInteger(memory.seen) &&
+    (memory.seen as number) >= 0 &&
+    Number.isInteger(memory.homeCount) &&
+    (memory.homeCount as number) >= 0 &&
+    vector(memory.course) &&
+    vector(memory.smooth) &&
+    vector(memory.home) &&
+    (changed === undefined || (typeof changed === 'object' && changed !== null && vector(changed.level) && vector(changed.sampleScale, true) && vector(changed.smoothScale, true)))
+  );
+}
+
 export interface DetectorScore {
   /** Calibrated: -log10 of the chance of data this unusual on the learned normal, corrected for the looks taken. */
   surprise: number;
@@ -170,6 +205,8 @@ export class AutoDetectorStream {
   private readonly course: Float64Array;
   private readonly history: Float64Array[];
   private seen = 0;
+  /** The sample count the cycle's memory began at: a resumed stream refills it before judging by it. */
+  private cycleFrom = 0;
   private readonly z: Float64Array;
   private readonly smooth: Float64Array;
   private readonly smoothZ: Float64Array;
@@ -203,9 +240,13 @@ export class AutoDetectorStream {
   private homeCount = 0;
   readonly settleSamples: number;
 
-  constructor(private readonly model: AutoDetectorModel) {
+  constructor(
+    private readonly model: AutoDetectorModel,
+    /** Where a restarted service left off (isDetectorMemory checked); a new stream without. */
+    memory?: DetectorMemory,
+  ) {
     const d = model.channels.length;
-    this.home = Float64Array.from(model.center);
+    this.home = Float64Array.from(memory?.home ?? model.center);
     this.judgedFrom = Float64Array.from(model.center);
     this.smoothJudgedFrom = Float64Array.from(model.center);
     this.judgedScale = Float64Array.from(model.scale);
@@ -219,6 +260,38 @@ export class AutoDetectorStream {
     this.correction = Math.log10(Math.max(1, Object.keys(model.calibration).length));
     this.settleSamples = Math.max(MIN_SETTLE_SAMPLES, Math.round(SETTLE_SHARE * model.learnedSamples));
     this.held = Array.from({ length: this.settleSamples }, () => new Float64Array(d));
+    if (memory) this.resume(memory);
+  }
+
+  private resume(memory: DetectorMemory): void {
+    this.seen = memory.seen;
+    this.cycleFrom = memory.seen;
+    this.course.set(memory.course);
+    this.smooth.set(memory.smooth);
+    this.homeCount = memory.homeCount;
+    if (memory.changed) {
+      this.changed = Float64Array.from(memory.changed.level);
+      this.changedScale = { sample: Float64Array.from(memory.changed.sampleScale), smooth: Float64Array.from(memory.changed.smoothScale) };
+    }
+    // The samples held off the baseline are not kept: a level being held starts its settle time again.
+  }
+
+  /** What a restart must not lose (DetectorMemory), as plain JSON. */
+  memory(): DetectorMemory {
+    const { changed, changedScale } = this;
+    return {
+      seen: this.seen,
+      course: Array.from(this.course),
+      smooth: Array.from(this.smooth),
+      home: Array.from(this.home),
+      ...(changed && changedScale ? { changed: { level: Array.from(changed), sampleScale: Array.from(changedScale.sample), smoothScale: Array.from(changedScale.smooth) } } : {}),
+      homeCount: this.homeCount,
+    };
+  }
+
+  /** Whether the levels are judged from a settled new level (the asset reads `changed`). */
+  get atNewLevel(): boolean {
+    return this.changed !== undefined;
   }
 
   score(values: ArrayLike<number>): DetectorScore {
@@ -396,7 +469,7 @@ export class AutoDetectorStream {
       }
       out.push(['jump', largest, jump]);
     }
-    if (model.period && model.cycleScale && this.seen >= model.period) {
+    if (model.period && model.cycleScale && this.seen - this.cycleFrom >= model.period) {
       const past = this.history[this.seen % model.period] as Float64Array;
       const cycle = new Float64Array(d);
       let largest = 0;
@@ -506,7 +579,7 @@ export class AutoDetectorStream {
       const value = values[c] as number;
       this.course[c] = this.seen === 0 ? value : (this.course[c] as number) + model.courseAlpha * (value - (this.course[c] as number));
     }
-    if (model.period && (ordinary || this.seen < model.period)) {
+    if (model.period && (ordinary || this.seen - this.cycleFrom < model.period)) {
       const slot = this.history[this.seen % model.period] as Float64Array;
       for (let c = 0; c < d; c += 1) slot[c] = values[c] as number;
     }

@@ -1,4 +1,4 @@
-import { AutoDetectorStream, type AutoDetectorModel } from '../detection/auto-detector.js';
+import { AutoDetectorStream, isDetectorMemory, type AutoDetectorModel, type DetectorMemory } from '../detection/auto-detector.js';
 import { levelNewsOf } from '../detection/surprise-threshold.js';
 import type { ScoredSample } from './reconstruction-scorer.js';
 
@@ -25,16 +25,46 @@ export class DetectorScorer {
     this.calibrated = { samplePeriodMs: model.samplePeriodMs };
   }
 
+  /** Whether this asset's memory is in hand (it has been scored, or resumed). */
+  remembers(asset: string): boolean {
+    return this.streams.has(asset);
+  }
+
+  /**
+   * Picks up an asset where a restarted service left it: true if the memory fits this model (a
+   * memory of another model, or malformed, is refused and the asset starts afresh).
+   */
+  resume(asset: string, memory: unknown): boolean {
+    if (this.streams.has(asset) || !isDetectorMemory(memory, this.model)) return false;
+    this.keep(asset, new AutoDetectorStream(this.model, memory));
+    return true;
+  }
+
+  /** The asset's memory, as a restart would need it; undefined for an asset not scored. */
+  memoryOf(asset: string): DetectorMemory | undefined {
+    return this.streams.get(asset)?.memory();
+  }
+
+  /** Whether the asset's levels are judged from a settled new level. */
+  atNewLevel(asset: string): boolean {
+    return this.streams.get(asset)?.atNewLevel ?? false;
+  }
+
+  private keep(asset: string, stream: AutoDetectorStream): void {
+    if (this.streams.size >= MAX_DETECTOR_ASSETS) this.streams.delete(this.streams.keys().next().value as string);
+    this.streams.set(asset, stream);
+  }
+
   score(features: ArrayLike<number>, asset = ''): ScoredSample {
     let stream = this.streams.get(asset);
     if (stream) {
       // Map order is insertion order: re-inserting keeps the most recently scored asset last.
       this.streams.delete(asset);
+      this.streams.set(asset, stream);
     } else {
       stream = new AutoDetectorStream(this.model);
-      if (this.streams.size >= MAX_DETECTOR_ASSETS) this.streams.delete(this.streams.keys().next().value as string);
+      this.keep(asset, stream);
     }
-    this.streams.set(asset, stream);
     const scored = stream.score(features);
     const { surprise, contributions: byFeature, weight } = scored;
     const contributions: Record<string, number> = {};
