@@ -11,6 +11,7 @@ import {
   fitTail,
   isAutoDetectorModel,
   isDetectorMemory,
+  type DetectorMemory,
   learnAutoDetector,
   MAX_DETECTOR_ASSETS,
   SeededRandom,
@@ -392,10 +393,12 @@ describe("the detector's memory, across a restart", () => {
 
   it("refuses a memory that does not fit the model, and does not judge the cycle before it has a period's memory again", () => {
     const model = learnAutoDetector(channels8, correlatedRows(600, 51), times(600));
-    const memory = new AutoDetectorStream(model).memory();
+    // Typed as what it is before the checks: a refused type predicate would narrow it to never.
+    const memory: DetectorMemory = new AutoDetectorStream(model).memory();
+    const broken: unknown = { ...memory, home: memory.home.map(() => Number.NaN) };
     const other = learnAutoDetector(['value'], stepped(600, 52, 10_000, 0), times(600));
     assert.ok(!isDetectorMemory(memory, other), 'eight channels of memory for a one-channel model');
-    assert.ok(!isDetectorMemory({ ...memory, home: memory.home.map(() => Number.NaN) }, model));
+    assert.ok(!isDetectorMemory(broken, model));
     assert.ok(!new DetectorScorer(other, ['value'], 1).resume('a', memory));
 
     const perDay = 96;
