@@ -66,11 +66,15 @@ export interface DetectorMemory {
   homeCount: number;
 }
 
+/** `d` finite numbers (each above 0 if `positive`): a per-channel vector read back from JSON. */
+function isVector(value: unknown, d: number, positive: boolean): boolean {
+  return Array.isArray(value) && value.length === d && value.every((x) => Number.isFinite(x) && (!positive || (x as number) > 0));
+}
+
 export function isDetectorMemory(value: unknown, model: AutoDetectorModel): value is DetectorMemory {
   const memory = value as Record<string, unknown> | null;
   if (typeof memory !== 'object' || memory === null) return false;
-  const d = model.channels.length;
-  const vector = (v: unknown, positive = false) => Array.isArray(v) && v.length === d && v.every((x) => Number.isFinite(x) && (!positive || (x as number) > 0));
+  const vector = (v: unknown, positive = false) => isVector(v, model.channels.length, positive);
   const changed = memory.changed as Record<string, unknown> | undefined;
   return (
     Number.isInteger(memory.seen) &&
@@ -246,7 +250,7 @@ export class AutoDetectorStream {
     memory?: DetectorMemory,
   ) {
     const d = model.channels.length;
-    this.home = Float64Array.from(memory?.home ?? model.center);
+    this.home = Float64Array.from(model.center);
     this.judgedFrom = Float64Array.from(model.center);
     this.smoothJudgedFrom = Float64Array.from(model.center);
     this.judgedScale = Float64Array.from(model.scale);
@@ -266,6 +270,7 @@ export class AutoDetectorStream {
   private resume(memory: DetectorMemory): void {
     this.seen = memory.seen;
     this.cycleFrom = memory.seen;
+    this.home.set(memory.home);
     this.course.set(memory.course);
     this.smooth.set(memory.smooth);
     this.homeCount = memory.homeCount;
@@ -773,8 +778,7 @@ export function isAutoDetectorModel(value: unknown): value is AutoDetectorModel 
   const channels = model.channels;
   if (!Array.isArray(channels) || channels.length === 0 || !channels.every((channel) => typeof channel === 'string')) return false;
   const d = channels.length;
-  const vector = (v: unknown, positive: boolean) =>
-    Array.isArray(v) && v.length === d && v.every((x) => Number.isFinite(x) && (!positive || (x as number) > 0));
+  const vector = (v: unknown, positive: boolean) => isVector(v, d, positive);
   const calibration = model.calibration as Record<string, unknown> | null;
   return (
     vector(model.center, false) &&

@@ -57,14 +57,10 @@ export class DetectorScorer {
 
   score(features: ArrayLike<number>, asset = ''): ScoredSample {
     let stream = this.streams.get(asset);
-    if (stream) {
-      // Map order is insertion order: re-inserting keeps the most recently scored asset last.
-      this.streams.delete(asset);
-      this.streams.set(asset, stream);
-    } else {
-      stream = new AutoDetectorStream(this.model);
-      this.keep(asset, stream);
-    }
+    // Map order is insertion order: re-inserting keeps the most recently scored asset last.
+    if (stream) this.streams.delete(asset);
+    else stream = new AutoDetectorStream(this.model);
+    this.keep(asset, stream);
     const scored = stream.score(features);
     const { surprise, contributions: byFeature, weight } = scored;
     const contributions: Record<string, number> = {};
