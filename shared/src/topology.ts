@@ -36,3 +36,11 @@ export function defaultOutputEndpoint(stage: StageName): string {
   if (next === undefined) throw new Error(`${stage} sends to no stage`);
   return defaultInputEndpoint(next);
 }
+
+/**
+ * Messages queued at each input and output between the middle stages. Those queues block (never
+ * drop), so a stopped stage's backlog waits in the reader's queue, where it is shed and counted;
+ * 1,000 is 2 s at 50 assets × 10 Hz and about 3.5 MB of a stage's memory (10,000 took the
+ * preprocessor past its 64 MiB limit with inference stopped).
+ */
+export const STAGE_QUEUE_HWM = 1_000;

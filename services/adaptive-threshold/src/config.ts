@@ -2,6 +2,7 @@ import {
   commonSchema,
   ConfigError,
   defaultInputEndpoint,
+  STAGE_QUEUE_HWM,
   defaultOutputEndpoint,
   envPrefix,
   loadConfig,
@@ -19,11 +20,11 @@ export const schema = {
   redisUrl: redisUrlSetting,
   input: {
     endpoint: { doc: 'ZeroMQ endpoint this stage binds for scores: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: defaultInputEndpoint(SERVICE), env: `${ENV}_INPUT` },
-    highWaterMark: { doc: 'Scores buffered at the input.', format: 'positive-int', default: 1_000, env: `${ENV}_INPUT_HWM` },
+    highWaterMark: { doc: 'Scores buffered at the input.', format: 'positive-int', default: STAGE_QUEUE_HWM, env: `${ENV}_INPUT_HWM` },
   },
   output: {
     endpoint: { doc: 'ZeroMQ endpoint of the alert-publisher input.', format: 'zmq-endpoint', default: defaultOutputEndpoint(SERVICE), env: `${ENV}_OUTPUT` },
-    highWaterMark: { doc: 'Decisions queued for the alert-publisher; when full this stage waits (decisions are never dropped).', format: 'positive-int', default: 1_000, env: `${ENV}_OUTPUT_HWM` },
+    highWaterMark: { doc: 'Decisions queued for the alert-publisher; when full this stage waits (decisions are never dropped).', format: 'positive-int', default: STAGE_QUEUE_HWM, env: `${ENV}_OUTPUT_HWM` },
   },
   warmupSamples: { doc: 'Scored samples that set the initial score statistics.', format: 'positive-int', default: D.warmupSamples, env: `${ENV}_WARMUP` },
   alpha: { doc: 'EWMA weight of each normal sample in the score statistics.', format: 'positive-number', default: D.alpha, env: `${ENV}_ALPHA` },

@@ -1,4 +1,4 @@
-import { commonSchema, defaultInputEndpoint, envPrefix, loadConfig, type StageName, TOPOLOGY } from '@vigil/shared/runtime';
+import { commonSchema, defaultInputEndpoint, envPrefix, loadConfig, STAGE_QUEUE_HWM, type StageName, TOPOLOGY } from '@vigil/shared/runtime';
 
 export const SERVICE = 'alert-publisher' satisfies StageName;
 const ENV = envPrefix(SERVICE);
@@ -7,7 +7,7 @@ export const schema = {
   ...commonSchema(SERVICE, TOPOLOGY[SERVICE].opsPort),
   input: {
     endpoint: { doc: 'ZeroMQ endpoint this stage binds for decisions: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: defaultInputEndpoint(SERVICE), env: `${ENV}_INPUT` },
-    highWaterMark: { doc: 'Decisions buffered at the input.', format: 'positive-int', default: 1_000, env: `${ENV}_INPUT_HWM` },
+    highWaterMark: { doc: 'Decisions buffered at the input.', format: 'positive-int', default: STAGE_QUEUE_HWM, env: `${ENV}_INPUT_HWM` },
   },
   mqtt: {
     url: { doc: 'MQTT broker URL (mqtt:// or mqtts://).', format: 'mqtt-url', default: 'mqtt://127.0.0.1:1883', env: 'VIGIL_MQTT_URL', sensitive: true },

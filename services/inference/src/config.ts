@@ -5,6 +5,7 @@ import {
   commonSchema,
   featureSpecSchema,
   defaultInputEndpoint,
+  STAGE_QUEUE_HWM,
   defaultOutputEndpoint,
   envPrefix,
   loadConfig,
@@ -20,11 +21,11 @@ export const schema = {
   ...commonSchema(SERVICE, TOPOLOGY[SERVICE].opsPort),
   input: {
     endpoint: { doc: 'ZeroMQ endpoint this stage binds for feature vectors: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: defaultInputEndpoint(SERVICE), env: `${ENV}_INPUT` },
-    highWaterMark: { doc: 'Feature messages buffered at the input.', format: 'positive-int', default: 1_000, env: `${ENV}_INPUT_HWM` },
+    highWaterMark: { doc: 'Feature messages buffered at the input.', format: 'positive-int', default: STAGE_QUEUE_HWM, env: `${ENV}_INPUT_HWM` },
   },
   output: {
     endpoint: { doc: 'ZeroMQ endpoint of the adaptive-threshold input.', format: 'zmq-endpoint', default: defaultOutputEndpoint(SERVICE), env: `${ENV}_OUTPUT` },
-    highWaterMark: { doc: 'Scores queued for the adaptive-threshold before this stage waits.', format: 'positive-int', default: 1_000, env: `${ENV}_OUTPUT_HWM` },
+    highWaterMark: { doc: 'Scores queued for the adaptive-threshold before this stage waits.', format: 'positive-int', default: STAGE_QUEUE_HWM, env: `${ENV}_OUTPUT_HWM` },
   },
   modelPath: {
     doc: 'Folder of the model bundle (bundle.json, model.json, weights.bin), loaded once per bundle; a new bundle written there is swapped in without a restart.',

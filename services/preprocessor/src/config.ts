@@ -5,6 +5,7 @@ import {
   ConfigChecks,
   featureSpecSchema,
   defaultInputEndpoint,
+  STAGE_QUEUE_HWM,
   defaultOutputEndpoint,
   envPrefix,
   loadConfig,
@@ -23,11 +24,11 @@ export const schema = {
   redisUrl: redisUrlSetting,
   input: {
     endpoint: { doc: 'ZeroMQ endpoint this stage binds for readings: loopback unless the stages run on separate hosts or containers, which needs the pipeline key (VIGIL_PIPE_KEY_FILE or VIGIL_PIPE_SECRET_KEY).', format: 'zmq-endpoint', default: defaultInputEndpoint(SERVICE), env: `${ENV}_INPUT` },
-    highWaterMark: { doc: 'Readings buffered at the input before the sender must wait.', format: 'positive-int', default: 1_000, env: `${ENV}_INPUT_HWM` },
+    highWaterMark: { doc: 'Readings buffered at the input before the sender must wait.', format: 'positive-int', default: STAGE_QUEUE_HWM, env: `${ENV}_INPUT_HWM` },
   },
   output: {
     endpoint: { doc: 'ZeroMQ endpoint of the inference input.', format: 'zmq-endpoint', default: defaultOutputEndpoint(SERVICE), env: `${ENV}_OUTPUT` },
-    highWaterMark: { doc: 'Feature messages queued for inference before this stage waits.', format: 'positive-int', default: 1_000, env: `${ENV}_OUTPUT_HWM` },
+    highWaterMark: { doc: 'Feature messages queued for inference before this stage waits.', format: 'positive-int', default: STAGE_QUEUE_HWM, env: `${ENV}_OUTPUT_HWM` },
   },
   ...featureSpecSchema(),
   ...assetsSchema,
