@@ -218,12 +218,7 @@ export class ChaosRun {
   }
 
   async sampleMemory(): Promise<void> {
-    const { stdout } = await run('docker', ['stats', '--no-stream', '--format', '{{.Name}}\t{{.MemUsage}}'], { allowFailure: true });
-    for (const line of stdout.trim().split('\n')) {
-      const [name = '', usage = ''] = line.split('\t');
-      const [amount = '0', unit = 'MiB'] = /([\d.]+)\s*([KMG]i?B)/.exec(usage)?.slice(1) ?? [];
-      const mib = Number(amount) * (({ KiB: 1 / 1024, MiB: 1, GiB: 1024, kB: 1 / 1000, MB: 1, GB: 1000 } as Record<string, number>)[unit] ?? 1);
-      const service = name.replace(`${this.stack.project}_`, '').replace(/_\d+$/, '');
+    for (const [service, mib] of await this.stack.memoryMib()) {
       if (this.options.services.includes(service)) this.peakMib[service] = Math.max(this.peakMib[service] ?? 0, mib);
     }
   }

@@ -245,17 +245,7 @@ describe('docker compose stack (docker-compose.yml as shipped)', { timeout: 50 *
   });
 
   it('stays within the memory budget the compose file states', async () => {
-    const { stdout } = await run('docker', ['stats', '--no-stream', '--format', '{{.Name}}\t{{.MemUsage}}']);
-    const rows = stdout
-      .trim()
-      .split('\n')
-      .map((line) => {
-        const [name = '', usage = ''] = line.split('\t');
-        const [amount = '0', unit = 'MiB'] = /([\d.]+)\s*([KMG]i?B)/.exec(usage)?.slice(1) ?? [];
-        const mib = Number(amount) * ({ KiB: 1 / 1024, MiB: 1, GiB: 1024, kB: 1 / 1000, MB: 1, GB: 1000 } as Record<string, number>)[unit]!;
-        return { name: name.replace(`${PROJECT}_`, '').replace(/_\d+$/, ''), mib };
-      })
-      .filter((row) => services.includes(row.name));
+    const rows = [...(await stack.memoryMib())].map(([name, mib]) => ({ name, mib })).filter((row) => services.includes(row.name));
     console.table(rows.map((row) => ({ container: row.name, 'memory MiB': row.mib.toFixed(1) })));
     const total = rows.filter((row) => row.name !== 'grafana').reduce((sum, row) => sum + row.mib, 0);
     console.log(`total without Grafana: ${total.toFixed(1)} MiB of a ${MEMORY_BUDGET_MIB} MiB budget`);

@@ -55,6 +55,20 @@ export class ComposeStack {
     return scrape(OPS_PORT[service], await this.ipOf(service));
   }
 
+  /** Memory each running container of this stack uses now, in MiB, by service (docker stats). */
+  async memoryMib(): Promise<Map<string, number>> {
+    const { stdout } = await run('docker', ['stats', '--no-stream', '--format', '{{.Name}}\t{{.MemUsage}}'], { allowFailure: true });
+    const usage = new Map<string, number>();
+    for (const line of stdout.trim().split('\n')) {
+      const [name = '', text = ''] = line.split('\t');
+      if (!name.startsWith(`${this.project}_`)) continue;
+      const [amount = '0', unit = 'MiB'] = /([\d.]+)\s*([KMG]i?B)/.exec(text)?.slice(1) ?? [];
+      const mib = Number(amount) * (({ KiB: 1 / 1024, MiB: 1, GiB: 1024, kB: 1 / 1000, MB: 1, GB: 1000 } as Record<string, number>)[unit] ?? 1);
+      usage.set(name.replace(`${this.project}_`, '').replace(/_\d+$/, ''), mib);
+    }
+    return usage;
+  }
+
   async dumpLogs(): Promise<void> {
     const output = await this.compose(['logs', '--no-color', '--tail', '40']).catch((error: Error) => ({ stdout: error.message }));
     console.error(output.stdout);
