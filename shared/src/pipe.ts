@@ -14,6 +14,24 @@ import { isLocalEndpoint, type PipeKeys } from './pipe-keys.js';
 export type FullPolicy = 'block' | 'drop-newest';
 
 /**
+ * ZMTP heartbeats on every pipe, both ends. A peer that vanished without closing its TCP connection
+ * (a container cut off its network, a pulled cable, a Pi that lost power) leaves the connection
+ * open here: TCP retransmits for about 15 minutes before it gives up, and meanwhile a PUSH queues
+ * into the dead pipe, then blocks, and the stage stalls (seen in the chaos run: a stage cut off for
+ * 20 s stalled the pipeline for the rest of the run). A PING every 5 s that has no answer within
+ * 15 s closes the connection; the socket then reconnects, resolving the peer's name again, and
+ * what the dead pipe held shows downstream as a seq gap, counted.
+ */
+export const PIPE_HEARTBEAT = { intervalMs: 5_000, timeoutMs: 15_000 } as const;
+
+const heartbeatOptions = {
+  heartbeatInterval: PIPE_HEARTBEAT.intervalMs,
+  heartbeatTimeout: PIPE_HEARTBEAT.timeoutMs,
+  // Tells the peer how long to wait for traffic from this end before it closes the connection.
+  heartbeatTimeToLive: PIPE_HEARTBEAT.timeoutMs,
+};
+
+/**
  * Why a peer's connection was refused: `handshake_failed`, it has no pipeline key or another one
  * (the CURVE handshake cannot complete); `not_admitted`, it knew the input's public key but its
  * own key is not the pipeline's (refused by the ZAP handler).
@@ -45,6 +63,7 @@ export class PullPipe {
     const socket = new Pull({
       receiveHighWaterMark: highWaterMark,
       linger: 0,
+      ...heartbeatOptions,
       ...(keys ? { curveServer: true, curveSecretKey: keys.secretKey, zapDomain: 'vigil' } : {}),
     });
     const release = keys ? await allowPipeClient(keys.publicKey) : () => undefined;
@@ -125,6 +144,7 @@ export class PushPipe {
       // Queue only to peers that are really connected: a message must not wait in a pipe to a
       // peer that is not there, where a restart of this process would lose it unseen.
       immediate: true,
+      ...heartbeatOptions,
       sendTimeout: this.options.whenFull === 'drop-newest' ? 0 : -1,
       ...(this.options.keys
         ? { curveServerKey: this.options.keys.publicKey, curvePublicKey: this.options.keys.publicKey, curveSecretKey: this.options.keys.secretKey }

@@ -2,13 +2,16 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { freePort } from './ports.js';
 
 /**
- * A stretch of LAN between a client and a server that a test can cut and mend, as an unplugged
- * cable would be: while cut, the connections it carried are dropped and new ones are refused
- * (accepted and reset at once). Tests use it to order who reaches a restarted peer first, which
- * the clients' own reconnect timers would otherwise decide.
+ * A stretch of LAN between a client and a server that a test can break and mend. `cut()` drops
+ * the connections it carried and refuses new ones (accepted and reset at once), as a peer that went
+ * away would; tests use it to order who reaches a restarted peer first, which the clients' own
+ * reconnect timers would otherwise decide. `silence()` is a pulled cable: the connections stay
+ * open at both ends and nothing more passes (no FIN, no RST), while new ones are refused as a host
+ * no longer on the LAN is.
  */
 export class TcpRelay {
   private readonly carried = new Set<Socket>();
+  private readonly pairs = new Set<[Socket, Socket]>();
   private isCut = false;
 
   private constructor(
@@ -34,13 +37,15 @@ export class TcpRelay {
       return;
     }
     const upstream = connect(targetPort, targetHost);
-    const pair = [client, upstream];
+    const pair: [Socket, Socket] = [client, upstream];
+    this.pairs.add(pair);
     for (const socket of pair) {
       this.carried.add(socket);
       // Either end going away takes the other with it, as the server's own close would.
       socket.on('error', () => undefined);
       socket.on('close', () => {
         this.carried.delete(socket);
+        this.pairs.delete(pair);
         for (const other of pair) other.destroy();
       });
     }
@@ -56,6 +61,20 @@ export class TcpRelay {
   cut(): void {
     this.isCut = true;
     for (const socket of this.carried) socket.destroy();
+  }
+
+  /** Nothing more passes on the connections carried; they are not closed. New ones are refused. */
+  silence(): void {
+    this.isCut = true;
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      // Whatever still arrives is lost on the wire, as it would be past a pulled cable.
+      for (const socket of [client, upstream]) {
+        socket.removeAllListeners('data');
+        socket.on('data', () => undefined);
+      }
+    }
   }
 
   mend(): void {
