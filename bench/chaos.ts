@@ -93,7 +93,7 @@ console.log(
       ['alerts acknowledged by the broker / received / lost / repeated', `${report.alertsAcknowledgedByBroker} / ${report.alertsReceived} / ${report.alertsLost.length} / ${report.alertRepeats}`],
       ['readings made / shed at the reader', `${readings.made} / ${readings.shedAtReader}`],
       ['readings delivered / counted lost / unaccounted', `${readings.delivered} / ${readings.countedLost} / ${readings.unaccounted}`],
-      ['restarts seen: reader / publisher', `${report.restarts['sensor-reader']} / ${report.restarts['alert-publisher']}`],
+      ...Object.entries(report.perStage).map(([stage, counts]) => [`${stage}: passed on / rejected / seq lost / restarts`, `${counts.ok} / ${counts.rejected} / ${counts.seqLost} / ${report.restarts[stage] ?? 0}`]),
       ...Object.entries(report.peakMemoryMib).map(([service, mib]) => [`${service} peak memory`, `${mib.toFixed(1)} of ${limits[service] ?? '?'} MiB`]),
       ['OOM kills', report.oomKilled.length === 0 ? 'none' : report.oomKilled.join(', ')],
     ],

@@ -35,6 +35,8 @@ export interface ChaosReport {
    * restarts, so a kill loses at most a second of a counter, not everything since the last scrape.
    */
   readings: { made: number; shedAtReader: number; delivered: number; countedLost: number; unaccounted: number };
+  /** Per stage, what it passed on, refused, and counted lost by seq: where readings went missing. */
+  perStage: Record<string, { ok: number; rejected: number; seqLost: number }>;
   restarts: Record<string, number>;
   peakMemoryMib: Record<string, number>;
   oomKilled: string[];
@@ -99,6 +101,8 @@ export class ChaosRun {
   readonly faults: InjectedFault[] = [];
   readonly actions: Array<{ at: number; action: string }> = [];
   readonly peakMib: Record<string, number> = {};
+  /** Every stage's counters, the reader's and the publisher's being what the accounting rests on. */
+  private readonly ledgers: CounterLedger[];
   private readonly reader: CounterLedger;
   private readonly lastStage: CounterLedger;
   private timers: NodeJS.Timeout[] = [];
@@ -115,19 +119,26 @@ export class ChaosRun {
       firstKind?: number;
     },
   ) {
-    this.reader = new CounterLedger(stack, 'sensor-reader', {
-      sent: { name: 'vigil_messages_total', labels: { outcome: 'ok' } },
-      shed: { name: 'vigil_messages_total', labels: { outcome: 'dropped' } },
-    });
-    this.lastStage = new CounterLedger(stack, 'alert-publisher', {
-      delivered: { name: 'vigil_messages_total', labels: { outcome: 'ok' } },
-      lost: { name: 'vigil_seq_lost_total' },
-    });
+    this.ledgers = STAGES.map(
+      (stage) =>
+        new CounterLedger(stack, stage, {
+          ok: { name: 'vigil_messages_total', labels: { outcome: 'ok' } },
+          shed: { name: 'vigil_messages_total', labels: { outcome: 'dropped' } },
+          rejected: { name: 'vigil_messages_total', labels: { outcome: 'rejected' } },
+          lost: { name: 'vigil_seq_lost_total' },
+        }),
+    );
+    this.reader = this.ledgers[0] as CounterLedger;
+    this.lastStage = this.ledgers[this.ledgers.length - 1] as CounterLedger;
+  }
+
+  private pollAll(): Promise<void> {
+    return Promise.all(this.ledgers.map((ledger) => ledger.poll())).then(() => undefined);
   }
 
   /** Starts following the counters and the containers' memory. */
   async start(): Promise<void> {
-    await Promise.all([this.reader.poll(), this.lastStage.poll()]);
+    await this.pollAll();
     const every = (ms: number, work: () => Promise<void>) => {
       let busy = false;
       this.timers.push(
@@ -138,8 +149,7 @@ export class ChaosRun {
         }, ms),
       );
     };
-    every(1_000, () => this.reader.poll());
-    every(1_000, () => this.lastStage.poll());
+    every(1_000, () => this.pollAll());
     every(30_000, () => this.sampleMemory());
   }
 
@@ -235,7 +245,7 @@ export class ChaosRun {
     for (const timer of this.timers) clearInterval(timer);
     this.timers = [];
     await this.sampleMemory();
-    await Promise.all([this.reader.poll(), this.lastStage.poll()]);
+    await this.pollAll();
 
     const received = this.alerts(listener);
     const receivedIds = new Set(received.map((alert) => alert.id));
@@ -253,8 +263,8 @@ export class ChaosRun {
     });
     const ids = (await this.stack.compose(['ps', '-q'])).stdout.trim().split('\n').filter(Boolean);
     const inspect = await run('docker', ['inspect', '-f', '{{.Name}} {{.State.OOMKilled}}', ...ids]);
-    const made = this.reader.total('sent') + this.reader.total('shed');
-    const delivered = this.lastStage.total('delivered');
+    const made = this.reader.total('ok') + this.reader.total('shed');
+    const delivered = this.lastStage.total('ok');
     const countedLost = this.lastStage.total('lost');
     return {
       actions: this.actions.length,
@@ -268,7 +278,8 @@ export class ChaosRun {
       alertsLost: [...acknowledged].filter((id) => !receivedIds.has(id)),
       alertRepeats: received.length - receivedIds.size,
       readings: { made, shedAtReader: this.reader.total('shed'), delivered, countedLost, unaccounted: made - delivered - countedLost },
-      restarts: { 'sensor-reader': this.reader.restarts, 'alert-publisher': this.lastStage.restarts },
+      perStage: Object.fromEntries(this.ledgers.map((ledger) => [ledger.service, { ok: ledger.total('ok'), rejected: ledger.total('rejected'), seqLost: ledger.total('lost') }])),
+      restarts: Object.fromEntries(this.ledgers.map((ledger) => [ledger.service, ledger.restarts])),
       peakMemoryMib: this.peakMib,
       oomKilled: inspect.stdout
         .split('\n')
