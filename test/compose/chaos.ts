@@ -208,7 +208,9 @@ export class ChaosRun {
         action = `cut ${stage} off the network for 20 s`;
         await run('docker', ['network', 'disconnect', network, id]);
         await sleep(20_000);
-        await run('docker', ['network', 'connect', network, id]);
+        // With the service's name as its alias again, as compose gave it: a pulled cable does not
+        // take a machine's name off the LAN (without it the stage was unreachable by name for good).
+        await run('docker', ['network', 'connect', '--alias', stage, network, id]);
         break;
     }
     this.actions.push({ at: Date.now(), action });
