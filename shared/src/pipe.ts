@@ -17,8 +17,8 @@ export type FullPolicy = 'block' | 'drop-newest';
  * ZMTP heartbeats on every pipe, both ends. A peer that vanished without closing its TCP connection
  * (a container cut off its network, a pulled cable, a Pi that lost power) leaves the connection
  * open here: TCP retransmits for about 15 minutes before it gives up, and meanwhile a PUSH queues
- * into the dead pipe, then blocks, and the stage stalls (seen in the chaos run: a stage cut off for
- * 20 s stalled the pipeline for the rest of the run). A PING every 5 s that has no answer within
+ * into the dead pipe, then blocks, and the stage stalls (shared/test/pipe.test.ts silences a link
+ * so: without heartbeats nothing got through for as long as it waited). A PING every 5 s that has no answer within
  * 15 s closes the connection; the socket then reconnects, resolving the peer's name again, and
  * what the dead pipe held shows downstream as a seq gap, counted.
  */

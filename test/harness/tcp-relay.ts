@@ -10,7 +10,7 @@ import { freePort } from './ports.js';
  * no longer on the LAN is.
  */
 export class TcpRelay {
-  private readonly carried = new Set<Socket>();
+  /** Each connection carried: the client's end and the server's. */
   private readonly pairs = new Set<[Socket, Socket]>();
   private isCut = false;
 
@@ -40,11 +40,9 @@ export class TcpRelay {
     const pair: [Socket, Socket] = [client, upstream];
     this.pairs.add(pair);
     for (const socket of pair) {
-      this.carried.add(socket);
       // Either end going away takes the other with it, as the server's own close would.
       socket.on('error', () => undefined);
       socket.on('close', () => {
-        this.carried.delete(socket);
         this.pairs.delete(pair);
         for (const other of pair) other.destroy();
       });
@@ -60,7 +58,7 @@ export class TcpRelay {
 
   cut(): void {
     this.isCut = true;
-    for (const socket of this.carried) socket.destroy();
+    for (const pair of this.pairs) for (const socket of pair) socket.destroy();
   }
 
   /** Nothing more passes on the connections carried; they are not closed. New ones are refused. */
