@@ -12,7 +12,7 @@
  * test/compose/chaos.ts, which test:compose runs for a few minutes.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SeededRandom } from '@vigil/shared/runtime';
@@ -20,8 +20,8 @@ import { metricSum } from '../test/harness/metrics.js';
 import { MqttListener } from '../test/harness/mqtt-listener.js';
 import { waitFor } from '../test/harness/ports.js';
 import { ChaosRun } from '../test/compose/chaos.js';
-import { buildStandins, ensureEngine, logFolder, ROOT, run, runLogged } from '../test/compose/docker.js';
-import { ComposeStack } from '../test/compose/stack.js';
+import { buildStandins, ensureEngine, logFolder, run, runLogged } from '../test/compose/docker.js';
+import { ComposeStack, composeMemoryLimits } from '../test/compose/stack.js';
 import { machineDescription, resultsFile, table } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -45,18 +45,7 @@ const stack = new ComposeStack(
   logs,
   `version: "2.4"\nservices:\n  sensor-reader:\n    environment:\n      VIGIL_SENSOR_READER_FAULT_TOKEN: "${token}"\n      VIGIL_SENSOR_READER_SIM_FAULTS: ""\n  mosquitto:\n    environment:\n      VIGIL_MQTT_REMOTE_USERNAME: ops\n      VIGIL_MQTT_REMOTE_PASSWORD: ops-secret\n`,
 );
-const limits = memoryLimits();
-
-function memoryLimits(): Record<string, number> {
-  const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
-  return Object.fromEntries(
-    text
-      .split(/\n  (?=[a-z-]+:\n)/)
-      .map((section) => [/^([a-z-]+):/.exec(section)?.[1], /\n    mem_limit: (\d+)m/.exec(section)?.[1]] as const)
-      .filter((pair): pair is readonly [string, string] => pair[0] !== undefined && pair[1] !== undefined)
-      .map(([name, mib]) => [name, Number(mib)]),
-  );
-}
+const limits = composeMemoryLimits();
 
 await ensureEngine();
 await buildStandins('amd64', join(logs, 'standins.log'));

@@ -7,22 +7,23 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { STAGES } from '@vigil/shared/runtime';
 import { metricSum } from '../harness/metrics.js';
 import { MqttListener } from '../harness/mqtt-listener.js';
 import { waitFor } from '../harness/ports.js';
-import { buildStandins, ensureEngine, logFolder, ROOT, run, runLogged } from './docker.js';
-import { ComposeStack, OPS_PORT } from './stack.js';
+import { buildStandins, ensureEngine, logFolder, run, runLogged } from './docker.js';
+import { ComposeStack, composeMemoryLimits, OPS_PORT } from './stack.js';
 
 const PROJECT = 'vigiltest';
 const ASSET = 'pump-1';
 const DEVICE = 'vigil-pi';
 const PIPELINE = STAGES;
 /** The budget docker-compose.yml states, without Grafana (whose image is a stand-in here). */
-const MEMORY_BUDGET_MIB = budgetFromComposeFile();
+const MEMORY_BUDGET_MIB = Object.entries(composeMemoryLimits())
+  .filter(([name]) => name !== 'grafana')
+  .reduce((total, [, mib]) => total + mib, 0);
 
 const logs = logFolder('compose');
 /**
@@ -43,18 +44,6 @@ const serviceMetrics = (service: (typeof PIPELINE)[number]) => stack.serviceMetr
 const dumpLogs = () => stack.dumpLogs();
 const waitAllHealthy = (services: string[], what: string) => stack.waitAllHealthy(services, what);
 const powerCut = (services: string[]) => stack.powerCut(services);
-
-function budgetFromComposeFile(): number {
-  const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
-  const sections = text.split(/\n  (?=[a-z-]+:\n)/);
-  let total = 0;
-  for (const section of sections) {
-    const name = /^([a-z-]+):/.exec(section)?.[1];
-    const limit = /\n    mem_limit: (\d+)m/.exec(section)?.[1];
-    if (name && limit && name !== 'grafana') total += Number(limit);
-  }
-  return total;
-}
 
 interface ModelTopic {
   active: { version: string } | null;

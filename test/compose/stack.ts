@@ -3,7 +3,7 @@
  * plus one override file, under a project name of its own, with what both need to look inside it
  * (containers, their addresses and health, the services' metrics) and to cut its power.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { STAGES, TOPOLOGY, type StageName } from '@vigil/shared/runtime';
 import { scrape } from '../harness/metrics.js';
@@ -11,6 +11,18 @@ import { waitFor } from '../harness/ports.js';
 import { ROOT, run } from './docker.js';
 
 export const OPS_PORT = Object.fromEntries(STAGES.map((stage) => [stage, TOPOLOGY[stage].opsPort])) as Record<StageName, number>;
+
+/** Each service's mem_limit in docker-compose.yml as shipped, in MiB. */
+export function composeMemoryLimits(): Record<string, number> {
+  const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+  return Object.fromEntries(
+    text
+      .split(/\n  (?=[a-z-]+:\n)/)
+      .map((section) => [/^([a-z-]+):/.exec(section)?.[1], /\n    mem_limit: (\d+)m/.exec(section)?.[1]] as const)
+      .filter((pair): pair is readonly [string, string] => pair[0] !== undefined && pair[1] !== undefined)
+      .map(([name, mib]) => [name, Number(mib)]),
+  );
+}
 
 export class ComposeStack {
   private readonly files: string[];
