@@ -106,6 +106,8 @@ export class ChaosRun {
   private readonly reader: CounterLedger;
   private readonly lastStage: CounterLedger;
   private timers: NodeJS.Timeout[] = [];
+  /** When the run began: alerts the publisher raised before it (an earlier test's) are not this run's. */
+  private startedAt = 0;
 
   constructor(
     private readonly stack: ComposeStack,
@@ -117,6 +119,8 @@ export class ChaosRun {
       random: SeededRandom;
       /** Which fault kind comes first (the kinds then go in turn). */
       firstKind?: number;
+      /** A fault due is held back (the trouble goes on) until the asset has been quiet() this long. */
+      faultWhenQuietS?: number;
     },
   ) {
     this.ledgers = STAGES.map(
@@ -138,6 +142,7 @@ export class ChaosRun {
 
   /** Starts following the counters and the containers' memory. */
   async start(): Promise<void> {
+    this.startedAt = Date.now();
     await this.pollAll();
     const every = (ms: number, work: () => Promise<void>) => {
       let busy = false;
@@ -155,6 +160,29 @@ export class ChaosRun {
 
   private pick<T>(items: readonly T[]): T {
     return items[Math.floor(this.options.random.next() * items.length)] as T;
+  }
+
+  /**
+   * Whether the asset has read normal for the last `quietS` at every scrape of the stack's
+   * Prometheus, with no entry into alarm between scrapes either: a fault injected while an earlier
+   * fault's alarm (or its aftermath) is still open raises no alert of its own, and one within the
+   * publisher's cooldown of the last entry is taken for the same episode. `detail` says what it read.
+   */
+  async quiet(quietS: number): Promise<{ quiet: boolean; detail: string }> {
+    const selector = `{asset="${this.options.asset}"}`;
+    const query = async (expression: string): Promise<number | undefined> => {
+      const prometheus = await this.stack.ipOf('prometheus');
+      const response = await fetch(`http://${prometheus}:9090/api/v1/query?query=${encodeURIComponent(expression)}`, { signal: AbortSignal.timeout(5_000) });
+      const body = (await response.json()) as { data: { result: Array<{ value: [number, string] }> } };
+      const value = body.data.result[0]?.value[1];
+      return value === undefined ? undefined : Number(value);
+    };
+    const [lowest, highest, entries] = await Promise.all([
+      query(`min(min_over_time(vigil_asset_state${selector}[${quietS}s]))`),
+      query(`max(max_over_time(vigil_asset_state${selector}[${quietS}s]))`),
+      query(`sum(increase(vigil_anomalies_total${selector}[${quietS}s]))`),
+    ]).catch(() => [undefined, undefined, undefined]);
+    return { quiet: lowest === 1 && highest === 1 && (entries ?? 0) === 0, detail: `state ${lowest}..${highest}, ${entries} entries into alarm` };
   }
 
   /** Injects the next fault kind for `faultS`; false (and logged) when the reader did not take it. */
@@ -223,7 +251,11 @@ export class ChaosRun {
   async runUntil(endsAt: number, nextFaultAt: (previous: number | undefined) => number | undefined): Promise<void> {
     let faultAt = nextFaultAt(undefined);
     while (Date.now() < endsAt) {
-      if (faultAt !== undefined && Date.now() >= faultAt) faultAt = (await this.injectFault()) ? nextFaultAt(Date.now()) : Date.now() + 20_000;
+      if (faultAt !== undefined && Date.now() >= faultAt) {
+        const held = this.options.faultWhenQuietS === undefined ? undefined : await this.quiet(this.options.faultWhenQuietS);
+        if (held && !held.quiet) console.log(`${new Date().toISOString()} fault held back: the pump not quiet for ${this.options.faultWhenQuietS} s (${held.detail})`);
+        faultAt = held && !held.quiet ? Date.now() : (await this.injectFault()) ? nextFaultAt(Date.now()) : Date.now() + 20_000;
+      }
       await this.trouble().catch((error: Error) => console.log(`trouble failed: ${error.message.split('\n')[0] ?? ''}`));
       await sleep(20_000 + this.options.random.next() * 20_000);
     }
@@ -251,13 +283,16 @@ export class ChaosRun {
 
     const received = this.alerts(listener);
     const receivedIds = new Set(received.map((alert) => alert.id));
-    // The publisher logs each alert the broker acknowledged (PUBACK), across its restarts (docker logs keeps them).
+    // The publisher logs each alert the broker acknowledged (PUBACK), across its restarts (docker
+    // logs keeps them); those of this run only, not an earlier test's on the same stack.
     const publisherLog = await run('docker', ['logs', await this.stack.containerId('alert-publisher')]);
     const acknowledged = new Set(
       (publisherLog.stdout + publisherLog.stderr)
         .split('\n')
         .filter((line) => line.includes('"alert published"') && line.includes('"event":"raised"'))
-        .map((line) => (JSON.parse(line) as { id: string }).id),
+        .map((line) => JSON.parse(line) as { id: string; time: string })
+        .filter((line) => Date.parse(line.time) >= this.startedAt)
+        .map((line) => line.id),
     );
     this.alertTimes(listener).forEach((alertedAfterS, index) => {
       const fault = this.faults[index];
