@@ -18,9 +18,9 @@ export type FullPolicy = 'block' | 'drop-newest';
  * (a container cut off its network, a pulled cable, a Pi that lost power) leaves the connection
  * open here: TCP retransmits for about 15 minutes before it gives up, and meanwhile a PUSH queues
  * into the dead pipe, then blocks, and the stage stalls (shared/test/pipe.test.ts silences a link
- * so: without heartbeats nothing got through for as long as it waited). A PING every 5 s that has no answer within
- * 15 s closes the connection; the socket then reconnects, resolving the peer's name again, and
- * what the dead pipe held shows downstream as a seq gap, counted.
+ * so: without heartbeats nothing got through for as long as it waited). A PING every 5 s that has
+ * no answer within 15 s closes the connection; the socket then reconnects, resolving the peer's
+ * name again, and what the dead pipe held shows downstream as a seq gap, counted.
  */
 export const PIPE_HEARTBEAT = { intervalMs: 5_000, timeoutMs: 15_000 } as const;
 

@@ -170,8 +170,8 @@ export class ChaosRun {
    */
   async quiet(quietS: number): Promise<{ quiet: boolean; detail: string }> {
     const selector = `{asset="${this.options.asset}"}`;
+    const prometheus = await this.stack.ipOf('prometheus').catch(() => '');
     const query = async (expression: string): Promise<number | undefined> => {
-      const prometheus = await this.stack.ipOf('prometheus');
       const response = await fetch(`http://${prometheus}:9090/api/v1/query?query=${encodeURIComponent(expression)}`, { signal: AbortSignal.timeout(5_000) });
       const body = (await response.json()) as { data: { result: Array<{ value: [number, string] }> } };
       const value = body.data.result[0]?.value[1];
@@ -252,9 +252,10 @@ export class ChaosRun {
     let faultAt = nextFaultAt(undefined);
     while (Date.now() < endsAt) {
       if (faultAt !== undefined && Date.now() >= faultAt) {
+        // Held back, the fault stays due and is looked at again after the next piece of trouble.
         const held = this.options.faultWhenQuietS === undefined ? undefined : await this.quiet(this.options.faultWhenQuietS);
         if (held && !held.quiet) console.log(`${new Date().toISOString()} fault held back: the pump not quiet for ${this.options.faultWhenQuietS} s (${held.detail})`);
-        faultAt = held && !held.quiet ? Date.now() : (await this.injectFault()) ? nextFaultAt(Date.now()) : Date.now() + 20_000;
+        else faultAt = (await this.injectFault()) ? nextFaultAt(Date.now()) : Date.now() + 20_000;
       }
       await this.trouble().catch((error: Error) => console.log(`trouble failed: ${error.message.split('\n')[0] ?? ''}`));
       await sleep(20_000 + this.options.random.next() * 20_000);
