@@ -23,10 +23,13 @@ export type AlertVerdict =
   | { kind: 'none' }
   /** A re-entry of the open episode within the cooldown: counted on the episode, no new alert. */
   | { kind: 'suppressed'; episode: string }
-  /** A new episode: the alert. */
-  | { kind: 'alert'; alert: Alert }
+  /**
+   * A new episode: the alert. `missedChange`: the decision that marked the change was lost, and
+   * the change was read from a later one.
+   */
+  | { kind: 'alert'; alert: Alert; missedChange?: boolean }
   /** The episode's anomaly ended: its summary (duration, peak, contributors over the episode). */
-  | { kind: 'cleared'; alert: Alert };
+  | { kind: 'cleared'; alert: Alert; missedChange?: boolean };
 
 /** One alarm episode of an asset, from its raise until the cooldown after its last clear. */
 interface Episode {
@@ -51,6 +54,8 @@ interface Episode {
  */
 export class AlertPolicy {
   private readonly episodes = new Map<string, Episode>();
+  /** The state of each asset's last decision, as this publisher saw it. */
+  private readonly lastState = new Map<string, DecisionMessage['state']>();
 
   constructor(private readonly settings: AlertPolicySettings) {}
 
@@ -69,15 +74,23 @@ export class AlertPolicy {
   /** Drops an asset's episode (it gave up its place in the publisher's tables). */
   forget(asset: string): void {
     this.episodes.delete(asset);
+    this.lastState.delete(asset);
   }
 
   judge(decision: DecisionMessage): AlertVerdict {
     const episode = this.episodes.get(decision.asset);
+    const previous = this.lastState.get(decision.asset);
+    this.lastState.set(decision.asset, decision.state);
+    // The threshold marks a change of state on one decision only. Should that one be lost on the
+    // way (a link cut with it in flight: counted lost by seq), the next decision still carries the
+    // new state, and the state this publisher saw last tells the change: one lost message must not
+    // lose the alarm, nor leave an episode open for ever. Unknown (an asset first heard of, as after
+    // a restart) is no change: its raise, if any, went out before, from the outbox.
+    const missedChange = !decision.changed && previous !== undefined && previous !== decision.state;
     if (decision.state === 'anomalous' && episode?.open) this.accumulate(episode, decision);
-    if (!decision.changed) return { kind: 'none' };
-    if (decision.state === 'anomalous') return this.enter(decision, episode);
-    if (episode?.open) return this.clear(decision, episode);
-    return { kind: 'none' };
+    if (!decision.changed && !missedChange) return { kind: 'none' };
+    const verdict = decision.state === 'anomalous' ? this.enter(decision, episode) : episode?.open ? this.clear(decision, episode) : { kind: 'none' as const };
+    return missedChange && (verdict.kind === 'alert' || verdict.kind === 'cleared') ? { ...verdict, missedChange } : verdict;
   }
 
   private enter(decision: DecisionMessage, episode: Episode | undefined): AlertVerdict {

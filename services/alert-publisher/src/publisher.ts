@@ -61,7 +61,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   const inFlight = new Set<string>();
   // The last state per asset, re-sent on reconnect: bounded like every per-asset table (the
   // threshold sends decisions for at most its own max assets; names come and go over months).
-  const latestState = new AssetSlots<string>({
+  const latestState = new AssetSlots<{ state: DecisionMessage['state']; payload: string }>({
     capacity: MAX_PUBLISHED_ASSETS,
     idleMs: 0,
     onEvict: (asset) => {
@@ -172,7 +172,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     if (discovery) client.subscribe(birthTopic(discovery), { qos: 1 });
     for (const asset of latestState.assets()) {
       announce(asset);
-      publishState(asset, latestState.peek(asset) ?? '');
+      publishState(asset, latestState.peek(asset)?.payload ?? '');
     }
     publishPending();
   });
@@ -231,11 +231,14 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   };
 
   const handleDecision = (decision: DecisionMessage): void => {
-    const firstSeen = latestState.get(decision.asset) === undefined;
-    if (decision.changed || firstSeen) {
+    const known = latestState.get(decision.asset);
+    const firstSeen = known === undefined;
+    // A state that differs from the one last published is a change even when the decision that
+    // carried the change (changed: true) was lost on the way: the retained state must not go stale.
+    if (decision.changed || firstSeen || known.state !== decision.state) {
       const payload = JSON.stringify({ state: decision.state, since: isoTime(decision.since), seq: decision.seq, score: decision.score });
       latestState.makeRoom(decision.asset);
-      latestState.set(decision.asset, payload);
+      latestState.set(decision.asset, { state: decision.state, payload });
       if (firstSeen) announce(decision.asset);
       publishState(decision.asset, payload);
     }
@@ -243,6 +246,10 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     sparkplug?.observe(decision);
     const verdict = policy.judge(decision);
     if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
+    if ((verdict.kind === 'alert' || verdict.kind === 'cleared') && verdict.missedChange) {
+      missedChanges.inc({ asset: decision.asset });
+      rejectLog.warn('missed_change', { asset: decision.asset, seq: decision.seq, state: decision.state }, 'the decision that changed the state never arrived (lost by seq); the change is taken from the next one');
+    }
     // An episode held back as a known false alarm: raised after all once it grows past that alarm's peak.
     const held = heldBack.get(decision.asset);
     if (held && decision.state === 'anomalous' && decision.score > held.bound && verdict.kind !== 'alert') {
@@ -280,6 +287,12 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     metrics.completed(decision.ingestTs);
   };
 
+  const missedChanges = new Counter({
+    name: 'vigil_alert_missed_changes_total',
+    help: 'Alarms raised or cleared although the decision that marked the change was lost on the way: the change was read from the next decision.',
+    labelNames: ['asset'] as const,
+    registers,
+  });
   const muted = new Counter({
     name: 'vigil_alerts_muted_total',
     help: 'Alerts and episode ends not published because the asset was muted by an operator (recorded in the audit log).',

@@ -170,6 +170,28 @@ describe('AlertPolicy', () => {
     assert.equal(policy.judge(next).kind, 'alert', 'the next change, from the new level, is an alarm of its own');
   });
 
+  it('raises and clears an episode whose marked change was lost on the way, from the state of the next decision', () => {
+    const policy = new AlertPolicy({ device: 'dev', cooldownMs: 60_000, criticalRatio: 3 });
+    const t0 = Date.UTC(2026, 0, 1);
+    assert.equal(policy.judge(decision(1, t0, 'normal', false)).kind, 'none');
+    // seq 2, the decision that went anomalous (changed: true), never arrived.
+    const raised = policy.judge(decision(3, t0 + 2000, 'anomalous', false, 4));
+    assert.equal(raised.kind, 'alert', 'the alarm is not lost with the one message that marked it');
+    assert.equal(raised.kind === 'alert' && raised.missedChange, true, 'and it is said how it was found');
+    assert.equal(raised.kind === 'alert' && raised.alert.id, 'dev:pump-1:3');
+    assert.equal(policy.judge(decision(4, t0 + 3000, 'anomalous', false)).kind, 'none', 'one alert, not one a sample');
+    // seq 5, back to normal (changed: true), lost as well.
+    const cleared = policy.judge(decision(6, t0 + 9000, 'normal', false));
+    assert.equal(cleared.kind, 'cleared', 'the episode does not stay open for ever');
+    assert.equal(cleared.kind === 'cleared' && cleared.alert.durationS, 7);
+    assert.equal(policy.judge(decision(7, t0 + 10_000, 'anomalous', true)).kind, 'suppressed', 'a marked change is judged as always');
+  });
+
+  it('takes an asset first heard of in the anomalous state for no change: its raise went out before a restart', () => {
+    const policy = new AlertPolicy({ device: 'dev', cooldownMs: 60_000, criticalRatio: 3 });
+    assert.equal(policy.judge(decision(40, Date.UTC(2026, 0, 1), 'anomalous', false)).kind, 'none');
+  });
+
   it('rescues an alarm from its own fields only: the same id as the policy gives, no derived parts, serialisable', () => {
     const anomalous = decision(12, Date.UTC(2026, 0, 1), 'anomalous', true, 7);
     const rescued = rescuedAlert(anomalous, 'dev');

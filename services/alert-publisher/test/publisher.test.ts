@@ -104,6 +104,18 @@ describe('alert-publisher (process, real mosquitto)', { timeout: 120_000 }, () =
     assert.equal(metricSum(await scrape(metricsPort), 'vigil_alerts_published_total', { asset: 'pump-1' }), 1, 'a clear is not an alert');
   });
 
+  it('alerts an anomaly whose one marked change was lost on the way, from the decisions after it', async () => {
+    await upstream.send(decision('lost-edge-1', 'normal', true));
+    seq += 1; // the decision that went anomalous (changed: true): lost, as on a link cut with it in flight
+    for (let i = 0; i < 5; i += 1) await upstream.send(decision('lost-edge-1', 'anomalous', false));
+    await waitFor('the alert', () => listener.on('/lost-edge-1/alert').length > 0 || undefined, 10_000);
+    assert.equal(JSON.parse(listener.on('/lost-edge-1/alert')[0]?.payload ?? '{}').id, `${DEVICE}:lost-edge-1:${seq - 4}`, 'raised by the first decision that arrived');
+    await waitFor('the retained state', () => listener.on('/lost-edge-1/state').some((message) => JSON.parse(message.payload).state === 'anomalous') || undefined, 5_000);
+    const samples = await scrape(metricsPort);
+    assert.equal(metricSum(samples, 'vigil_alert_missed_changes_total', { asset: 'lost-edge-1' }), 1, 'and said how it was found');
+    assert.equal(listener.on('/lost-edge-1/alert').length, 1, 'one alert, not one a decision');
+  });
+
   it('answers operator commands: acknowledges an episode, mutes an asset, refuses what it cannot do, and keeps an audit log', async () => {
     const operator = await connectAsync(broker.url, { clientId: 'vigil-test-operator-console' });
     const command = (asset: string, body: unknown) =>
