@@ -248,7 +248,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
     if ((verdict.kind === 'alert' || verdict.kind === 'cleared') && verdict.missedChange) {
       missedChanges.inc({ asset: decision.asset });
-      rejectLog.warn('missed_change', { asset: decision.asset, seq: decision.seq, state: decision.state }, 'the decision that changed the state never arrived (lost by seq); the change is taken from the next one');
+      rejectLog.warn('missed_change', { asset: decision.asset, seq: decision.seq, state: decision.state }, 'the state changed with no decision marking it (that one lost by seq, or a new threshold after a model change): the change is taken from this one');
     }
     // An episode held back as a known false alarm: raised after all once it grows past that alarm's peak.
     const held = heldBack.get(decision.asset);
@@ -289,7 +289,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
 
   const missedChanges = new Counter({
     name: 'vigil_alert_missed_changes_total',
-    help: 'Alarms raised or cleared although the decision that marked the change was lost on the way: the change was read from the next decision.',
+    help: 'Alarms raised or cleared from a change of state no decision marked (that one lost by seq, or a new threshold after a model change): read from the state of the next decision.',
     labelNames: ['asset'] as const,
     registers,
   });
