@@ -245,7 +245,11 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     publishScore(decision);
     sparkplug?.observe(decision);
     const verdict = policy.judge(decision);
-    if (verdict.kind === 'suppressed') suppressed.inc({ asset: decision.asset });
+    if (verdict.kind === 'suppressed') {
+      suppressed.inc({ asset: decision.asset });
+      // Rare (a fault that flaps), and the one place an entry into alarm sends nothing: said in the log.
+      logger.info({ asset: decision.asset, seq: decision.seq, episode: verdict.episode }, 'anomalous again within the cooldown, led by the same sensor: the same episode, no new alert');
+    }
     if ((verdict.kind === 'alert' || verdict.kind === 'cleared') && verdict.missedChange) {
       missedChanges.inc({ asset: decision.asset });
       rejectLog.warn('missed_change', { asset: decision.asset, seq: decision.seq, state: decision.state }, 'the state changed with no decision marking it (that one lost by seq, or a new threshold after a model change): the change is taken from this one');
