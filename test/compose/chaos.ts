@@ -185,6 +185,43 @@ export class ChaosRun {
     return { quiet: lowest === 1 && highest === 1 && (entries ?? 0) === 0, detail: `state ${lowest}..${highest}, ${entries} entries into alarm` };
   }
 
+  /** Waits until quiet(quietS) holds, looking every 10 s; how long that took. Throws after `timeoutMs`. */
+  async waitUntilQuiet(quietS: number, timeoutMs: number): Promise<number> {
+    const began = Date.now();
+    for (;;) {
+      const { quiet, detail } = await this.quiet(quietS);
+      if (quiet) return Date.now() - began;
+      if (Date.now() - began > timeoutMs) throw new Error(`the pump not quiet for ${quietS} s within ${timeoutMs / 1000} s (${detail})`);
+      await sleep(10_000);
+    }
+  }
+
+  /**
+   * The lines the stages logged since `since` that tell where an alarm went: the reader's faults,
+   * inference's model and learning, the threshold's changes of state, the publisher's alerts and
+   * what it held back. One line each, oldest first, with the service's name.
+   */
+  async stageEvents(since: number): Promise<string> {
+    const telling = /fault|model|learn|state changed|new asset|alert|cooldown|missed|held|muted|rescued|outbox/i;
+    const lines: Array<{ time: string; text: string }> = [];
+    for (const service of ['sensor-reader', 'inference', 'adaptive-threshold', 'alert-publisher']) {
+      const id = await this.stack.containerId(service).catch(() => '');
+      if (!id) continue;
+      const log = await run('docker', ['logs', '--since', new Date(since).toISOString(), id]).catch(() => ({ stdout: '', stderr: '' }));
+      for (const line of `${log.stdout}\n${log.stderr}`.split('\n')) {
+        let entry: { time?: string; msg?: string; level?: number };
+        try {
+          entry = JSON.parse(line) as typeof entry;
+        } catch {
+          continue;
+        }
+        if (typeof entry.time !== 'string' || !telling.test(entry.msg ?? '') || (entry.level ?? 30) < 30) continue;
+        lines.push({ time: entry.time, text: `${entry.time} ${service} ${line.slice(0, 400)}` });
+      }
+    }
+    return lines.sort((a, b) => a.time.localeCompare(b.time)).map((line) => line.text).join('\n') || '(no telling lines)';
+  }
+
   /** Injects the next fault kind for `faultS`; false (and logged) when the reader did not take it. */
   async injectFault(): Promise<boolean> {
     const kind = FAULT_KINDS[(this.faults.length + (this.options.firstKind ?? 0)) % FAULT_KINDS.length] as string;
