@@ -71,6 +71,11 @@ export class AlertPolicy {
     return current?.raised.id === episode ? current.peakScore : undefined;
   }
 
+  /** The state of the asset's last decision judged, if it was heard of. */
+  lastStateOf(asset: string): DecisionMessage['state'] | undefined {
+    return this.lastState.get(asset);
+  }
+
   /** Drops an asset's episode (it gave up its place in the publisher's tables). */
   forget(asset: string): void {
     this.episodes.delete(asset);

@@ -61,7 +61,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   const inFlight = new Set<string>();
   // The last state per asset, re-sent on reconnect: bounded like every per-asset table (the
   // threshold sends decisions for at most its own max assets; names come and go over months).
-  const latestState = new AssetSlots<{ state: DecisionMessage['state']; payload: string }>({
+  const latestState = new AssetSlots<string>({
     capacity: MAX_PUBLISHED_ASSETS,
     idleMs: 0,
     onEvict: (asset) => {
@@ -172,7 +172,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     if (discovery) client.subscribe(birthTopic(discovery), { qos: 1 });
     for (const asset of latestState.assets()) {
       announce(asset);
-      publishState(asset, latestState.peek(asset)?.payload ?? '');
+      publishState(asset, latestState.peek(asset) ?? '');
     }
     publishPending();
   });
@@ -231,14 +231,13 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
   };
 
   const handleDecision = (decision: DecisionMessage): void => {
-    const known = latestState.get(decision.asset);
-    const firstSeen = known === undefined;
-    // A state that differs from the one last published is a change even when the decision that
+    const firstSeen = latestState.get(decision.asset) === undefined;
+    // A state that differs from the last decision's is a change even when the decision that
     // carried the change (changed: true) was lost on the way: the retained state must not go stale.
-    if (decision.changed || firstSeen || known.state !== decision.state) {
+    if (decision.changed || firstSeen || policy.lastStateOf(decision.asset) !== decision.state) {
       const payload = JSON.stringify({ state: decision.state, since: isoTime(decision.since), seq: decision.seq, score: decision.score });
       latestState.makeRoom(decision.asset);
-      latestState.set(decision.asset, { state: decision.state, payload });
+      latestState.set(decision.asset, payload);
       if (firstSeen) announce(decision.asset);
       publishState(decision.asset, payload);
     }
