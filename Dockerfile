@@ -31,6 +31,8 @@ USER node
 # every 30 s on a 1 GB Pi): one request to /healthz, healthy on a 200.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${VIGIL_HEALTH_PORT} && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+# Two malloc arenas, not eight per core: what the tests measured (why: shared/src/node-runtime.ts).
+ENV MALLOC_ARENA_MAX=2
 # Exec form: Node is PID 1 and gets SIGTERM itself; every service stops in order on it. The V8
 # flag caps the young generation (why: shared/src/node-runtime.ts, which the tests keep in step).
 CMD ["node", "--max-semi-space-size=2", "dist/main.js"]

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type MqttClient } from 'mqtt';
 import { DEFAULT_CLEANER_POLICIES, DEFAULT_FEATURE_SPEC, DEFAULT_FORWARD_FILL_LIMIT, PUMP_PHYSICAL_LIMITS } from '@vigil/shared/features';
-import { generatePipeKeys, SERVICE_NODE_FLAGS, STAGES, TOPOLOGY } from '@vigil/shared/runtime';
+import { generatePipeKeys, SERVICE_ENV, SERVICE_NODE_FLAGS, STAGES, TOPOLOGY } from '@vigil/shared/runtime';
 import { buildBundle } from '../training/src/bundle-builder.js';
 import { DEFAULT_TRAIN_OPTIONS } from '../training/src/trainer.js';
 import { PumpSimulator } from '../services/sensor-reader/src/pump-simulator.js';
@@ -126,7 +126,7 @@ async function stop(exitCode = 0): Promise<void> {
 
 for (const [name, env] of services) {
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, join(root, 'services', name, 'dist/main.js')], {
-    env: { ...process.env, ...common, ...env },
+    env: { ...SERVICE_ENV, ...process.env, ...common, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   child.once('exit', (code, signal) => {

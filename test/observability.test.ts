@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { defaultDeviceId, SERVICE_NODE_FLAGS } from '@vigil/shared/runtime';
+import { defaultDeviceId, SERVICE_ENV, SERVICE_NODE_FLAGS } from '@vigil/shared/runtime';
 import { PIPELINE_ORDER, startPipeline, type PipelinePorts, type RunningPipeline } from './harness/pipeline.js';
 import { freePort, waitFor } from './harness/ports.js';
 import { ROOT, startProcess, type ManagedProcess } from './harness/processes.js';
@@ -82,9 +82,13 @@ describe('Grafana provisioning (files)', () => {
     assert.match(read('grafana/entrypoint.sh'), /GF_SECURITY_ADMIN_PASSWORD/);
   });
 
-  it('runs the services in their images with the V8 flags the tests and benchmarks measured', () => {
-    const cmd = /^CMD (\[.*\])$/m.exec(read('Dockerfile'))?.[1] ?? '[]';
+  it('runs the services in their images with the V8 flags and environment the tests and benchmarks measured', () => {
+    const dockerfile = read('Dockerfile');
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]';
     assert.deepEqual(JSON.parse(cmd), ['node', ...SERVICE_NODE_FLAGS, 'dist/main.js']);
+    const runStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const env = Object.fromEntries([...runStage.matchAll(/^ENV (\w+)=(\S+)$/gm)].map((match) => [match[1], match[2]]));
+    for (const [name, value] of Object.entries(SERVICE_ENV)) assert.equal(env[name], value, `the run stage sets ENV ${name}=${value}`);
   });
 
   it('pins the Grafana and Prometheus image tags', () => {

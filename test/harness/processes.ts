@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SERVICE_NODE_FLAGS, type StageName } from '@vigil/shared/runtime';
+import { SERVICE_ENV, SERVICE_NODE_FLAGS, type StageName } from '@vigil/shared/runtime';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -75,7 +75,7 @@ export type ServiceName = StageName;
  */
 const EXTRA_NODE_FLAGS = (process.env.VIGIL_EXTRA_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
-/** Starts a service from its built bundle with production's V8 flags (`npm run build` first). */
+/** Starts a service from its built bundle with production's V8 flags and environment (`npm run build` first). */
 export function startService(name: ServiceName, env: Record<string, string>): ManagedProcess {
-  return startProcess(name, process.execPath, [...SERVICE_NODE_FLAGS, ...EXTRA_NODE_FLAGS, `services/${name}/dist/main.js`], { VIGIL_LOG_LEVEL: 'warn', ...env });
+  return startProcess(name, process.execPath, [...SERVICE_NODE_FLAGS, ...EXTRA_NODE_FLAGS, `services/${name}/dist/main.js`], { ...SERVICE_ENV, VIGIL_LOG_LEVEL: 'warn', ...env });
 }
