@@ -13,6 +13,7 @@
  * The device's own topic, `vigil/<device>/command`, takes what applies to every asset at once:
  * `mute` and `unmute` here, `relearn` in the inference service; answered on its `…/command/result`.
  */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ALARM_COMMANDS, commandText as text, EVERY_ASSET, FEEDBACK_VERDICTS, MAX_COMMAND_BYTES, MODEL_COMMANDS, type FeedbackVerdict } from '@vigil/shared/runtime';
 
 export const COMMANDS = ALARM_COMMANDS;
@@ -68,21 +69,46 @@ export function parseCommand(payload: Buffer, now: number): Command | { refused:
   }
 }
 
-/** Mutes per asset, expiring by themselves. */
 /** Why a command cannot be sent to the whole device, or undefined when it can. */
 export function deviceCommandProblem(command: Command['command']): string | undefined {
   return command === 'ack' || command === 'feedback' ? `${command} is about one episode of one asset: send it on the asset's topic, …/<asset>/command` : undefined;
 }
 
+/** Mutes per asset, expiring by themselves. */
 export class Mutes {
   private readonly until = new Map<string, number>();
 
+  /**
+   * With a path, mutes survive a restart: a small JSON file beside the outbox, replaced by a
+   * rename. An operator who muted an asset for tonight's maintenance must not get its alarms again
+   * because the publisher restarted (a power cut, an update) in the middle of it.
+   */
+  constructor(
+    private readonly path?: string,
+    now = Date.now(),
+  ) {
+    if (path === undefined) return;
+    let stored: unknown;
+    try {
+      stored = JSON.parse(readFileSync(path, 'utf8'));
+    } catch {
+      return; // none yet, or torn: no mute is the state a missing file means
+    }
+    if (typeof stored !== 'object' || stored === null) return;
+    for (const [asset, untilMs] of Object.entries(stored)) {
+      if (typeof untilMs === 'number' && untilMs > now && untilMs - now <= MAX_MUTE_MS) this.until.set(asset, untilMs);
+    }
+  }
+
   set(asset: string, untilMs: number): void {
     this.until.set(asset, untilMs);
+    this.save();
   }
 
   clear(asset: string): boolean {
-    return this.until.delete(asset);
+    const cleared = this.until.delete(asset);
+    if (cleared) this.save();
+    return cleared;
   }
 
   /** Muted itself, or with the whole device (a mute under EVERY_ASSET). */
@@ -95,6 +121,17 @@ export class Mutes {
     if (until === undefined) return false;
     if (now < until) return true;
     this.until.delete(asset);
+    this.save();
     return false;
+  }
+
+  private save(): void {
+    if (this.path === undefined) return;
+    try {
+      writeFileSync(`${this.path}.tmp`, JSON.stringify(Object.fromEntries(this.until)));
+      renameSync(`${this.path}.tmp`, this.path);
+    } catch {
+      // Kept in memory; a disk that refuses writes is reported by the outbox's own check.
+    }
   }
 }

@@ -308,7 +308,7 @@ export async function startAlertPublisher(config: PublisherConfig, logger: Logge
     labelNames: ['command', 'outcome'] as const,
     registers,
   });
-  const mutes = new Mutes();
+  const mutes = new Mutes(join(dirname(config.outboxPath), 'mutes.json'));
   const audit = new AuditLog(join(dirname(config.outboxPath), 'commands.jsonl'));
   // Operators' verdicts on episodes: the labelled record a later learning or evaluation can use.
   const labels = new AuditLog(join(dirname(config.outboxPath), 'labels.jsonl'));

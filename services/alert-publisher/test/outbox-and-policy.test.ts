@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { SCHEMA_VERSION, type DecisionMessage } from '@vigil/shared/runtime';
 import { AlertPolicy, isClockPlausible, rescuedAlert } from '../src/alert-policy.js';
+import { MAX_MUTE_MS, Mutes } from '../src/commands.js';
 import { Outbox, type Alert, type OutputName } from '../src/outbox.js';
 
 function alert(id: string): Alert {
@@ -210,5 +211,30 @@ describe('AlertPolicy', () => {
   it('marks alerts from a clock that was never set', () => {
     assert.equal(isClockPlausible(Date.UTC(1970, 0, 1, 0, 5)), false);
     assert.equal(isClockPlausible(Date.UTC(2026, 10, 27)), true);
+  });
+});
+
+describe('mutes kept on disk', () => {
+  it('come back after a restart; an expired, an over-long or a torn entry does not, and a torn file is no mute', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'vigil-mutes-'));
+    try {
+      const path = join(folder, 'mutes.json');
+      const now = Date.UTC(2026, 11, 7, 12);
+      const mutes = new Mutes(path, now);
+      mutes.set('pump-1', now + 3_600_000);
+      mutes.set('pump-2', now + 60_000);
+      mutes.set('pump-3', now + 60_000);
+      assert.equal(mutes.clear('pump-3'), true);
+      assert.equal(new Mutes(path, now).isMuted('pump-1', now), true);
+      assert.equal(new Mutes(path, now).isMuted('pump-3', now), false, 'an unmute is kept too');
+      assert.equal(new Mutes(path, now + 120_000).isMuted('pump-2', now + 120_000), false, 'expired while the publisher was down');
+      writeFileSync(path, JSON.stringify({ 'pump-4': now + MAX_MUTE_MS + 60_000, 'pump-5': 'tomorrow', 'pump-6': now + 60_000 }));
+      const loaded = new Mutes(path, now);
+      assert.deepEqual(['pump-4', 'pump-5', 'pump-6'].map((asset) => loaded.isMuted(asset, now)), [false, false, true]);
+      writeFileSync(path, '{"pump-1": 17');
+      assert.equal(new Mutes(path, now).isMuted('pump-1', now), false);
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 });

@@ -189,6 +189,30 @@ describe('alert-publisher (process, real mosquitto)', { timeout: 120_000 }, () =
     }
   });
 
+  it('keeps a mute across a restart of the publisher, and an unmute too', async () => {
+    const operator = await connectAsync(broker.url, { clientId: 'vigil-test-operator-restart' });
+    const command = async (asset: string, body: { id: string; command: string; until?: number }) => {
+      await operator.publishAsync(`vigil/${DEVICE}/${asset}/command`, JSON.stringify(body), { qos: 1 });
+      await waitFor(`the result of ${body.id}`, () => listener.on(`/${asset}/command/result`).find((m) => JSON.parse(m.payload).id === body.id), 10_000);
+    };
+    try {
+      await command('muted-1', { id: 'm1', command: 'mute', until: Date.now() + 3_600_000 });
+      await command('muted-2', { id: 'm2', command: 'mute', until: Date.now() + 3_600_000 });
+      await command('muted-2', { id: 'm3', command: 'unmute' });
+      await publisher.stop();
+      publisher = await startHealthy('alert-publisher', env, metricsPort);
+      for (const asset of ['muted-1', 'muted-2']) {
+        await upstream.send(decision(asset, 'normal', true));
+        await upstream.send(decision(asset, 'anomalous', true));
+      }
+      await waitFor('the unmuted asset alerted', () => listener.on('/muted-2/alert').length > 0 || undefined, 10_000);
+      await waitFor('the muted alert counted', async () => metricSum(await scrape(metricsPort), 'vigil_alerts_muted_total', { asset: 'muted-1' }) === 1 || undefined, 10_000);
+      assert.equal(listener.on('/muted-1/alert').length, 0, 'still muted after the restart');
+    } finally {
+      await operator.endAsync();
+    }
+  });
+
   it('keeps alerts raised while the broker is down, and delivers them when it returns', async () => {
     await broker.stop();
     await waitFor('mqtt down', async () => metricSum(await scrape(metricsPort), 'vigil_connection_up', { peer: 'mqtt' }) === 0 || undefined);
