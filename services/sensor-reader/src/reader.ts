@@ -139,6 +139,8 @@ export async function startSensorReader(config: SensorReaderConfig, logger: Logg
         routes: produced instanceof SimulatorSource ? faultRoutes(produced, config.faultToken) : {},
         parts: [
           { name: 'redis', stop: () => void redis.disconnect() },
+          // After the source (parts stop in reverse): no number is taken once the rest is handed back.
+          { name: 'seq', stop: () => seq.release() },
           { name: 'ttl-refresh', stop: () => clearInterval(ttlRefresh) },
           { name: 'source', stop: () => produced.stop() },
           { name: 'thermal-governor', stop: () => governor.stop() },

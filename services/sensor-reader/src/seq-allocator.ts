@@ -3,9 +3,11 @@ import type { Logger, Redis } from '@vigil/shared/runtime';
 /**
  * Hands out per-asset seq numbers that stay strictly increasing across restarts of the reader:
  * numbers are reserved from Redis in blocks (INCRBY), so Redis sees one write per block, not per
- * sample. A restart skips the rest of its block: downstream sees a gap, which is the truth (the
- * samples not read while the reader was down). If Redis is not reachable at start, the block
- * starts at the wall clock in ms, which is far above any reserved number, so order still holds.
+ * sample. A reader that stops cleanly (a restart, an update) hands the rest of its blocks back, so
+ * the next run goes on at the next number and downstream sees no gap; one that dies (kill -9,
+ * OOM) skips the rest of its block, a gap of numbers that never were readings, which the stages
+ * count as lost. If Redis is not reachable at start, the block starts at the wall clock in ms,
+ * which is far above any reserved number, so order still holds.
  */
 export class SeqAllocator {
   private readonly ranges = new Map<string, { next: number; end: number; refilling: boolean }>();
@@ -36,6 +38,24 @@ export class SeqAllocator {
     const [[error, end] = [null, 0]] = (await this.redis.multi().incrby(key(asset), this.blockSize).expire(key(asset), this.ttlS).exec()) ?? [];
     if (error) throw error;
     return Number(end);
+  }
+
+  /**
+   * Hands back what is left of each asset's block, once no more numbers will be taken: the
+   * counter goes down to the last number used, but only where it still is at this block's end
+   * (compare and set in one script), so nothing another run or a refill reserved is ever reused.
+   * Bounded: a Redis that does not answer leaves the gap, never a reader that will not stop.
+   */
+  async release(timeoutMs = 1_000): Promise<void> {
+    const releases = [...this.ranges].map(async ([asset, range]) => {
+      if (range.refilling || range.next > range.end) return;
+      await this.redis.eval(RELEASE_SCRIPT, 1, key(asset), String(range.end), String(range.next - 1));
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all(releases).catch((error: unknown) => this.logger.warn({ err: errorText(error) }, 'could not hand back the rest of the seq blocks')), gaveUp]);
+    clearTimeout(timer);
+    this.ranges.clear();
   }
 
   /** Reserves the first block for an asset; call before the asset's first sample. */
@@ -88,6 +108,9 @@ export class SeqAllocator {
       });
   }
 }
+
+/** KEYS[1] the counter, ARGV[1] the block's end, ARGV[2] the last number used; its TTL kept. */
+const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') return 1 end return 0`;
 
 function key(asset: string): string {
   return `vigil:seq:${asset}`;

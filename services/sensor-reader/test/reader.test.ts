@@ -13,6 +13,7 @@ import { startMosquitto, startRedis, type TestServer } from '../../../test/harne
 import { loadSensorReaderConfig } from '../src/config.js';
 import { startSensorReader } from '../src/reader.js';
 import { MAX_PENDING_FAULTS } from '../src/fault-routes.js';
+import { SeqAllocator } from '../src/seq-allocator.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -68,7 +69,7 @@ describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
     assert.equal(metricSum(metrics, 'vigil_messages_total', { outcome: 'rejected', reason: 'csv_time' }), 1);
   });
 
-  it('keeps seq increasing across a restart (seq blocks reserved in Redis)', async () => {
+  it('keeps seq increasing across a restart, with no gap after a clean stop (seq blocks reserved in Redis)', async () => {
     readings.length = 0;
     const settings = {
       redisUrl: redis.url,
@@ -84,7 +85,29 @@ describe('sensor-reader (in-process, real Redis and ZeroMQ)', () => {
     await waitFor('second run', () => readings.length >= 60 || undefined, 5000).finally(() => second.stop());
     const seqs = readings.map((reading) => reading.seq);
     assert.ok(seqs.every((seq, i) => i === 0 || seq > (seqs[i - 1] as number)), 'seq strictly increasing');
-    assert.ok((readings[30]?.seq ?? 0) > lastBefore);
+    assert.equal(readings[30]?.seq, lastBefore + 1, 'a clean stop hands the rest of its block back: no gap downstream would count as lost');
+  });
+
+  it('hands back only a block still its own: never a number another run reserved, and the counter keeps its TTL', async () => {
+    const client = new Redis(redis.url);
+    try {
+      const first = new SeqAllocator(client, logger, 100, 3_600);
+      await first.prepare('handback-1');
+      for (let i = 0; i < 5; i += 1) first.next('handback-1');
+      const second = new SeqAllocator(client, logger, 100, 3_600);
+      await second.prepare('handback-1'); // 101-200: the counter is no longer at first's end
+      await first.release();
+      assert.equal(await client.get('vigil:seq:handback-1'), '200', 'first may not hand back what second holds');
+      assert.equal(second.next('handback-1'), 101);
+      await second.release();
+      assert.equal(await client.get('vigil:seq:handback-1'), '101');
+      assert.ok((await client.ttl('vigil:seq:handback-1')) > 3_000, 'the TTL kept');
+      const third = new SeqAllocator(client, logger, 100, 3_600);
+      await third.prepare('handback-1');
+      assert.equal(third.next('handback-1'), 102);
+    } finally {
+      client.disconnect();
+    }
   });
 
   it('injects a fault on command only for the holder of the token, and bounds what one may inject', async () => {
