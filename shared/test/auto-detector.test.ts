@@ -312,6 +312,17 @@ describe('the evidence alarm', () => {
     assert.ok(smoothed.state.evidence < smoothed.level);
   });
 
+  it('raises at once on one sample rare enough to raise as an independent one, whatever its correlation', () => {
+    const settings = { falseAlarmsPerWeek: 1, clearAfterMs: 30_000, clearAfterSamples: 3 };
+    const smoothed = new EvidenceAlarm(settings, 300_000);
+    // A spike through a smoothed level: four samples, a twentieth of a look each.
+    const spike = [1.6, 1.1, 0.9, 0.7].map((share) => smoothed.decide(share * smoothed.level, 1_000_000, 1 / 20).raised);
+    assert.deepEqual(spike, [true, false, false, false], 'raised on the first, as an independent sample would be');
+    const below = new EvidenceAlarm(settings, 300_000);
+    const under = [1.4, 1.1, 0.9, 0.7].map((share) => below.decide(share * below.level, 1_000_000, 1 / 20).raised);
+    assert.deepEqual(under, [false, false, false, false], 'below 1.5x the level a short run of a smoothed statistic is still less than a look');
+  });
+
   it('ends an alarm after the same quiet time at 1 Hz and at 10 Hz: persistence is in time, not samples', () => {
     for (const periodMs of [1000, 100]) {
       const alarm = new EvidenceAlarm({ falseAlarmsPerWeek: 1, clearAfterMs: 30_000, clearAfterSamples: 3 }, periodMs);

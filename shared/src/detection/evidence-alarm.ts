@@ -129,9 +129,18 @@ export class EvidenceAlarm {
    * scaled to the shared level. With weight 1 this is plain surprise - reference.
    */
   private increment(surprise: number, weight: number): number {
-    if (weight >= 1) return surprise - this.reference;
+    const plain = surprise - this.reference;
+    if (weight >= 1) return plain;
+    // One sample rare enough to raise the alarm on its own as an independent one (1.5x the level)
+    // raises it whatever its statistic's correlation. The weighting stops a run of moderately rare
+    // correlated values from being counted once per sample; it must not make a single extreme
+    // value count less than an independent one: a run shorter than its statistic's correlation
+    // time (a spike through a smoothed level) then never raised, at surprises of 7 against 3.3.
+    // The bound is per sample, so at most 10^(-1.5 level) of samples cross it: far fewer than the
+    // rate, however correlated they are.
+    if (plain >= this.level) return plain;
     const level = Math.max(1, this.level + Math.log10(weight));
     const excess = surprise - level / 2;
-    return excess > 0 ? (excess * weight * this.level) / level : surprise - this.reference;
+    return excess > 0 ? (excess * weight * this.level) / level : plain;
   }
 }
