@@ -13,8 +13,8 @@
  * The device's own topic, `vigil/<device>/command`, takes what applies to every asset at once:
  * `mute` and `unmute` here, `relearn` in the inference service; answered on its `…/command/result`.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { ALARM_COMMANDS, commandText as text, EVERY_ASSET, FEEDBACK_VERDICTS, MAX_COMMAND_BYTES, MODEL_COMMANDS, type FeedbackVerdict } from '@vigil/shared/runtime';
+import { readStateFile, replaceStateFile } from './state-file.js';
 
 export const COMMANDS = ALARM_COMMANDS;
 export type CommandName = (typeof COMMANDS)[number];
@@ -88,12 +88,8 @@ export class Mutes {
     now = Date.now(),
   ) {
     if (path === undefined) return;
-    let stored: unknown;
-    try {
-      stored = JSON.parse(readFileSync(path, 'utf8'));
-    } catch {
-      return; // none yet, or torn: no mute is the state a missing file means
-    }
+    // None yet, or torn: no mute is the state a missing file means.
+    const stored = readStateFile(path);
     if (typeof stored !== 'object' || stored === null) return;
     for (const [asset, untilMs] of Object.entries(stored)) {
       if (typeof untilMs === 'number' && untilMs > now && untilMs - now <= MAX_MUTE_MS) this.until.set(asset, untilMs);
@@ -126,12 +122,6 @@ export class Mutes {
   }
 
   private save(): void {
-    if (this.path === undefined) return;
-    try {
-      writeFileSync(`${this.path}.tmp`, JSON.stringify(Object.fromEntries(this.until)));
-      renameSync(`${this.path}.tmp`, this.path);
-    } catch {
-      // Kept in memory; a disk that refuses writes is reported by the outbox's own check.
-    }
+    if (this.path !== undefined) replaceStateFile(this.path, Object.fromEntries(this.until));
   }
 }

@@ -6,7 +6,7 @@
  * that starts like a known false alarm is not silenced. Patterns expire after 30 days and survive
  * restarts (a small JSON file beside the outbox, replaced by a rename).
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readStateFile, replaceStateFile } from './state-file.js';
 
 export interface FalseAlarmPattern {
   asset: string;
@@ -25,12 +25,8 @@ export class KnownFalseAlarms {
   private patterns: FalseAlarmPattern[] = [];
 
   constructor(private readonly path: string) {
-    try {
-      const parsed = JSON.parse(readFileSync(path, 'utf8')) as FalseAlarmPattern[];
-      if (Array.isArray(parsed)) this.patterns = parsed.filter((pattern) => typeof pattern?.asset === 'string' && Number.isFinite(pattern.peakScore));
-    } catch {
-      this.patterns = [];
-    }
+    const parsed = readStateFile(path) as FalseAlarmPattern[] | undefined;
+    if (Array.isArray(parsed)) this.patterns = parsed.filter((pattern) => typeof pattern?.asset === 'string' && Number.isFinite(pattern.peakScore));
   }
 
   add(pattern: FalseAlarmPattern, now = Date.now()): void {
@@ -54,11 +50,6 @@ export class KnownFalseAlarms {
   }
 
   private save(): void {
-    try {
-      writeFileSync(`${this.path}.tmp`, JSON.stringify(this.patterns));
-      renameSync(`${this.path}.tmp`, this.path);
-    } catch {
-      // Kept in memory; a disk that refuses writes is reported by the outbox's own check.
-    }
+    replaceStateFile(this.path, this.patterns);
   }
 }
