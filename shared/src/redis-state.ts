@@ -83,7 +83,9 @@ export const TTL_REFRESH_MS = 3_600_000;
 
 export class BatchedStateWriter<T> {
   private readonly dirty = new Set<string>();
-  private readonly timer: NodeJS.Timeout;
+  /** Pending only while something is dirty: an idle service is not woken to find nothing to write. */
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private flushing: Promise<void> = Promise.resolve();
 
   private readonly refreshTimer: NodeJS.Timeout | undefined;
@@ -91,12 +93,11 @@ export class BatchedStateWriter<T> {
   constructor(
     private readonly store: RedisJsonState<T>,
     private readonly current: (asset: string) => T | undefined,
-    intervalMs: number,
+    private readonly intervalMs: number,
     private readonly errorLog: RateLimitedLog,
     /** Assets in use, whose keys must not expire though their state no longer changes. */
     inUse?: () => Iterable<string>,
   ) {
-    this.timer = setInterval(() => void this.flush(), intervalMs);
     if (inUse) {
       this.refreshTimer = setInterval(() => {
         this.store.refresh(inUse()).catch((error: unknown) => this.errorLog.warn('state_refresh', { err: String(error) }, 'could not refresh state TTLs in redis; will retry'));
@@ -107,6 +108,16 @@ export class BatchedStateWriter<T> {
 
   markDirty(asset: string): void {
     this.dirty.add(asset);
+    this.schedule();
+  }
+
+  /** A write at most `intervalMs` after the first change since the last one: as often as a fixed interval when busy, never when idle. */
+  private schedule(): void {
+    if (this.timer !== undefined || this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.intervalMs);
   }
 
   /** Writes now rather than at the next interval. */
@@ -127,6 +138,7 @@ export class BatchedStateWriter<T> {
       await this.store.save(asset, value).catch((error: unknown) => {
         // Kept dirty: the next flush retries, so state written late is not state lost.
         this.dirty.add(asset);
+        this.schedule();
         this.errorLog.warn('state_save', { asset, err: String(error) }, 'could not save state to redis; will retry');
       });
     }
@@ -134,7 +146,9 @@ export class BatchedStateWriter<T> {
 
   /** Stops the timer and writes what is still dirty. */
   async stop(): Promise<void> {
-    clearInterval(this.timer);
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     clearInterval(this.refreshTimer);
     await this.flush();
   }
