@@ -19,7 +19,7 @@ import { metricSum, scrape, type MetricSample } from '../test/harness/metrics.js
 import { defaultTestBundle } from '../test/harness/model-fixture.js';
 import { PIPELINE_ORDER, startPipeline } from '../test/harness/pipeline.js';
 import { waitFor } from '../test/harness/ports.js';
-import { costOf } from './process-cpu.js';
+import { costOf, cpuSecondsBetween, type ProcessCost } from './process-cpu.js';
 import { processMemory } from './process-memory.js';
 import { histogramQuantile, machineDescription, resultsFile, SHIPPED_SCRAPE_INTERVAL_MS, table } from './stats.js';
 
@@ -101,7 +101,7 @@ for (const n of counts) {
     clearInterval(scraper);
     const elapsedS = (Date.now() - started) / 1000;
     const metricsAfter = new Map(await Promise.all(PIPELINE_ORDER.map(async (name) => [name, await scrape(pipeline.ports.metrics[name])] as const)));
-    const cpuPercent = Object.fromEntries([...pids].map(([name, pid]) => [name, ((costOf(pid).cpuS - (cpuBefore.get(name)?.cpuS ?? 0)) / elapsedS) * 100]));
+    const cpuPercent = Object.fromEntries([...pids].map(([name, pid]) => [name, (cpuSecondsBetween(cpuBefore.get(name) as ProcessCost, costOf(pid)) / elapsedS) * 100]));
     const pssMb = Object.fromEntries([...pids].map(([name, pid]) => [name, processMemory(pid).pssMb]));
     const delta = (name: (typeof PIPELINE_ORDER)[number], metric: string, labels: Record<string, string> = {}) =>
       metricSum(metricsAfter.get(name) ?? [], metric, labels) - metricSum(metricsBefore.get(name) ?? [], metric, labels);
