@@ -5,7 +5,7 @@
  * from /proc/<pid>/status) over a window, at each sample rate; rate 0 is no traffic at all (the
  * reader not started). Prometheus's scrape is played at its real interval (the shipped one, /metrics of
  * each service), as on the device. At each rate with traffic, the same five-process chain with no
- * work at all (`bench/wake-floor.ts`) is measured the same way: the floor under the row, what
+ * work at all (`bench/relay-chain.ts`) is measured the same way: the floor under the row, what
  * waking a Node process once a reading costs on this machine. Prints a table (medians of the runs)
  * and writes bench/results/rate.json.
  */
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { scrape } from '../test/harness/metrics.js';
 import { PIPELINE_ORDER, startHealthy, startPipeline } from '../test/harness/pipeline.js';
 import { costOf, cpuSecondsBetween, type ProcessCost } from './process-cpu.js';
-import { startFloorChain } from './wake-floor.js';
+import { startRelayChain } from './relay-chain.js';
 import { machineDescription, median, resultsFile, SHIPPED_SCRAPE_INTERVAL_MS, table } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -88,7 +88,7 @@ for (const rate of rates) {
       await pipeline.stop();
     }
     if (rate > 0 && !args['skip-floor']) {
-      const chain = await startFloorChain(rate);
+      const chain = await startRelayChain(rate);
       try {
         await new Promise((resolve) => setTimeout(resolve, settleS * 1000));
         floorSamples.push(await measure(new Map(PIPELINE_ORDER.map((name, i) => [name, chain.children[i]?.pid as number])), []));
