@@ -37,14 +37,17 @@ async function runSource(outPort: number, hz: number, messages: number): Promise
   output.connect(`tcp://127.0.0.1:${outPort}`);
   // Let the connection come up, so the first messages do not time the handshake.
   await new Promise((resolve) => setTimeout(resolve, 1000));
-  let seq = 0;
-  const timer = setInterval(() => {
-    void output.send(reading(seq++));
-    if (messages > 0 && seq === messages) {
-      clearInterval(timer);
-      output.close();
-    }
-  }, 1000 / hz);
+  // One send at a time (a ZeroMQ socket refuses a second while one is in progress: a rejection
+  // would end the source and leave a counting sink waiting), each at its own due time, so the
+  // rate holds without drifting.
+  const periodMs = 1000 / hz;
+  const started = performance.now();
+  for (let seq = 0; messages === 0 || seq < messages; seq += 1) {
+    await output.send(reading(seq));
+    const due = started + (seq + 1) * periodMs;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+  }
+  output.close();
 }
 
 async function runRelayOrSink(role: 'relay' | 'sink', inPort: number, outPort: number, messages: number): Promise<void> {
