@@ -8,6 +8,7 @@ import {
   DEFAULT_EVIDENCE_ALARM_SETTINGS,
   EvidenceAlarm,
   initialSurpriseThresholdState,
+  isEvidenceAlarmState,
   fitTail,
   isAutoDetectorModel,
   isDetectorMemory,
@@ -321,6 +322,31 @@ describe('the evidence alarm', () => {
     const below = new EvidenceAlarm(settings, 300_000);
     const under = [1.4, 1.1, 0.9, 0.7].map((share) => below.decide(share * below.level, 1_000_000, 1 / 20).raised);
     assert.deepEqual(under, [false, false, false, false], 'below 1.5x the level a short run of a smoothed statistic is still less than a look');
+  });
+
+  it('stops raising on a lone spike the stream has shown more often than the rate allows, never on a fault that persists', () => {
+    const settings = { falseAlarmsPerWeek: 1, clearAfterMs: 30_000, clearAfterSamples: 3 };
+    const period = 300_000; // five minutes a sample: 2,016 a week, level 3.3
+    let t = 0;
+    const run = (alarm: EvidenceAlarm, surprises: readonly number[]): boolean[] => surprises.map((surprise) => alarm.decide(surprise, (t += period)).raised);
+    const quiet = (samples: number): number[] => new Array<number>(samples).fill(0);
+    const recurring = new EvidenceAlarm(settings, period);
+    const spike = 1.6 * recurring.level;
+    assert.deepEqual(run(recurring, [...quiet(1000), spike]).slice(-1), [true], 'the first lone spike raises on its own');
+    assert.ok(!run(recurring, [...quiet(200), spike]).includes(true), 'the same spike 200 samples later is a 1-in-1,200 event: it does not raise alone');
+    const higher = run(recurring, [...quiet(200), 2.5 * recurring.level]);
+    assert.equal(higher.at(-1), true, 'a spike rarer than any the stream has shown still raises at once');
+    const fault = run(recurring, [...quiet(200), ...new Array<number>(10).fill(spike)]);
+    assert.equal(fault.indexOf(true), 201, 'a persisting fault at the same surprise raises on its second sample');
+    assert.ok(recurring.state.alarm);
+    assert.ok(isEvidenceAlarmState(JSON.parse(JSON.stringify(recurring.state))), 'the counts survive a restart through JSON');
+    // Read against the stream's length: once the spikes are rarer than the rate, they raise again.
+    assert.equal(run(recurring, [...quiet(300_000), spike]).at(-1), true, 'three such spikes in 300,000 samples are rarer than one a week');
+
+    const afterFault = new EvidenceAlarm(settings, period);
+    run(afterFault, [...quiet(1000), ...new Array<number>(20).fill(spike), ...quiet(20)]);
+    assert.ok(!afterFault.state.alarm);
+    assert.equal(run(afterFault, [spike]).at(-1), true, 'a long excursion (a fault) says nothing of how often lone spikes recur');
   });
 
   it('ends an alarm after the same quiet time at 1 Hz and at 10 Hz: persistence is in time, not samples', () => {

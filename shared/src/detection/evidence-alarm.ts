@@ -32,7 +32,23 @@ export interface EvidenceAlarmState {
   /** Samples since the evidence was last above zero (while alarmed). */
   quietSamples: number;
   quietSinceTs?: number;
+  /** Samples judged so far (the stream's length, for how often its excursions recur). */
+  seen?: number;
+  /**
+   * Excursions past the level that have ended, counted by their peak surprise in steps of
+   * `PEAK_STEP` above the level (the last bin holds everything higher).
+   */
+  peaks?: number[];
+  /** The peak of the excursion in progress, while samples stay past the level. */
+  excursionPeak?: number;
+  /** Its length in samples, and the correlation time (1 / weight) of its statistic at the peak. */
+  excursionSamples?: number;
+  excursionSpan?: number;
 }
+
+/** Resolution of the excursion peaks' counts, in surprise (decades of rarity). */
+const PEAK_STEP = 0.25;
+const PEAK_BINS = 80;
 
 export function isEvidenceAlarmState(value: unknown): value is EvidenceAlarmState {
   const state = value as Record<string, unknown> | null;
@@ -44,7 +60,13 @@ export function isEvidenceAlarmState(value: unknown): value is EvidenceAlarmStat
     typeof state.alarm === 'boolean' &&
     Number.isInteger(state.quietSamples) &&
     (state.quietSamples as number) >= 0 &&
-    (state.quietSinceTs === undefined || Number.isFinite(state.quietSinceTs))
+    (state.quietSinceTs === undefined || Number.isFinite(state.quietSinceTs)) &&
+    (state.seen === undefined || (Number.isInteger(state.seen) && (state.seen as number) >= 0)) &&
+    (state.peaks === undefined ||
+      (Array.isArray(state.peaks) && state.peaks.length === PEAK_BINS && state.peaks.every((count) => Number.isInteger(count) && count >= 0))) &&
+    (state.excursionPeak === undefined || Number.isFinite(state.excursionPeak)) &&
+    (state.excursionSamples === undefined || Number.isInteger(state.excursionSamples)) &&
+    (state.excursionSpan === undefined || Number.isFinite(state.excursionSpan))
   );
 }
 
@@ -80,7 +102,10 @@ export class EvidenceAlarm {
    */
   decide(surprise: number, ts: number, weight = 1): EvidenceDecision {
     const s = this.state;
-    s.evidence = Math.max(0, s.evidence + this.increment(surprise, Math.min(1, Math.max(weight, 1e-6))));
+    const judged = this.recurrenceCapped(surprise);
+    const share = Math.min(1, Math.max(weight, 1e-6));
+    this.remember(surprise, share);
+    s.evidence = Math.max(0, s.evidence + this.increment(judged, share));
     let raised = false;
     let cleared = false;
     if (!s.alarm) {
@@ -123,6 +148,52 @@ export class EvidenceAlarm {
   }
 
   /**
+   * Never rarer than the stream itself has shown. An excursion past the level that has already
+   * happened k times in the n samples judged is, by the stream's own count, a 1-in-n/k event:
+   * its surprise is at most log10(n / k). That is the learning period's cap carried on, with
+   * excursions (not samples) counted, so a fault in progress is never capped by itself and a long
+   * one counts once. The cap never goes below the level: a capped sample still adds half the
+   * level's evidence, so a persisting fault raises after two samples (one sample later than
+   * uncapped) and keeps its alarm; what it takes away is a single sample raising the alarm on its
+   * own when the stream has shown such samples more often than the false-alarm rate allows.
+   */
+  private recurrenceCapped(surprise: number): number {
+    const s = this.state;
+    if (surprise <= this.level || s.excursionPeak !== undefined || s.peaks === undefined || s.seen === undefined) return surprise;
+    let recurred = 0;
+    for (let bin = peakBin(surprise, this.level); bin < PEAK_BINS; bin += 1) recurred += s.peaks[bin] as number;
+    if (recurred === 0) return surprise;
+    return Math.min(surprise, Math.max(this.level, Math.log10(s.seen / recurred)));
+  }
+
+  /**
+   * Counts the sample, and an isolated excursion past the level when it ends: one no longer than
+   * its statistic's correlation time, the kind only the single-sample bound can raise. A long
+   * excursion (a fault that persisted) says nothing of how often isolated ones recur.
+   */
+  private remember(surprise: number, weight: number): void {
+    const s = this.state;
+    s.seen = (s.seen ?? 0) + 1;
+    if (surprise > this.level) {
+      if (s.excursionPeak === undefined || surprise > s.excursionPeak) {
+        s.excursionPeak = surprise;
+        s.excursionSpan = 1 / weight;
+      }
+      s.excursionSamples = (s.excursionSamples ?? 0) + 1;
+      return;
+    }
+    if (s.excursionPeak === undefined) return;
+    if ((s.excursionSamples ?? 1) <= Math.max(1, s.excursionSpan ?? 1)) {
+      s.peaks ??= new Array<number>(PEAK_BINS).fill(0);
+      const bin = peakBin(s.excursionPeak, this.level);
+      s.peaks[bin] = (s.peaks[bin] as number) + 1;
+    }
+    s.excursionPeak = undefined;
+    s.excursionSamples = undefined;
+    s.excursionSpan = undefined;
+  }
+
+  /**
    * The evidence one sample adds. A statistic whose values are independent every 1 / weight
    * samples gives that many fewer looks a week, so its own level and reference are lower by
    * log10(1 / weight); its excess over its reference is spread over the samples of one look, and
@@ -143,4 +214,8 @@ export class EvidenceAlarm {
     const excess = surprise - level / 2;
     return excess > 0 ? (excess * weight * this.level) / level : plain;
   }
+}
+
+function peakBin(surprise: number, level: number): number {
+  return Math.min(PEAK_BINS - 1, Math.max(0, Math.floor((surprise - level) / PEAK_STEP)));
 }
