@@ -106,6 +106,8 @@ export async function startRelayChain(hz: number, messages = 0): Promise<RelayCh
     children,
     stop,
     latency: async () => {
+      // A chain that runs until stopped has no count to wait for: its sink would never exit.
+      if (messages === 0) throw new Error('latency() needs a counted chain: start it with messages > 0');
       await sinkExit;
       stop();
       return JSON.parse(output.trim()) as ChainLatency;

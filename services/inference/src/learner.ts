@@ -29,8 +29,6 @@ export class Learner {
   state: LearnState = 'collecting';
   /** Why training failed, when it did. */
   failure: string | undefined;
-  /** The version of the bundle it is training or trained: how the service tells that bundle from a delivered one. */
-  bundleVersion: string | undefined;
 
   constructor(
     private readonly settings: LearnSettings,
@@ -63,7 +61,6 @@ export class Learner {
     try {
       const jobPath = join(dir, 'job.json');
       const version = new Date().toISOString();
-      this.bundleVersion = version;
       await this.onVersion(version);
       const kind = modelKindFor(this.settings.featureSpec.features, this.settings.model);
       const networkless = kind === 'isolation-forest' || kind === 'auto-detector';
