@@ -49,6 +49,8 @@ export interface EvidenceAlarmState {
 /** Resolution of the excursion peaks' counts, in surprise (decades of rarity). */
 const PEAK_STEP = 0.25;
 const PEAK_BINS = 80;
+/** Excursion peaks within this much surprise of a sample's are the same event recurring. */
+const SAME_EVENT_DECADES = 1;
 
 export function isEvidenceAlarmState(value: unknown): value is EvidenceAlarmState {
   const state = value as Record<string, unknown> | null;
@@ -156,12 +158,15 @@ export class EvidenceAlarm {
    * level's evidence, so a persisting fault raises after two samples (one sample later than
    * uncapped) and keeps its alarm; what it takes away is a single sample raising the alarm on its
    * own when the stream has shown such samples more often than the false-alarm rate allows.
+   * "As high" is to within a decade (one unit of surprise): past the learned range a surprise is
+   * the tail's extrapolation, not known to better than that, so a spike a hair above the last
+   * one is the same event recurring, and only one ten times rarer is news.
    */
   private recurrenceCapped(surprise: number): number {
     const s = this.state;
     if (surprise <= this.level || s.excursionPeak !== undefined || s.peaks === undefined || s.seen === undefined) return surprise;
     let recurred = 0;
-    for (let bin = peakBin(surprise, this.level); bin < PEAK_BINS; bin += 1) recurred += s.peaks[bin] as number;
+    for (let bin = peakBin(surprise - SAME_EVENT_DECADES, this.level); bin < PEAK_BINS; bin += 1) recurred += s.peaks[bin] as number;
     if (recurred === 0) return surprise;
     return Math.min(surprise, Math.max(this.level, Math.log10(s.seen / recurred)));
   }
