@@ -39,11 +39,29 @@ export interface EvidenceAlarmState {
    * `PEAK_STEP` above the level (the last bin holds everything higher).
    */
   peaks?: number[];
-  /** The peak of the excursion in progress, while samples stay past the level. */
-  excursionPeak?: number;
-  /** Its length in samples, and the correlation time (1 / weight) of its statistic at the peak. */
-  excursionSamples?: number;
-  excursionSpan?: number;
+  /** The excursion in progress, while samples stay past the level. */
+  excursion?: Excursion;
+}
+
+interface Excursion {
+  peak: number;
+  /** Its length so far. */
+  samples: number;
+  /** The correlation time (1 / weight) of the statistic at its peak. */
+  span: number;
+}
+
+function isExcursion(value: unknown): value is Excursion {
+  const excursion = value as Record<string, unknown> | null;
+  return (
+    typeof excursion === 'object' &&
+    excursion !== null &&
+    Number.isFinite(excursion.peak) &&
+    Number.isInteger(excursion.samples) &&
+    (excursion.samples as number) >= 1 &&
+    Number.isFinite(excursion.span) &&
+    (excursion.span as number) >= 1
+  );
 }
 
 /** Resolution of the excursion peaks' counts, in surprise (decades of rarity). */
@@ -66,9 +84,7 @@ export function isEvidenceAlarmState(value: unknown): value is EvidenceAlarmStat
     (state.seen === undefined || (Number.isInteger(state.seen) && (state.seen as number) >= 0)) &&
     (state.peaks === undefined ||
       (Array.isArray(state.peaks) && state.peaks.length === PEAK_BINS && state.peaks.every((count) => Number.isInteger(count) && count >= 0))) &&
-    (state.excursionPeak === undefined || Number.isFinite(state.excursionPeak)) &&
-    (state.excursionSamples === undefined || Number.isInteger(state.excursionSamples)) &&
-    (state.excursionSpan === undefined || Number.isFinite(state.excursionSpan))
+    (state.excursion === undefined || isExcursion(state.excursion))
   );
 }
 
@@ -164,7 +180,7 @@ export class EvidenceAlarm {
    */
   private recurrenceCapped(surprise: number): number {
     const s = this.state;
-    if (surprise <= this.level || s.excursionPeak !== undefined || s.peaks === undefined || s.seen === undefined) return surprise;
+    if (surprise <= this.level || s.excursion !== undefined || s.peaks === undefined || s.seen === undefined) return surprise;
     let recurred = 0;
     for (let bin = peakBin(surprise - SAME_EVENT_DECADES, this.level); bin < PEAK_BINS; bin += 1) recurred += s.peaks[bin] as number;
     if (recurred === 0) return surprise;
@@ -179,23 +195,22 @@ export class EvidenceAlarm {
   private remember(surprise: number, weight: number): void {
     const s = this.state;
     s.seen = (s.seen ?? 0) + 1;
+    const excursion = s.excursion;
     if (surprise > this.level) {
-      if (s.excursionPeak === undefined || surprise > s.excursionPeak) {
-        s.excursionPeak = surprise;
-        s.excursionSpan = 1 / weight;
+      if (excursion === undefined) s.excursion = { peak: surprise, samples: 1, span: 1 / weight };
+      else {
+        excursion.samples += 1;
+        if (surprise > excursion.peak) Object.assign(excursion, { peak: surprise, span: 1 / weight });
       }
-      s.excursionSamples = (s.excursionSamples ?? 0) + 1;
       return;
     }
-    if (s.excursionPeak === undefined) return;
-    if ((s.excursionSamples ?? 1) <= Math.max(1, s.excursionSpan ?? 1)) {
+    if (excursion === undefined) return;
+    if (excursion.samples <= excursion.span) {
       s.peaks ??= new Array<number>(PEAK_BINS).fill(0);
-      const bin = peakBin(s.excursionPeak, this.level);
+      const bin = peakBin(excursion.peak, this.level);
       s.peaks[bin] = (s.peaks[bin] as number) + 1;
     }
-    s.excursionPeak = undefined;
-    s.excursionSamples = undefined;
-    s.excursionSpan = undefined;
+    s.excursion = undefined;
   }
 
   /**
